@@ -1,0 +1,48 @@
+# Every target sets up what it needs: a fresh checkout needs only `make demo` or `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PEERS  := tests/peers
+
+.PHONY: demo test lint typecheck pytest sandbox bench venv peers clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Re-installs when pyproject.toml changes; the stamp keeps repeated runs fast.
+$(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test,parquet]'
+	touch $@
+
+# The independent Bayeux peers (official CometD JS client, faye) live in tests/peers/node_modules (ignored).
+peers: $(PEERS)/node_modules/.installed
+
+$(PEERS)/node_modules/.installed: $(PEERS)/package.json $(PEERS)/package-lock.json
+	cd $(PEERS) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+demo: venv
+	$(PY) -m gwsnb._demo
+
+sandbox: venv
+	$(VENV)/bin/gwsnb sandbox
+
+lint: venv
+	$(VENV)/bin/ruff check gwsnb tests benchmarks
+
+typecheck: venv
+	$(VENV)/bin/mypy gwsnb
+
+pytest: venv peers
+	$(VENV)/bin/pytest
+
+test: lint typecheck pytest
+
+bench: venv
+	$(PY) -m benchmarks
+
+clean:
+	rm -rf $(VENV) $(PEERS)/node_modules build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,21 @@
+"""gwsnb: Genesys Web Services (GWS) v2 Outbound GetChainedRecord from Jupyter notebooks.
+
+The public API is what ``__all__`` lists; modules whose names start with ``_`` are private.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from .results import CallTimings, ChainedRecordResult, Event
+
+__version__ = "0.1.0"
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+__all__ = [
+    "CallTimings",
+    "ChainedRecordResult",
+    "Event",
+    "__version__",
+]
