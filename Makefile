@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PEERS  := tests/peers
 
-.PHONY: demo test lint typecheck pytest sandbox bench venv peers clean
+.PHONY: demo test lint typecheck pytest sandbox bench venv peers browser lab clean
 
 venv: $(VENV)/.installed
 
@@ -24,6 +24,14 @@ $(PEERS)/node_modules/.installed: $(PEERS)/package.json $(PEERS)/package-lock.js
 	cd $(PEERS) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# Debian's Chromium drives the JupyterLab browser test through Python playwright (no browser download).
+# CI runs as root; elsewhere sudo is used when it is there.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+
 demo: venv
 	$(PY) -m gwsnb._demo
 
@@ -36,7 +44,7 @@ lint: venv
 typecheck: venv
 	$(VENV)/bin/mypy gwsnb
 
-pytest: venv peers
+pytest: venv peers browser
 	$(VENV)/bin/pytest
 
 test: lint typecheck pytest
