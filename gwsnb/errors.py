@@ -1,0 +1,244 @@
+"""The gwsnb exception tree: every error the client raises is one of these.
+
+::
+
+    GwsError                                 base of everything gwsnb raises
+    ├── InvalidParameterError (ValueError)   bad input, raised before anything is sent (.field, .value)
+    │   └── DeviceSelectionError             no device_path given and the user has zero or several devices
+    ├── GwsStatusError                       GWS answered a non-zero statusCode (.status_code, .status_message,
+    │   │                                    .http_status); :func:`status_error` picks the subclass
+    │   ├── MissingParameterError            1  required parameter missing
+    │   ├── InvalidStateError                2  parameter not valid for the current state
+    │   ├── ForbiddenError                   3  forbidden
+    │   ├── InternalServerError              4  internal error
+    │   ├── NoPermissionError                5  no permission
+    │   ├── NotFoundError                    6  resource not found (e.g. a devicePath not of this user)
+    │   ├── PasswordChangeRequiredError      8  password change demanded
+    │   ├── InputValidationError             10 input validation error (value out of range)
+    │   ├── AlreadyExistsError               18 already exists
+    │   ├── AlreadyInUseError                19 already in use
+    │   └── NotAuthenticatedError            20 not authenticated (also an AuthenticationError)
+    ├── AuthenticationError                  credentials refused (HTTP 401 or statusCode 20)
+    ├── CsrfError                            HTTP 403 "Missing or invalid Csrf token" or no cookie store
+    ├── TransportError                       network / HTTP / Bayeux failure (connection refused, TLS,
+    │                                        non-JSON answer, CometD handshake refused, client closed)
+    ├── ChainedRecordError                   the asynchronous ``Error`` notification (.error_code,
+    │                                        .error_message)
+    └── NotificationTimeout (TimeoutError)   ChainedRecordsDataEnd did not arrive within the timeout
+
+Errors raised after the request was sent (``GwsStatusError`` from the POST, ``ChainedRecordError``,
+``NotificationTimeout``, ``TransportError`` during the call) carry ``.record_handle`` and ``.result``:
+the partial :class:`~gwsnb.results.ChainedRecordResult` holding the events received so far (``None``
+when the error happened before the request was sent).
+
+No error message ever contains a password or an ``Authorization`` header.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .protocol import STATUS_MESSAGES
+
+if TYPE_CHECKING:
+    from .results import ChainedRecordResult
+
+__all__ = [
+    "GwsError",
+    "InvalidParameterError",
+    "DeviceSelectionError",
+    "GwsStatusError",
+    "MissingParameterError",
+    "InvalidStateError",
+    "ForbiddenError",
+    "InternalServerError",
+    "NoPermissionError",
+    "NotFoundError",
+    "PasswordChangeRequiredError",
+    "InputValidationError",
+    "AlreadyExistsError",
+    "AlreadyInUseError",
+    "NotAuthenticatedError",
+    "AuthenticationError",
+    "CsrfError",
+    "TransportError",
+    "ChainedRecordError",
+    "NotificationTimeout",
+    "status_error",
+]
+
+
+class GwsError(Exception):
+    """Base class of every gwsnb error.
+
+    ``result`` and ``record_handle`` are set on errors raised after a GetChainedRecord request was sent.
+    """
+
+    def __init__(self, message: str, *, result: ChainedRecordResult | None = None,
+                 record_handle: int | None = None) -> None:
+        super().__init__(message)
+        self.result = result
+        self.record_handle = record_handle
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class InvalidParameterError(GwsError, ValueError):
+    """A parameter failed validation; nothing was sent.  ``field`` names it, ``value`` is what was given."""
+
+    def __init__(self, field: str, value: Any, reason: str) -> None:
+        shown = repr(value)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        super().__init__(f"invalid {field}={shown}: {reason}")
+        self.field = field
+        self.value = value
+        self.reason = reason
+
+
+class DeviceSelectionError(InvalidParameterError):
+    """``device_path`` was not given and the user does not have exactly one device (lists the choices)."""
+
+    def __init__(self, reason: str, choices: list[str]) -> None:
+        super().__init__("device_path", None, reason)
+        self.choices = choices
+
+
+class AuthenticationError(GwsError):
+    """The server refused the credentials (HTTP 401, or statusCode 20)."""
+
+
+class CsrfError(GwsError):
+    """HTTP 403 ``Missing or invalid Csrf token`` (or cookies not kept) on a POST/PUT/DELETE."""
+
+    def __init__(self, message: str, *, http_status: int | None = 403, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.http_status = http_status
+
+
+class TransportError(GwsError):
+    """The network, HTTP or Bayeux layer failed (refused connection, TLS error, non-JSON answer...)."""
+
+
+class GwsStatusError(GwsError):
+    """GWS answered with a non-zero ``statusCode``.  See :func:`status_error` for the subclass mapping."""
+
+    status_code_default: int | None = None
+
+    def __init__(self, status_code: int, status_message: str | None = None, *,
+                 http_status: int | None = None, body: Any = None, **kwargs: Any) -> None:
+        label = STATUS_MESSAGES.get(status_code, "unknown status")
+        text = f"GWS statusCode {status_code} ({label})"
+        if status_message:
+            text += f": {status_message}"
+        if http_status is not None:
+            text += f" [HTTP {http_status}]"
+        super().__init__(text, **kwargs)
+        self.status_code = status_code
+        self.status_message = status_message
+        self.http_status = http_status
+        self.body = body
+
+
+class MissingParameterError(GwsStatusError):
+    """statusCode 1: a required parameter is missing."""
+
+
+class InvalidStateError(GwsStatusError):
+    """statusCode 2: a parameter is not valid for the current state (e.g. no contact-center session)."""
+
+
+class ForbiddenError(GwsStatusError):
+    """statusCode 3: forbidden."""
+
+
+class InternalServerError(GwsStatusError):
+    """statusCode 4: internal server error."""
+
+
+class NoPermissionError(GwsStatusError):
+    """statusCode 5: no permission."""
+
+
+class NotFoundError(GwsStatusError):
+    """statusCode 6: resource not found (for example a devicePath that is not one of the user's)."""
+
+
+class PasswordChangeRequiredError(GwsStatusError):
+    """statusCode 8: the server demands a password change."""
+
+
+class InputValidationError(GwsStatusError):
+    """statusCode 10: input validation error (wrong type or value out of range)."""
+
+
+class AlreadyExistsError(GwsStatusError):
+    """statusCode 18: already exists."""
+
+
+class AlreadyInUseError(GwsStatusError):
+    """statusCode 19: already in use."""
+
+
+class NotAuthenticatedError(GwsStatusError, AuthenticationError):
+    """statusCode 20: not authenticated (no session or bad credentials)."""
+
+
+_BY_CODE: dict[int, type[GwsStatusError]] = {
+    1: MissingParameterError,
+    2: InvalidStateError,
+    3: ForbiddenError,
+    4: InternalServerError,
+    5: NoPermissionError,
+    6: NotFoundError,
+    8: PasswordChangeRequiredError,
+    10: InputValidationError,
+    18: AlreadyExistsError,
+    19: AlreadyInUseError,
+    20: NotAuthenticatedError,
+}
+
+
+def status_error(body: Any, *, http_status: int | None = None, **kwargs: Any) -> GwsStatusError:
+    """Build the typed error for a GWS response body holding a non-zero ``statusCode``.
+
+    Unknown codes (and codes without a dedicated class, 9, 11-17) give a plain :class:`GwsStatusError`.
+    A body without an integer ``statusCode`` gives statusCode ``-1``.
+    """
+    code: int = -1
+    message: str | None = None
+    if isinstance(body, dict):
+        raw = body.get("statusCode")
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            code = raw
+        elif isinstance(raw, str) and raw.strip().lstrip("-").isdigit():
+            code = int(raw)
+        msg = body.get("statusMessage")
+        message = None if msg is None else str(msg)
+    cls = _BY_CODE.get(code, GwsStatusError)
+    return cls(code, message, http_status=http_status, body=body, **kwargs)
+
+
+class ChainedRecordError(GwsError):
+    """The server answered the request with an asynchronous ``Error`` notification.
+
+    ``error_code`` and ``error_message`` are copied from the notification (``None`` when absent);
+    ``notification`` is its ``data`` dict.
+    """
+
+    def __init__(self, error_code: Any, error_message: Any, *, notification: dict[str, Any] | None = None,
+                 **kwargs: Any) -> None:
+        handle = kwargs.get("record_handle")
+        text = f"GetChainedRecord failed for record handle {handle}: errorCode={error_code!r}"
+        if error_message:
+            text += f" errorMessage={error_message!r}"
+        super().__init__(text, **kwargs)
+        self.error_code = error_code
+        self.error_message = error_message
+        self.notification = notification
+
+
+class NotificationTimeout(GwsError, TimeoutError):
+    """ChainedRecordsDataEnd did not arrive in time; ``.result`` holds what did arrive."""

@@ -1,0 +1,187 @@
+"""Parameters of a GetChainedRecord call and their one validator (shared by the client, the form and the CLI).
+
+Rules (each violation raises :class:`~gwsnb.errors.InvalidParameterError` naming the field and the value,
+before anything is sent):
+
+- ``record_handle``: an integer 1..2**31-1 (OCS handles are 32-bit signed).  ``bool`` and floats are
+  refused; a string of decimal digits (``"7"``, as typed in a form or a notebook) is accepted and converted.
+- ``campaign_name``: a non-empty ``str`` of at most 255 characters, without control characters and not
+  only whitespace.  Non-ASCII is allowed (campaign names are configuration object names).
+- ``application_id``: an integer 1..2**31-1, same conversions as ``record_handle``.
+- ``device_path``: ``None`` (the client picks the user's only device) or ``/devices/<id>`` where ``<id>``
+  is 1..128 characters of ``A-Z a-z 0-9 . _ : @ -``.
+- ``reference_id``: ``None`` (the client generates a unique one), an ``int`` (not ``bool``, kept as an
+  ``int`` in the JSON body) or a non-empty ``str`` of at most 128 characters without control characters.
+- ``timeout``: ``None`` (the client's default) or a finite number of seconds > 0.
+
+:func:`parse_handles` turns ``7``, ``"7, 9, 20-30"`` or an iterable of those into a list of handles.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import InvalidParameterError
+
+__all__ = ["ChainedRecordParams", "parse_handles", "MAX_HANDLE", "MAX_HANDLES"]
+
+MAX_HANDLE = 2**31 - 1
+MAX_HANDLES = 100_000
+_DEVICE_PATH = re.compile(r"/devices/([A-Za-z0-9._:@-]{1,128})")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def _positive_int(field: str, value: Any, *, maximum: int = MAX_HANDLE) -> int:
+    if isinstance(value, bool):
+        raise InvalidParameterError(field, value, "expected an integer, got a bool")
+    if isinstance(value, str):
+        text = value.strip()
+        if not _DIGITS.fullmatch(text):
+            raise InvalidParameterError(field, value, "expected an integer (decimal digits)")
+        number = int(text)
+    elif isinstance(value, float):
+        raise InvalidParameterError(field, value, "expected an integer, got a float")
+    else:
+        try:
+            number = value.__index__()
+        except (AttributeError, TypeError):
+            raise InvalidParameterError(
+                field, value, f"expected an integer, got {type(value).__name__}") from None
+    if not 1 <= number <= maximum:
+        raise InvalidParameterError(field, value, f"must be between 1 and {maximum}")
+    return number
+
+
+def _text(field: str, value: Any, *, max_len: int) -> str:
+    if not isinstance(value, str):
+        raise InvalidParameterError(field, value, f"expected a string, got {type(value).__name__}")
+    if not value.strip():
+        raise InvalidParameterError(field, value, "must not be empty")
+    if len(value) > max_len:
+        raise InvalidParameterError(field, value, f"longer than {max_len} characters")
+    if _CONTROL.search(value):
+        raise InvalidParameterError(field, value, "contains control characters")
+    return value
+
+
+@dataclass
+class ChainedRecordParams:
+    """The parameters of one GetChainedRecord request.  Call :meth:`validate` for a checked copy."""
+
+    record_handle: int
+    campaign_name: str
+    application_id: int
+    device_path: str | None = None
+    reference_id: str | int | None = None
+    timeout: float | None = None
+
+    def validate(self) -> ChainedRecordParams:
+        """Check every field and return a normalised copy (digit strings become ints).
+
+        :raises InvalidParameterError: naming the first offending field and its value.
+        """
+        handle = _positive_int("record_handle", self.record_handle)
+        campaign = _text("campaign_name", self.campaign_name, max_len=255)
+        application = _positive_int("application_id", self.application_id)
+        device = self.device_path
+        if device is not None and (not isinstance(device, str) or not _DEVICE_PATH.fullmatch(device)):
+            raise InvalidParameterError(
+                "device_path", device, "expected '/devices/<id>' with <id> of A-Z a-z 0-9 . _ : @ -")
+        ref = self.reference_id
+        if ref is not None:
+            if isinstance(ref, bool) or not isinstance(ref, (str, int)):
+                raise InvalidParameterError("reference_id", ref, "expected a string or an integer")
+            if isinstance(ref, str):
+                _text("reference_id", ref, max_len=128)
+        timeout = self.timeout
+        if timeout is not None:
+            if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+                raise InvalidParameterError("timeout", timeout, "expected a number of seconds")
+            if not math.isfinite(timeout) or timeout <= 0:
+                raise InvalidParameterError("timeout", timeout, "must be a finite number of seconds > 0")
+            timeout = float(timeout)
+        return ChainedRecordParams(handle, campaign, application, device, ref, timeout)
+
+    def request_body(self, reference_id: str | int, device_path: str) -> dict[str, Any]:
+        """The JSON body of the POST (contract section 3)."""
+        return {
+            "operationName": "GetChainedRecord",
+            "campaignName": self.campaign_name,
+            "applicationId": self.application_id,
+            "devicePath": device_path,
+            "referenceId": reference_id,
+        }
+
+
+_TOKEN = re.compile(r"\s*([^,\s-]+)\s*-\s*([^,\s-]+)\s*|\s*([^,\s]+)\s*")
+
+
+def parse_handles(text: Any, *, limit: int = MAX_HANDLES) -> list[int]:
+    """Parse record handles: ``7``, ``"7, 9, 20-30"`` (ranges inclusive; commas or spaces separate),
+    or an iterable of ints / such strings.  Duplicates are removed, first occurrence kept.
+
+    :raises InvalidParameterError: (field ``record_handles``) naming the bad token, for an empty input,
+        a reversed range, a handle out of 1..2**31-1 or more than ``limit`` handles.
+    """
+    field = "record_handles"
+    out: dict[int, None] = {}
+
+    def add(number: int) -> None:
+        out[number] = None
+        if len(out) > limit:
+            raise InvalidParameterError(field, text, f"more than {limit} handles")
+
+    def parse_text(chunk: str) -> None:
+        for part in chunk.split(","):
+            if not part.strip():
+                continue
+            pos = 0
+            while pos < len(part):
+                if part[pos:].strip() == "":
+                    break
+                match = _TOKEN.match(part, pos)
+                if match is None or match.end() == pos:
+                    raise InvalidParameterError(field, part.strip(), "not a handle or a range like 20-30")
+                pos = match.end()
+                if match.group(3) is not None:
+                    add(_handle_token(match.group(3)))
+                else:
+                    low = _handle_token(match.group(1))
+                    high = _handle_token(match.group(2))
+                    if high < low:
+                        raise InvalidParameterError(field, match.group(0).strip(), "range end is before its start")
+                    if high - low + 1 + len(out) > limit:
+                        raise InvalidParameterError(field, match.group(0).strip(), f"more than {limit} handles")
+                    for number in range(low, high + 1):
+                        add(number)
+
+    def _handle_token(token: str) -> int:
+        if not _DIGITS.fullmatch(token):
+            raise InvalidParameterError(field, token, "not a handle (expected decimal digits)")
+        number = int(token)
+        if not 1 <= number <= MAX_HANDLE:
+            raise InvalidParameterError(field, token, f"handle must be between 1 and {MAX_HANDLE}")
+        return number
+
+    if isinstance(text, str):
+        parse_text(text)
+    elif isinstance(text, bool):
+        raise InvalidParameterError(field, text, "expected handles, got a bool")
+    elif isinstance(text, int):
+        add(_positive_int(field, text))
+    elif isinstance(text, Iterable):
+        for item in text:
+            if isinstance(item, str):
+                parse_text(item)
+            else:
+                add(_positive_int(field, item))
+    else:
+        raise InvalidParameterError(field, text, f"expected handles, got {type(text).__name__}")
+    if not out:
+        raise InvalidParameterError(field, text, "no record handle given")
+    return list(out)
