@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 
 from .results import CallTimings, ChainedRecordResult, Event
+from .sandbox import Faults, Sandbox
 
 __version__ = "0.1.0"
 
@@ -17,5 +18,7 @@ __all__ = [
     "CallTimings",
     "ChainedRecordResult",
     "Event",
+    "Faults",
+    "Sandbox",
     "__version__",
 ]

@@ -1,0 +1,244 @@
+"""The OCS side of GetChainedRecord: which notifications a call produces, in which order, with real metrics.
+
+Sequence (contract section 5): for each record of the chain in ``chain_n`` order an OutboundRecordMessage
+``ChainedRecord`` on ``/v2/me/outbound`` followed by its DeviceUserEventMessage on ``/me/internal``;
+then the ``ChainedRecordsDataEnd`` pair, shaped field by field like
+``samples/get_chained_record.connect_response.json``.
+
+Asynchronous errors ([choice]; the HTTP answer was ``statusCode 0``): an OutboundRecordMessage with
+``notificationType: "Error"``, the request's ``referenceId``, ``errorCode``, ``errorMessage`` and a
+``record`` naming the request. Error codes chosen by the sandbox:
+
+====  ==========================================================================
+101   record handle unknown to OCS (no such record, or already finished)
+102   campaign name unknown
+103   applicationId is not the OCS application of the campaign
+104   injected by ``Faults.error_handles``
+====  ==========================================================================
+
+Metrics (on every DeviceUserEventMessage): ``serverGenerationTimestamp`` is the wall clock (epoch ms) when
+the message was built, ``nodeProcessingTimeNanos`` the ``perf_counter_ns`` time from the start of the
+sandbox's OCS processing of the call to that moment, ``serverProcessingTimeTotalMs`` the whole time in ms
+(floored) since the HTTP request reached the handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..protocol import (
+    CHAINED_RECORD,
+    CHAINED_RECORDS_DATA_END,
+    CHANNEL_INTERNAL,
+    CHANNEL_OUTBOUND,
+    DEVICE_USER_EVENT_MESSAGE,
+    ERROR_NOTIFICATION,
+    OUTBOUND_RECORD_MESSAGE,
+)
+from ._bayeux import BayeuxServer
+from ._calling_list import CallingList
+from ._faults import Faults
+
+__all__ = ["ChainedRecordRequest", "OcsEmulator", "ERROR_UNKNOWN_HANDLE", "ERROR_UNKNOWN_CAMPAIGN"]
+
+ERROR_UNKNOWN_HANDLE = 101
+ERROR_UNKNOWN_CAMPAIGN = 102
+ERROR_WRONG_APPLICATION = 103
+ERROR_INJECTED = 104
+
+Message = dict[str, Any]
+_NO_REFERENCE = object()
+
+
+@dataclass(frozen=True)
+class ChainedRecordRequest:
+    """A validated GetChainedRecord request."""
+
+    session_id: str
+    handle: int
+    campaign_name: str
+    application_id: int
+    device_path: str
+    device_id: str
+    reference_id: Any  # echoed with its JSON type; _NO_REFERENCE when the request had none
+    received_ns: int  # perf_counter_ns when the HTTP handler got the request
+
+    @property
+    def has_reference(self) -> bool:
+        return self.reference_id is not _NO_REFERENCE
+
+
+class OcsEmulator:
+    """Turns GetChainedRecord requests into notification sequences for the Bayeux server."""
+
+    NO_REFERENCE = _NO_REFERENCE
+
+    def __init__(
+        self,
+        calling_list: CallingList,
+        bayeux: BayeuxServer,
+        faults: Faults,
+        *,
+        campaign_name: str,
+        application_id: int,
+        seed: int = 1,
+    ) -> None:
+        self.calling_list = calling_list
+        self.bayeux = bayeux
+        self.faults = faults
+        self.campaign_name = campaign_name
+        self.application_id = application_id
+        self._random = random.Random(seed)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def __repr__(self) -> str:
+        return f"OcsEmulator(campaign={self.campaign_name!r}, calling_list={self.calling_list.name!r})"
+
+    def submit(self, request: ChainedRecordRequest) -> None:
+        """Start producing the call's notifications in the background (the HTTP answer does not wait)."""
+        task = asyncio.get_running_loop().create_task(self._run(request))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, request: ChainedRecordRequest) -> None:
+        start_ns = time.perf_counter_ns()
+        builders = self._plan(request, start_ns)
+        faults = self.faults
+        if faults.reorder:
+            self._random.shuffle(builders)
+        for build in builders:
+            if faults.latency_ms > 0:
+                await asyncio.sleep(faults.latency_ms / 1000.0)
+            message = build()
+            for _ in range(2 if faults.duplicate else 1):
+                self.bayeux.deliver(request.session_id, message)
+
+    # ----- what a call produces -----------------------------------------------------------------
+
+    def _plan(self, req: ChainedRecordRequest, start_ns: int) -> list[Callable[[], Message]]:
+        error = self._error_for(req)
+        if error is not None:
+            code, text = error
+            return [lambda: self._error_message(req, code, text)]
+        rows = self.calling_list.chain(req.handle)
+        assert rows is not None  # _error_for checked it
+        builders: list[Callable[[], Message]] = []
+        for row in rows:
+            user_data = self._record_user_data(row)
+            builders.append(functools.partial(self._chained_record, req, user_data))
+            builders.append(functools.partial(self._user_event, req, user_data, start_ns))
+        if not self.faults.drops_data_end(req.handle):
+            chain_id = rows[0].get("chain_id")
+            end_ud: Message = {
+                "GSW_APPLICATION_ID": req.application_id,
+                "GSW_RECORD_HANDLE": req.handle,
+                "GSW_USER_EVENT": CHAINED_RECORDS_DATA_END,
+                "GSW_CALLING_LIST": self.calling_list.name,
+                "GSW_CAMPAIGN_NAME": req.campaign_name,
+                "GSW_CHAIN_ID": chain_id,
+            }
+            builders.append(lambda: self._data_end(req))
+            builders.append(lambda: self._user_event(req, end_ud, start_ns))
+        return builders
+
+    def _error_for(self, req: ChainedRecordRequest) -> tuple[int, str] | None:
+        if req.application_id != self.application_id:
+            return ERROR_WRONG_APPLICATION, (
+                f"applicationId {req.application_id} is not the OCS application of campaign "
+                f"{req.campaign_name!r}"
+            )
+        if req.campaign_name != self.campaign_name:
+            return ERROR_UNKNOWN_CAMPAIGN, f"Campaign {req.campaign_name!r} is unknown"
+        if req.handle in self.faults.error_handles:
+            return ERROR_INJECTED, f"Injected error for record handle {req.handle}"
+        if self.calling_list.chain(req.handle) is None:
+            return ERROR_UNKNOWN_HANDLE, f"Record handle {req.handle} is unknown (no such record or already finished)"
+        return None
+
+    def _record_user_data(self, row: dict[str, Any]) -> Message:
+        tz_name: Any = None
+        tz_offset: Any = None
+        tz_dbid = row.get("tz_dbid")
+        if tz_dbid is not None:
+            try:
+                tz_name, tz_offset = self.calling_list.time_zone(tz_dbid)
+            except Exception:  # an unknown tz_dbid in a loaded CSV must not kill the call
+                tz_name, tz_offset = None, None
+        user_data: Message = {
+            "GSW_RECORD_HANDLE": row.get("record_handle"),
+            "GSW_CHAIN_ID": row.get("chain_id"),
+            "GSW_PHONE": row.get("contact_info"),
+            "GSW_ATTEMPTS": row.get("attempt"),
+            "GSW_CALL_RESULT": row.get("call_result"),
+            "GSW_TZ_NAME": tz_name,
+            "GSW_TZ_OFFSET": tz_offset,
+            "GSW_CALLING_LIST": self.calling_list.name,
+            "GSW_CAMPAIGN_NAME": self.campaign_name,
+            "GSW_APPLICATION_ID": self.application_id,
+            "GSW_USER_EVENT": CHAINED_RECORD,
+        }
+        for key, value in row.items():
+            if key != "record_handle":
+                user_data[key] = value
+        return user_data
+
+    def _outbound(self, req: ChainedRecordRequest, notification_type: str, record: Message, **extra: Any) -> Message:
+        data: Message = {"record": record, "notificationType": notification_type, "messageType": OUTBOUND_RECORD_MESSAGE}
+        if req.has_reference:
+            data["referenceId"] = req.reference_id
+        data.update(extra)
+        return {"data": data, "channel": CHANNEL_OUTBOUND}
+
+    def _chained_record(self, req: ChainedRecordRequest, user_data: Message) -> Message:
+        record = {
+            "recordHandle": user_data["GSW_RECORD_HANDLE"],
+            "campaignName": self.campaign_name,
+            "callingList": self.calling_list.name,
+            "applicationId": self.application_id,
+            "devicePath": req.device_path,
+            "userData": user_data,
+        }
+        return self._outbound(req, CHAINED_RECORD, record)
+
+    def _data_end(self, req: ChainedRecordRequest) -> Message:
+        record = {
+            "devicePath": req.device_path,
+            "callingList": self.calling_list.name,
+            "applicationId": req.application_id,
+            "recordHandle": req.handle,
+            "campaignName": req.campaign_name,
+        }
+        return self._outbound(req, CHAINED_RECORDS_DATA_END, record)
+
+    def _error_message(self, req: ChainedRecordRequest, code: int, text: str) -> Message:
+        record = {
+            "devicePath": req.device_path,
+            "applicationId": req.application_id,
+            "recordHandle": req.handle,
+            "campaignName": req.campaign_name,
+        }
+        return self._outbound(req, ERROR_NOTIFICATION, record, errorCode=code, errorMessage=text)
+
+    def _user_event(self, req: ChainedRecordRequest, user_data: Message, start_ns: int) -> Message:
+        now_ns = time.perf_counter_ns()
+        return {
+            "data": {
+                "metrics": {
+                    "eventProcessing": {
+                        "serverGenerationTimestamp": time.time_ns() // 1_000_000,
+                        "nodeProcessingTimeNanos": now_ns - start_ns,
+                        "serverProcessingTimeTotalMs": (now_ns - req.received_ns) // 1_000_000,
+                    }
+                },
+                "userData": user_data,
+                "deviceId": req.device_id,
+                "messageType": DEVICE_USER_EVENT_MESSAGE,
+            },
+            "channel": CHANNEL_INTERNAL,
+        }

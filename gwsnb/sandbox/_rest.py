@@ -1,0 +1,325 @@
+"""REST side of the sandbox (contract sections 1–3 and 5): auth, cookie, CSRF, ``/me``, devices, version,
+contact-center session and the validation of GetChainedRecord.
+
+HTTP statuses ([choice]; clients decide on ``statusCode``): 200 for ``statusCode 0``; 401 for
+``statusCode 20``; 403 text ``Missing or invalid Csrf token``; 413 with ``statusCode 10`` for a body over
+64 KiB; 400 for every other non-zero ``statusCode`` (1 missing, 3 not emulated, 6 unknown device,
+10 invalid value, malformed JSON or unknown operationName).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from ..protocol import (
+    API_PREFIX,
+    CSRF_HEADER_NAME_HEADER,
+    CSRF_REJECTION_TEXT,
+    CSRF_TOKEN_HEADER,
+    END_CONTACT_CENTER_SESSION,
+    GET_CHAINED_RECORD,
+    NOTIFICATIONS_PATH,
+    OUTBOUND_OPERATIONS,
+    SESSION_COOKIE,
+    START_CONTACT_CENTER_SESSION,
+    STATUS_FORBIDDEN,
+    STATUS_INVALID_VALUE,
+    STATUS_MESSAGES,
+    STATUS_MISSING_PARAMETER,
+    STATUS_NOT_AUTHENTICATED,
+    STATUS_NOT_FOUND,
+    STATUS_OK,
+)
+from ._bayeux import BayeuxServer
+from ._ocs import ChainedRecordRequest, OcsEmulator
+from ._sessions import HttpSession, SessionStore
+
+__all__ = ["MAX_BODY_BYTES", "RestApi", "SandboxConfig", "build_app"]
+
+MAX_BODY_BYTES = 64 * 1024
+GWS_VERSION = "8.5.200.50"
+_HANDLE_RE = re.compile(r"^[0-9]{1,18}$")
+_PUBLIC_PATHS = {API_PREFIX + "/diagnostics/version"}
+_SESSION_KEY = web.RequestKey("gwsnb_session", HttpSession)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    """Static facts the REST handlers answer with."""
+
+    username: str
+    device_ids: tuple[str, ...]
+    campaign_name: str
+    application_id: int
+
+    @property
+    def device_paths(self) -> tuple[str, ...]:
+        return tuple(f"/devices/{d}" for d in self.device_ids)
+
+
+class _ApiError(Exception):
+    def __init__(self, status_code: int, message: str, http_status: int = 400) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.message = message
+        self.http_status = http_status
+
+
+def _status(status_code: int, message: str | None = None, http_status: int = 400) -> web.Response:
+    body: dict[str, Any] = {"statusCode": status_code}
+    if status_code != STATUS_OK:
+        body["statusMessage"] = message or STATUS_MESSAGES.get(status_code, "Error")
+    return web.json_response(body, status=200 if status_code == STATUS_OK else http_status)
+
+
+def _describe(value: Any) -> str:
+    text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+class RestApi:
+    """The REST handlers over one session store, Bayeux server and OCS emulator."""
+
+    def __init__(self, config: SandboxConfig, sessions: SessionStore, bayeux: BayeuxServer, ocs: OcsEmulator) -> None:
+        self.config = config
+        self.sessions = sessions
+        self.bayeux = bayeux
+        self.ocs = ocs
+
+    def __repr__(self) -> str:
+        return f"RestApi(user={self.config.username!r})"
+
+    # ----- middleware: authentication, cookie, CSRF -----------------------------------------------
+
+    @web.middleware
+    async def auth_middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        path = request.path
+        if path == API_PREFIX + NOTIFICATIONS_PATH or path in _PUBLIC_PATHS or not path.startswith(API_PREFIX):
+            return await handler(request)
+        session, created = self.sessions.authenticate(request)
+        if session is None:
+            denied = _status(STATUS_NOT_AUTHENTICATED, "Access denied", http_status=401)
+            denied.headers["WWW-Authenticate"] = 'Basic realm="GWS sandbox"'
+            return denied
+        if request.method in ("POST", "PUT", "DELETE", "PATCH") and not self.sessions.csrf_ok(request, session):
+            if created:  # a cookie-less client never gets a token: do not keep its session
+                self.sessions.invalidate(session.id)
+            return web.Response(status=403, text=CSRF_REJECTION_TEXT)
+        request[_SESSION_KEY] = session
+        resp = await handler(request)
+        if created:
+            resp.set_cookie(SESSION_COOKIE, session.id, path="/", httponly=True)
+        if request.method == "GET":
+            resp.headers[CSRF_HEADER_NAME_HEADER] = CSRF_TOKEN_HEADER
+            resp.headers[CSRF_TOKEN_HEADER] = session.csrf_token
+        return resp
+
+    # ----- GET -----------------------------------------------------------------------------------
+
+    async def get_me(self, request: web.Request) -> web.StreamResponse:
+        user = self.config.username
+        return web.json_response(
+            {
+                "statusCode": STATUS_OK,
+                "user": {
+                    "id": f"sandbox-{user}",
+                    "userName": user,
+                    "firstName": user.capitalize(),
+                    "lastName": "Sandbox",
+                    "roles": ["ROLE_AGENT"],
+                    "enabled": True,
+                    "changePasswordOnFirstLogin": False,
+                    "uri": f"{request.scheme}://{request.host}{API_PREFIX}/users/sandbox-{user}",
+                    "path": f"/users/sandbox-{user}",
+                },
+            }
+        )
+
+    async def get_devices(self, request: web.Request) -> web.StreamResponse:
+        session = request[_SESSION_KEY]
+        devices = []
+        for i, device_id in enumerate(self.config.device_ids):
+            number = f"{5550100 + i}"
+            devices.append(
+                {
+                    "id": device_id,
+                    "deviceState": "Active",
+                    "userState": {"id": "ready", "displayName": "Ready", "state": "Ready"}
+                    if session.contact_center_active
+                    else {"id": "logged-out", "displayName": "Logged Out", "state": "LoggedOut"},
+                    "phoneNumber": number,
+                    "e164Number": f"+1555{number[-4:]}000"[:12],
+                    "telephonyNetwork": "Private",
+                    "doNotDisturb": "Off",
+                    "voiceEnvironmentUri": f"{request.scheme}://{request.host}{API_PREFIX}/voice-environments/sandbox",
+                    "capabilities": ["ReadyForCall", "NotReadyForCall", "DoNotDisturbOn", "DoNotDisturbOff"],
+                }
+            )
+        return web.json_response({"statusCode": STATUS_OK, "devices": devices})
+
+    async def get_version(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response({"statusCode": STATUS_OK, "version": GWS_VERSION})
+
+    # ----- POST ----------------------------------------------------------------------------------
+
+    async def _read_json(self, request: web.Request) -> dict[str, Any]:
+        if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+            raise _ApiError(
+                STATUS_INVALID_VALUE,
+                f"request body is {request.content_length} bytes, over the limit of {MAX_BODY_BYTES}",
+                413,
+            )
+        raw = await request.content.read(MAX_BODY_BYTES + 1)
+        if len(raw) > MAX_BODY_BYTES:
+            raise _ApiError(STATUS_INVALID_VALUE, f"request body over the limit of {MAX_BODY_BYTES} bytes", 413)
+        if not raw.strip():
+            raise _ApiError(STATUS_MISSING_PARAMETER, "request body is required: a JSON object with operationName")
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise _ApiError(STATUS_INVALID_VALUE, f"request body is not valid JSON: {exc}") from None
+        if not isinstance(body, dict):
+            raise _ApiError(STATUS_INVALID_VALUE, f"request body must be a JSON object, got {_type_name(body)}")
+        return body
+
+    @staticmethod
+    def _operation(body: dict[str, Any]) -> str:
+        if "operationName" not in body:
+            raise _ApiError(STATUS_MISSING_PARAMETER, "operationName is required")
+        op = body["operationName"]
+        if not isinstance(op, str):
+            raise _ApiError(STATUS_INVALID_VALUE, f"operationName must be a string, got {_describe(op)}")
+        return op
+
+    async def post_me(self, request: web.Request) -> web.StreamResponse:
+        try:
+            body = await self._read_json(request)
+            op = self._operation(body)
+            session = request[_SESSION_KEY]
+            if op == START_CONTACT_CENTER_SESSION:
+                if "channels" not in body:
+                    raise _ApiError(STATUS_MISSING_PARAMETER, "channels is required, e.g. [\"voice\"]")
+                channels = body["channels"]
+                if not isinstance(channels, list) or not all(isinstance(c, str) for c in channels):
+                    raise _ApiError(STATUS_INVALID_VALUE, f"channels must be an array of strings, got {_describe(channels)}")
+                session.contact_center_active = True
+                return _status(STATUS_OK)
+            if op == END_CONTACT_CENTER_SESSION:
+                session.contact_center_active = False
+                self.sessions.invalidate(session.id)
+                self.bayeux.drop_session(session.id)
+                return _status(STATUS_OK)
+            raise _ApiError(STATUS_INVALID_VALUE, f"operationName {op!r} is not an operation of /me")
+        except _ApiError as err:
+            return _status(err.status_code, err.message, err.http_status)
+
+    async def post_outbound_record(self, request: web.Request) -> web.StreamResponse:
+        received_ns = time.perf_counter_ns()
+        try:
+            raw_handle = request.match_info["handle"]
+            body = await self._read_json(request)
+            if not _HANDLE_RE.match(raw_handle):
+                raise _ApiError(
+                    STATUS_INVALID_VALUE, f"record handle must be a non-negative integer (at most 18 digits), got {raw_handle!r}"
+                )
+            handle = int(raw_handle)
+            op = self._operation(body)
+            if op != GET_CHAINED_RECORD:
+                if op in OUTBOUND_OPERATIONS:
+                    raise _ApiError(STATUS_FORBIDDEN, f"{op} is not emulated yet by the sandbox")
+                raise _ApiError(STATUS_INVALID_VALUE, f"operationName {op!r} is not a known outbound operation")
+            req = self._chained_record_request(request[_SESSION_KEY], handle, body, received_ns)
+        except _ApiError as err:
+            return _status(err.status_code, err.message, err.http_status)
+        self.ocs.submit(req)
+        return _status(STATUS_OK)
+
+    async def post_not_emulated(self, request: web.Request) -> web.StreamResponse:
+        try:
+            body = await self._read_json(request)
+            op = self._operation(body)
+            if op in OUTBOUND_OPERATIONS:
+                raise _ApiError(STATUS_FORBIDDEN, f"{op} is not emulated yet by the sandbox")
+            raise _ApiError(STATUS_INVALID_VALUE, f"operationName {op!r} is not a known outbound operation")
+        except _ApiError as err:
+            return _status(err.status_code, err.message, err.http_status)
+
+    def _chained_record_request(
+        self, session: HttpSession, handle: int, body: dict[str, Any], received_ns: int
+    ) -> ChainedRecordRequest:
+        for name in ("applicationId", "devicePath", "campaignName"):
+            if name not in body or body[name] is None:
+                raise _ApiError(STATUS_MISSING_PARAMETER, f"{name} is required")
+        app = body["applicationId"]
+        if not isinstance(app, int) or isinstance(app, bool):
+            raise _ApiError(STATUS_INVALID_VALUE, f"applicationId must be an integer, got {_describe(app)}")
+        if app < 0 or app > 2**31 - 1:
+            raise _ApiError(STATUS_INVALID_VALUE, f"applicationId must be between 0 and 2147483647, got {app}")
+        device_path = body["devicePath"]
+        if not isinstance(device_path, str):
+            raise _ApiError(STATUS_INVALID_VALUE, f"devicePath must be a string, got {_describe(device_path)}")
+        campaign = body["campaignName"]
+        if not isinstance(campaign, str):
+            raise _ApiError(STATUS_INVALID_VALUE, f"campaignName must be a string, got {_describe(campaign)}")
+        if not campaign.strip():
+            raise _ApiError(STATUS_INVALID_VALUE, "campaignName must not be empty")
+        reference: Any = OcsEmulator.NO_REFERENCE
+        if "referenceId" in body:
+            reference = body["referenceId"]
+            if isinstance(reference, bool) or not isinstance(reference, (str, int, float)):
+                raise _ApiError(
+                    STATUS_INVALID_VALUE, f"referenceId must be a string or a number, got {_describe(reference)}"
+                )
+        paths = self.config.device_paths
+        if device_path not in paths:
+            raise _ApiError(STATUS_NOT_FOUND, f"devicePath {device_path!r} is not one of this user's devices")
+        device_id = self.config.device_ids[paths.index(device_path)]
+        return ChainedRecordRequest(
+            session_id=session.id,
+            handle=handle,
+            campaign_name=campaign,
+            application_id=app,
+            device_path=device_path,
+            device_id=device_id,
+            reference_id=reference,
+            received_ns=received_ns,
+        )
+
+
+def build_app(api: RestApi) -> web.Application:
+    """The aiohttp application: REST under ``/api/v2`` and the Bayeux endpoint."""
+    # client_max_size above our own limits, so that the handlers answer in the contract's envelope.
+    app = web.Application(middlewares=[api.auth_middleware], client_max_size=4 * 1024 * 1024)
+    p = API_PREFIX
+    app.router.add_get(p + "/me", api.get_me)
+    app.router.add_post(p + "/me", api.post_me)
+    app.router.add_get(p + "/me/devices", api.get_devices)
+    app.router.add_get(p + "/diagnostics/version", api.get_version)
+    app.router.add_post(p + "/me/outbound-records/{handle}", api.post_outbound_record)
+    app.router.add_post(p + "/me/outbound-records", api.post_not_emulated)
+    app.router.add_post(p + "/me/outbound-campaigns/{campaign}", api.post_not_emulated)
+    app.router.add_post(p + NOTIFICATIONS_PATH, api.bayeux.handle)
+    return app

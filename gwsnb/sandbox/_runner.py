@@ -1,0 +1,320 @@
+"""``Sandbox``: the GWS emulator running on its own event loop in a background thread."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import threading
+import uuid
+from collections.abc import Coroutine
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from aiohttp import web
+
+from ..protocol import API_PREFIX
+from ._bayeux import BayeuxServer
+from ._calling_list import CallingList
+from ._faults import Faults
+from ._ocs import OcsEmulator
+from ._rest import RestApi, SandboxConfig, build_app
+from ._sessions import SessionStore
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["Sandbox"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# The first device id is the one of the documented samples, so sample payloads match the sandbox's.
+_SAMPLE_DEVICE_ID = "c259da54-7c22-4a43-9440-77a92facc86b"
+_START_TIMEOUT_S = 30.0
+
+
+class Sandbox:
+    """A local Genesys Web Services v2 emulator for GetChainedRecord (REST + CometD long-polling).
+
+    ``with Sandbox(chains=1000, seed=1) as sb:`` starts it on a free port of 127.0.0.1 in a background
+    thread; ``sb.url`` is the base URL ending in ``/api/v2``. ``stop()`` then ``start()`` binds the same
+    port again and forgets all CometD state (as a server restart would) while HTTP sessions survive
+    (as behind a session-replicating cluster); ``expire_http_sessions()`` forgets those too.
+
+    :param chains: how many chains the generated calling list holds (ignored with ``calling_list``).
+    :param seed: seed of the generated calling list and of the reorder fault.
+    :param calling_list: a CSV path or a DataFrame with OCS column names, instead of generated data.
+    :param username: the one configured user.
+    :param password: its password (never shown in reprs).
+    :param port: TCP port; 0 picks a free one.
+    :param host: interface to bind (127.0.0.1 by default; the sandbox has no TLS).
+    :param devices: how many devices the user has.
+    :param faults: initial fault switches; change them at run time through ``sb.faults``.
+    :param campaign_name: the campaign GetChainedRecord must name.
+    :param application_id: the OCS application id GetChainedRecord must name.
+    :raises gwsnb.sandbox.CallingListError: for a calling list that cannot be loaded.
+    :raises ValueError: for a bad keyword value.
+    """
+
+    def __init__(
+        self,
+        chains: int = 1000,
+        seed: int = 1,
+        calling_list: str | os.PathLike[str] | pd.DataFrame | None = None,
+        username: str = "agent",
+        password: str = "agent",
+        port: int = 0,
+        host: str = "127.0.0.1",
+        devices: int = 1,
+        faults: Faults | None = None,
+        campaign_name: str = "Campaign1",
+        application_id: int = 134,
+        *,
+        calling_list_name: str = "CallingList1",
+        cometd_timeout_ms: int = 30000,
+        cometd_max_idle_s: float = 60.0,
+    ) -> None:
+        if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
+            raise ValueError(f"port must be an integer in 0..65535, got {port!r}")
+        if not isinstance(devices, int) or isinstance(devices, bool) or devices < 1:
+            raise ValueError(f"devices must be a positive integer, got {devices!r}")
+        if not isinstance(username, str) or not username or ":" in username:
+            raise ValueError(f"username must be a non-empty string without ':', got {username!r}")
+        if not isinstance(password, str):
+            raise ValueError("password must be a string")
+        if not isinstance(application_id, int) or isinstance(application_id, bool) or application_id < 0:
+            raise ValueError(f"application_id must be a non-negative integer, got {application_id!r}")
+        if not isinstance(campaign_name, str) or not campaign_name:
+            raise ValueError(f"campaign_name must be a non-empty string, got {campaign_name!r}")
+        self.host = host
+        self.username = username
+        self.password = password
+        self.campaign_name = campaign_name
+        self.application_id = application_id
+        self.faults = faults if faults is not None else Faults()
+        if calling_list is None:
+            self._list = CallingList.generate(chains, seed, calling_list_name)
+        else:
+            source = os.fspath(calling_list) if isinstance(calling_list, (str, os.PathLike)) else calling_list
+            self._list = CallingList.load(source, calling_list_name)
+        self.calling_list_name: str = self._list.name
+        device_ids = [_SAMPLE_DEVICE_ID] + [
+            str(uuid.uuid5(uuid.NAMESPACE_URL, f"gwsnb-sandbox/{username}/device/{i}")) for i in range(1, devices)
+        ]
+        self._config = SandboxConfig(
+            username=username,
+            device_ids=tuple(device_ids),
+            campaign_name=campaign_name,
+            application_id=application_id,
+        )
+        self.device_paths: list[str] = list(self._config.device_paths)
+        self.device_path: str = self.device_paths[0]
+        self.record_handles: list[int] = list(self._list.sample_handles(5))
+        self._sessions = SessionStore({username: password})
+        self._bayeux = BayeuxServer(
+            self._sessions, self.faults, timeout_ms=cometd_timeout_ms, max_idle_s=cometd_max_idle_s
+        )
+        self._ocs = OcsEmulator(
+            self._list,
+            self._bayeux,
+            self.faults,
+            campaign_name=campaign_name,
+            application_id=application_id,
+            seed=seed,
+        )
+        self._api = RestApi(self._config, self._sessions, self._bayeux, self._ocs)
+        self._port = port
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+        self._sweeper: asyncio.Task[None] | None = None
+        self._lock = threading.Lock()
+
+    # ----- public attributes ---------------------------------------------------------------------
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        if name == "faults" and "_ocs" in self.__dict__:
+            # Keep the engine's view in step when a whole new Faults object is assigned.
+            self._ocs.faults = value
+            self._bayeux.faults = value
+
+    @property
+    def port(self) -> int:
+        """The bound port (the chosen one once started with ``port=0``)."""
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """Base URL of the REST API, ending in ``/api/v2``."""
+        return f"http://{self._url_host()}:{self._port}{API_PREFIX}"
+
+    @property
+    def notifications_url(self) -> str:
+        """The CometD endpoint."""
+        return self.url + "/notifications"
+
+    @property
+    def calling_list(self) -> pd.DataFrame:
+        """The calling list, one row per record: ``record_handle``, the OCS columns and custom fields."""
+        return self._list.frame
+
+    @property
+    def custom_fields(self) -> list[str]:
+        return list(self._list.custom_fields)
+
+    @property
+    def running(self) -> bool:
+        return self._runner is not None
+
+    def _url_host(self) -> str:
+        return f"[{self.host}]" if ":" in self.host else self.host
+
+    def __repr__(self) -> str:
+        state = f"url={self.url!r}" if self.running else "stopped"
+        return (
+            f"Sandbox({state}, username={self.username!r}, campaign_name={self.campaign_name!r}, "
+            f"records={len(self._list.frame)})"
+        )
+
+    # ----- lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> Sandbox:
+        """Start serving (no-op when running). Returns ``self``.
+
+        :raises OSError: if the port cannot be bound.
+        """
+        with self._lock:
+            if self._runner is not None:
+                return self
+            loop = asyncio.new_event_loop()
+            ready = threading.Event()
+
+            def run() -> None:
+                asyncio.set_event_loop(loop)
+                loop.call_soon(ready.set)
+                loop.run_forever()
+                with contextlib.suppress(Exception):
+                    loop.run_until_complete(loop.shutdown_asyncgens())
+                loop.close()
+
+            thread = threading.Thread(target=run, name=f"gwsnb-sandbox-{id(self):x}", daemon=True)
+            thread.start()
+            ready.wait(_START_TIMEOUT_S)
+            self._loop, self._thread = loop, thread
+            try:
+                self._call(self._astart())
+            except BaseException:
+                self._halt_loop()
+                raise
+            log.info("GWS sandbox listening on %s", self.url)
+            return self
+
+    async def _astart(self) -> None:
+        self._bayeux.expire_clients()
+        self._bayeux.reopen()
+        runner = web.AppRunner(build_app(self._api), access_log=None, shutdown_timeout=1.0)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self._port, reuse_address=True, backlog=1024)
+        try:
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        # The only way to learn the port picked for port=0 is the site's private server.
+        sockets = getattr(site._server, "sockets", None)
+        if sockets:
+            self._port = int(sockets[0].getsockname()[1])
+        self._runner = runner
+        self._sweeper = asyncio.get_running_loop().create_task(self._bayeux.sweeper())
+
+    def stop(self) -> None:
+        """Stop serving and join the thread (no-op when stopped)."""
+        with self._lock:
+            if self._runner is None:
+                return
+            try:
+                self._call(self._astop())
+            finally:
+                self._halt_loop()
+            log.info("GWS sandbox stopped")
+
+    async def _astop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
+        self._bayeux.close()
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+        self._bayeux.expire_clients()
+
+    def _halt_loop(self) -> None:
+        loop, thread = self._loop, self._thread
+        self._runner = None
+        if loop is not None and thread is not None:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(10)
+        self._loop = self._thread = None
+
+    def _call(self, coro: Coroutine[Any, Any, T], timeout: float = _START_TIMEOUT_S) -> T:
+        loop = self._loop
+        if loop is None:
+            coro.close()
+            raise RuntimeError("the sandbox is not running")
+        return asyncio.run_coroutine_threadsafe(coro, loop).result(timeout)
+
+    def _run_on_loop(self, fn: Any) -> Any:
+        """Run a plain function on the loop thread (state belongs to it); direct call when stopped."""
+        if self._loop is None:
+            return fn()
+
+        async def wrapper() -> Any:
+            return fn()
+
+        return self._call(wrapper())
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # ----- fault actions -------------------------------------------------------------------------
+
+    def expire_cometd_clients(self) -> int:
+        """Forget every current CometD client: its next connect gets ``402::Unknown client``.
+
+        :returns: how many clients were forgotten.
+        """
+        return int(self._run_on_loop(self._bayeux.expire_clients))
+
+    def restart_cometd(self) -> None:
+        """Forget all CometD state (clients, subscriptions, queues), as a restarted server would."""
+        self._run_on_loop(self._bayeux.expire_clients)
+
+    def expire_http_sessions(self) -> int:
+        """Invalidate every ``JSESSIONID`` and CSRF token (and the CometD clients riding on them).
+
+        :returns: how many sessions were invalidated.
+        """
+
+        def expire() -> int:
+            ids = self._sessions.invalidate_all()
+            for sid in ids:
+                self._bayeux.drop_session(sid)
+            return len(ids)
+
+        return int(self._run_on_loop(expire))
+
+    def cometd_client_count(self) -> int:
+        """How many CometD clients the sandbox currently knows."""
+        return int(self._run_on_loop(self._bayeux.client_count))
+
+    def http_session_count(self) -> int:
+        return int(self._run_on_loop(lambda: len(self._sessions)))

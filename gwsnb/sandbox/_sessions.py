@@ -1,0 +1,111 @@
+"""HTTP sessions of the sandbox: Basic authentication, the ``JSESSIONID`` cookie and the CSRF token.
+
+A session is created when a request carries valid Basic credentials and no valid ``JSESSIONID`` of the
+same user; its CSRF token lives as long as the session (contract section 1).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import secrets
+import time
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from ..protocol import CSRF_TOKEN_HEADER, SESSION_COOKIE
+
+__all__ = ["HttpSession", "SessionStore"]
+
+
+@dataclass
+class HttpSession:
+    """One authenticated HTTP session."""
+
+    id: str
+    username: str
+    csrf_token: str
+    created: float = field(default_factory=time.time)
+    contact_center_active: bool = False
+
+    def __repr__(self) -> str:
+        # The session id and token are bearer secrets: keep them out of logs.
+        return f"HttpSession(username={self.username!r}, contact_center_active={self.contact_center_active})"
+
+
+class SessionStore:
+    """The configured users and their live HTTP sessions (used by REST and by the Bayeux endpoint)."""
+
+    def __init__(self, users: dict[str, str]) -> None:
+        self._users = dict(users)
+        self._sessions: dict[str, HttpSession] = {}
+
+    def __repr__(self) -> str:
+        return f"SessionStore(users={sorted(self._users)!r}, sessions={len(self._sessions)})"
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def check_basic(self, request: web.Request) -> str | None:
+        """The user name of valid Basic credentials in ``request``, else None (absent or wrong)."""
+        header = request.headers.get("Authorization", "")
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "basic" or not value:
+            return None
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        user, sep, password = decoded.partition(":")
+        expected = self._users.get(user)
+        if not sep or expected is None:
+            return None
+        if not hmac.compare_digest(password.encode(), expected.encode()):
+            return None
+        return user
+
+    def has_basic(self, request: web.Request) -> bool:
+        return "Authorization" in request.headers
+
+    def from_cookie(self, request: web.Request) -> HttpSession | None:
+        """The live session named by the request's ``JSESSIONID`` cookie, if any."""
+        sid = request.cookies.get(SESSION_COOKIE)
+        return self._sessions.get(sid) if sid else None
+
+    def authenticate(self, request: web.Request) -> tuple[HttpSession | None, bool]:
+        """Find or create the session of ``request``.
+
+        :returns: ``(session, created)``; session is None when the request is not authenticated
+            (wrong Basic credentials, or no credentials and no valid cookie).
+        """
+        cookie_session = self.from_cookie(request)
+        if self.has_basic(request):
+            user = self.check_basic(request)
+            if user is None:
+                return None, False
+            if cookie_session is not None and cookie_session.username == user:
+                return cookie_session, False
+            return self.create(user), True
+        return cookie_session, False
+
+    def create(self, username: str) -> HttpSession:
+        session = HttpSession(
+            id=secrets.token_hex(16).upper(), username=username, csrf_token=secrets.token_urlsafe(24)
+        )
+        self._sessions[session.id] = session
+        return session
+
+    def csrf_ok(self, request: web.Request, session: HttpSession) -> bool:
+        token = request.headers.get(CSRF_TOKEN_HEADER)
+        return token is not None and hmac.compare_digest(token.encode(), session.csrf_token.encode())
+
+    def invalidate(self, session_id: str) -> None:
+        self._sessions.pop(session_id, None)
+
+    def invalidate_all(self) -> list[str]:
+        """Forget every session; returns their ids."""
+        ids = list(self._sessions)
+        self._sessions.clear()
+        return ids
