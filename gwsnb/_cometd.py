@@ -1,0 +1,475 @@
+"""The CometD (Bayeux long-polling) side of the client: the only module that imports ``aiocometd_noloop``.
+
+It owns the client's background event-loop thread, the adapter over ``aiocometd_noloop`` 0.4.9, the
+reconnect policy and the raw event log.  Every trap listed in ``shared/COMETD-CLIENT.md`` is handled here:
+
+1. credentials: an ``AuthExtension`` adds the REST session's cookies (JSESSIONID) and CSRF header to every
+   long-polling POST; its ``authenticate()`` (called by the library on a Bayeux 401/403) and any HTTP
+   401/403 seen on the CometD endpoint make the next request log in again over REST first;
+2. first connect: ``advice: {"timeout": 0}`` is added to the first ``/meta/connect`` after each handshake,
+   so a server that holds connects answers at once;
+3. cookies: our own ``aiohttp`` session with ``CookieJar(unsafe=True)`` (the default jar drops cookies
+   of IP-address hosts such as 127.0.0.1);
+4. ``connection_timeout=0``: the library never gives up on an unreachable server by itself; calls in
+   flight end by their own timeout instead;
+5. no replay: messages published while disconnected are lost; the caller's timeout covers that;
+6. one consumer task drains the library's queue at all times (we read messages in the extension's
+   ``incoming()`` hook, which also sees ``/meta`` messages, and the queue is only drained);
+7. ``close()`` is bounded by a timeout (the library can hang or log a ``CancelledError``);
+8. the library re-sends its saved subscriptions on re-handshake itself.
+
+Reconnect policy (:class:`ReconnectPolicy`): the server's advice is followed (``retry`` → connect,
+``handshake`` → handshake, interval honoured by the library).  A ``/meta/connect`` refused with
+``402::Unknown client`` (CometD) or ``401:<id>:Unknown client`` (faye) but carrying no advice is treated
+as ``reconnect: "handshake"``.  After a failure (refused meta message, HTTP error, network error) each
+further handshake or connect waits a full-jitter exponential backoff ``uniform(0, min(cap, base·2^(n-1)))``
+(n = consecutive failures, reset by a successful connect), on top of the library's fixed 1 s pause after
+a network error; and at most ``max_handshakes`` handshakes are sent per ``window`` seconds, so a server
+that keeps forgetting the client cannot cause a handshake storm.  If the server advises
+``reconnect: "none"`` the session is reopened from scratch under the same policy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from types import SimpleNamespace
+from typing import Any, TypeVar
+
+import aiohttp
+from aiocometd_noloop import Client
+from aiocometd_noloop import exceptions as cometd_errors
+from aiocometd_noloop.constants import ConnectionType
+from aiocometd_noloop.extensions import AuthExtension
+from yarl import URL
+
+from .errors import TransportError
+from .results import Event
+
+__all__ = ["EventLog", "LoopThread", "ReconnectPolicy", "CometdSession"]
+
+LOGGER = logging.getLogger(__name__)
+T = TypeVar("T")
+
+DEFAULT_EVENT_LOG_SIZE = 100_000
+
+
+class EventLog:
+    """Every CometD message received (``/meta`` included), in arrival order, in a bounded ring buffer.
+
+    When full, the oldest message is dropped and counted in :attr:`dropped` (never silently).
+    Thread-safe: written by the client's loop thread, read from any thread.
+    """
+
+    def __init__(self, maxlen: int = DEFAULT_EVENT_LOG_SIZE) -> None:
+        if maxlen < 1:
+            raise ValueError("event log size must be >= 1")
+        self._events: deque[Event] = deque(maxlen=maxlen)
+        self._lock = threading.Lock()
+        self.dropped = 0
+        self.total = 0
+
+    @property
+    def maxlen(self) -> int:
+        return self._events.maxlen or 0
+
+    def append(self, event: Event) -> None:
+        with self._lock:
+            if len(self._events) == self._events.maxlen:
+                self.dropped += 1
+            self._events.append(event)
+            self.total += 1
+
+    def snapshot(self) -> list[Event]:
+        with self._lock:
+            return list(self._events)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._events.clear()
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+    def __iter__(self) -> Iterator[Event]:
+        return iter(self.snapshot())
+
+    def __repr__(self) -> str:
+        return f"<EventLog {len(self)}/{self.maxlen} messages, {self.dropped} dropped>"
+
+
+class LoopThread:
+    """A private asyncio event loop running forever on a daemon thread.
+
+    Blocking callers submit coroutines to it and wait on a ``concurrent.futures.Future``; this works the
+    same from a script, from IPython and from a Jupyter kernel whose own loop is running (patched by
+    ``nest_asyncio`` or not), because our loop never shares a thread with the caller's.
+    """
+
+    def __init__(self, name: str = "gwsnb-loop", workers: int = 16) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.executor = concurrent.futures.ThreadPoolExecutor(max_workers=workers,
+                                                              thread_name_prefix=f"{name}-rest")
+        self.loop.set_default_executor(self.executor)
+        self._ready = threading.Event()
+        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self.thread.start()
+        self._ready.wait()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.call_soon(self._ready.set)
+        self.loop.run_forever()
+
+    @property
+    def running(self) -> bool:
+        return self.thread.is_alive() and not self.loop.is_closed()
+
+    def in_loop_thread(self) -> bool:
+        return threading.current_thread() is self.thread
+
+    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        if not self.running:
+            coro.close()
+            raise TransportError("the client is closed")
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None) -> T:
+        """Run ``coro`` on the loop and wait for it (at most ``timeout`` s; then cancel it).
+
+        :raises RuntimeError: called from the loop thread itself (it would deadlock).
+        :raises concurrent.futures.TimeoutError: no result in time (the coroutine is cancelled).
+        """
+        if self.in_loop_thread():
+            coro.close()
+            raise RuntimeError("blocking gwsnb call made from the client's own event loop; use the *_async API")
+        future = self.submit(coro)
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise
+        except BaseException:
+            # KeyboardInterrupt in a notebook: do not leave the call running behind the user's back
+            future.cancel()
+            raise
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Cancel what is left on the loop, stop it and join the thread (bounded)."""
+        if self.loop.is_closed():
+            return
+        if self.thread.is_alive() and not self.in_loop_thread():
+            async def _cancel_all() -> None:
+                current = asyncio.current_task()
+                tasks = [t for t in asyncio.all_tasks() if t is not current]
+                for task in tasks:
+                    task.cancel()
+                if tasks:
+                    await asyncio.wait(tasks, timeout=timeout)
+
+            with contextlib.suppress(Exception):
+                asyncio.run_coroutine_threadsafe(_cancel_all(), self.loop).result(timeout + 1)
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(timeout)
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        if not self.thread.is_alive():
+            self.loop.close()
+
+
+class ReconnectPolicy:
+    """Full-jitter exponential backoff after failures and a cap on handshakes per window (see module doc)."""
+
+    def __init__(self, *, base: float = 0.25, cap: float = 15.0, max_handshakes: int = 10,
+                 window: float = 60.0, rng: random.Random | None = None) -> None:
+        self.base = base
+        self.cap = cap
+        self.max_handshakes = max_handshakes
+        self.window = window
+        self.failures = 0
+        self.handshakes: deque[float] = deque()
+        self._rng = rng or random.Random()
+
+    def failure(self) -> None:
+        self.failures += 1
+
+    def success(self) -> None:
+        self.failures = 0
+
+    def delay(self, *, handshake: bool, now: float | None = None) -> float:
+        """Seconds to wait before the next connect (or handshake) attempt."""
+        now = time.monotonic() if now is None else now
+        wait = 0.0
+        if self.failures > 0:
+            wait = self._rng.uniform(0.0, min(self.cap, self.base * 2 ** (self.failures - 1)))
+        if handshake:
+            while self.handshakes and now - self.handshakes[0] > self.window:
+                self.handshakes.popleft()
+            if len(self.handshakes) >= self.max_handshakes:
+                wait = max(wait, self.handshakes[0] + self.window - now)
+        return wait
+
+    def handshake_sent(self, now: float | None = None) -> None:
+        self.handshakes.append(time.monotonic() if now is None else now)
+
+
+def _is_unknown_client(message: dict[str, Any]) -> bool:
+    error = message.get("error")
+    if not isinstance(error, str):
+        return False
+    return (error.startswith("402") or error.startswith("401")) and "unknown client" in error.lower()
+
+
+class _GwsExtension(AuthExtension):
+    """Adds the REST credentials to every request, applies the reconnect policy, reads every message."""
+
+    def __init__(self, owner: CometdSession) -> None:
+        self._owner = owner
+        self.first_connect_pending = True
+        self.need_refresh = False
+
+    async def outgoing(self, payload: list[dict[str, Any]], headers: dict[str, str]) -> None:
+        owner = self._owner
+        channels = [m.get("channel") for m in payload]
+        is_handshake = "/meta/handshake" in channels
+        if is_handshake or "/meta/connect" in channels:
+            wait = owner.policy.delay(handshake=is_handshake)
+            if wait > 0:
+                LOGGER.info("CometD: waiting %.2f s before the next %s", wait,
+                            "handshake" if is_handshake else "connect")
+                await asyncio.sleep(wait)
+            if is_handshake:
+                owner.policy.handshake_sent()
+                owner.handshakes += 1
+        if self.need_refresh and owner.refresh is not None:
+            self.need_refresh = False
+            with contextlib.suppress(Exception):
+                await owner.refresh()
+        for message in payload:
+            if message.get("channel") == "/meta/connect" and self.first_connect_pending:
+                advice = message.setdefault("advice", {})
+                if isinstance(advice, dict):
+                    advice["timeout"] = 0
+                self.first_connect_pending = False
+        cookies = owner.cookies()
+        if cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
+            session = owner.http_session
+            if session is not None:
+                # keep the jar in step: aiohttp lets jar cookies override a same-named Cookie header
+                session.cookie_jar.update_cookies(cookies, URL(owner.url))
+        headers.update(owner.headers())
+
+    async def incoming(self, payload: list[dict[str, Any]], headers: Any = None) -> None:
+        owner = self._owner
+        now = time.time()
+        events: list[Event] = []
+        for message in payload:
+            if not isinstance(message, dict):
+                continue
+            channel = message.get("channel")
+            if channel in ("/meta/connect", "/meta/handshake"):
+                if message.get("successful"):
+                    if channel == "/meta/handshake":
+                        self.first_connect_pending = True
+                        owner.client_id = message.get("clientId")
+                    else:
+                        owner.policy.success()
+                        owner.connected.set()
+                else:
+                    owner.policy.failure()
+                    owner.connected.clear()
+                    advice = message.get("advice")
+                    if _is_unknown_client(message) and not (isinstance(advice, dict) and "reconnect" in advice):
+                        # CometD servers send advice with 402; without it the library would retry forever
+                        message["advice"] = {"reconnect": "handshake", "interval": 0}
+            event = Event(now, message)
+            owner.event_log.append(event)
+            events.append(event)
+        if events:
+            try:
+                owner.on_messages(events)
+            except Exception:  # a bug in a consumer must not kill the transport
+                LOGGER.exception("CometD: message handler failed")
+
+    async def authenticate(self) -> None:
+        # the library calls this on a Bayeux 401/403 and resends once; faye's "401::Unknown client"
+        # also lands here, so only log in again when the HTTP layer said the session is gone
+        if self.need_refresh and self._owner.refresh is not None:
+            self.need_refresh = False
+            with contextlib.suppress(Exception):
+                await self._owner.refresh()
+
+
+class CometdSession:
+    """One logical CometD session over long-polling that survives re-handshakes and server restarts.
+
+    :param url: the notifications endpoint (``…/api/v2/notifications``)
+    :param cookies: returns the current REST cookies (JSESSIONID), called before every request
+    :param headers: returns the extra headers (CSRF), called before every request
+    :param refresh: coroutine that logs in again over REST (after an HTTP 401/403 on the endpoint)
+    :param on_messages: called on the loop with each received batch (``/meta`` included), in order
+    """
+
+    def __init__(self, url: str, *, channels: tuple[str, ...] = ("/v2/me/outbound",),
+                 cookies: Callable[[], dict[str, str]] | None = None,
+                 headers: Callable[[], dict[str, str]] | None = None,
+                 refresh: Callable[[], Awaitable[None]] | None = None,
+                 on_messages: Callable[[list[Event]], None] | None = None,
+                 event_log: EventLog | None = None, verify: bool | str = True,
+                 policy: ReconnectPolicy | None = None) -> None:
+        self.url = url
+        self.channels = channels
+        self.cookies = cookies or dict
+        self.headers = headers or dict
+        self.refresh = refresh
+        self.on_messages = on_messages or (lambda events: None)
+        self.event_log = event_log if event_log is not None else EventLog()
+        self.policy = policy or ReconnectPolicy()
+        self._ssl: Any = None if verify is True else (False if verify is False else _ssl_context(verify))
+        self.http_session: aiohttp.ClientSession | None = None
+        self._client: Client | None = None
+        self._extension = _GwsExtension(self)
+        self._consumer: asyncio.Task[None] | None = None
+        self._closing = False
+        self.client_id: str | None = None
+        self.handshakes = 0
+        self.reopens = 0
+        self.connected = asyncio.Event()
+
+    def __repr__(self) -> str:
+        state = "connected" if self.connected.is_set() else "disconnected"
+        return f"<CometdSession {self.url!r} {state} handshakes={self.handshakes}>"
+
+    def _trace(self) -> aiohttp.TraceConfig:
+        trace = aiohttp.TraceConfig()
+
+        async def on_end(session: Any, ctx: SimpleNamespace, params: Any) -> None:
+            status = params.response.status
+            if status in (401, 403):
+                self._extension.need_refresh = True
+            if status >= 400:
+                self.policy.failure()
+
+        async def on_exception(session: Any, ctx: SimpleNamespace, params: Any) -> None:
+            self.policy.failure()
+            self.connected.clear()
+
+        trace.on_request_end.append(on_end)
+        trace.on_request_exception.append(on_exception)
+        return trace
+
+    async def _new_client(self) -> Client:
+        self.http_session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True),
+                                                  trace_configs=[self._trace()])
+        client = Client(self.url, ConnectionType.LONG_POLLING, connection_timeout=0, ssl=self._ssl,
+                        max_pending_count=10_000, auth=self._extension, loop=asyncio.get_running_loop())
+        client._http_session = self.http_session  # trap 3: our jar keeps cookies of IP hosts
+        self._extension.first_connect_pending = True
+        return client
+
+    async def open(self, timeout: float = 30.0) -> None:
+        """Handshake, first connect and subscribe; then keep the session alive in the background.
+
+        :raises TransportError: the server refused, or did not answer within ``timeout``.
+        """
+        self._closing = False
+        try:
+            await asyncio.wait_for(self._open_client(), timeout)
+        except asyncio.TimeoutError:
+            await self._drop_client()
+            raise TransportError(f"CometD handshake with {self.url} did not complete within {timeout} s") from None
+        except (cometd_errors.AiocometdException, aiohttp.ClientError, OSError) as exc:
+            await self._drop_client()
+            raise TransportError(f"CometD handshake with {self.url} failed: {_describe(exc)}") from None
+        self._consumer = asyncio.get_running_loop().create_task(self._consume(), name="gwsnb-cometd-consumer")
+
+    async def _open_client(self) -> None:
+        client = await self._new_client()
+        self._client = client
+        await client.open()
+        for channel in self.channels:
+            await client.subscribe(channel)
+
+    async def _drop_client(self, timeout: float = 3.0) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            # trap 7: the library's done-callback logs a CancelledError when its connect task is cancelled
+            transport = getattr(client, "_transport", None)
+            task = getattr(transport, "_connect_task", None)
+            if task is not None and transport is not None:
+                with contextlib.suppress(Exception):
+                    task.remove_done_callback(transport._connect_done)
+            with contextlib.suppress(Exception, asyncio.TimeoutError):
+                await asyncio.wait_for(client.close(), timeout)
+        session, self.http_session = self.http_session, None
+        if session is not None and not session.closed:
+            with contextlib.suppress(Exception):
+                await session.close()
+
+    async def _consume(self) -> None:
+        """Trap 6: drain the library's queue forever (messages were already read in ``incoming()``)."""
+        while not self._closing:
+            client = self._client
+            try:
+                if client is None:
+                    raise cometd_errors.ClientInvalidOperation("no client")
+                await client.receive()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # server said reconnect:none, or the client died: start over
+                if self._closing:
+                    return
+                self.connected.clear()
+                self.policy.failure()
+                LOGGER.warning("CometD session lost (%s); reopening", _describe(exc))
+                await self._reopen()
+
+    async def _reopen(self) -> None:
+        while not self._closing:
+            await self._drop_client()
+            await asyncio.sleep(max(1.0, self.policy.delay(handshake=True)))
+            try:
+                await asyncio.wait_for(self._open_client(), 30.0)
+                self.reopens += 1
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.policy.failure()
+                LOGGER.warning("CometD reopen failed: %s", _describe(exc))
+
+    async def wait_connected(self, timeout: float) -> bool:
+        try:
+            await asyncio.wait_for(self.connected.wait(), timeout)
+            return True
+        except asyncio.TimeoutError:
+            return False
+
+    async def close(self, timeout: float = 5.0) -> None:
+        """Disconnect (trap 7: bounded by ``timeout``).  Idempotent."""
+        self._closing = True
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            consumer.cancel()
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(consumer, timeout)
+        await self._drop_client(timeout)
+        self.connected.clear()
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _ssl_context(cafile: str) -> Any:
+    import ssl
+
+    return ssl.create_default_context(cafile=cafile)
