@@ -120,7 +120,7 @@ _BOUNDS: Final[dict[str, tuple[int, int]]] = {
 }
 
 _INT_RE: Final = r"-?(?:0|[1-9][0-9]{0,17})"
-_FLOAT_RE: Final = r"-?(?:[0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)(?:[eE][-+]?[0-9]+)?"
+_FLOAT_RE: Final = r"-?(?:(?:0|[1-9][0-9]*)(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"  # no leading zeros: "007" is text
 
 # Chain length distribution 1..6: mean ≈ 2.29 records per chain.
 _CHAIN_LENGTH_P: Final = (0.40, 0.25, 0.15, 0.10, 0.06, 0.04)
@@ -562,7 +562,7 @@ def _missing_mask(series: pd.Series) -> npt.NDArray[np.bool_]:
     mask = series.isna().to_numpy(dtype=bool)
     if pd.api.types.is_object_dtype(series.dtype) or pd.api.types.is_string_dtype(series.dtype):
         blank = _stripped(series).eq("").to_numpy(dtype=bool, na_value=False)
-        mask |= blank
+        mask = mask | blank
     return mask
 
 
