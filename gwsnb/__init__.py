@@ -7,6 +7,21 @@ from __future__ import annotations
 
 import logging
 
+from .client import Device, GwsClient, connect
+from .errors import (
+    AuthenticationError,
+    ChainedRecordError,
+    CsrfError,
+    DeviceSelectionError,
+    GwsError,
+    GwsStatusError,
+    InvalidParameterError,
+    NotAuthenticatedError,
+    NotFoundError,
+    NotificationTimeout,
+    TransportError,
+)
+from .params import ChainedRecordParams, parse_handles
 from .results import CallTimings, ChainedRecordResult, Event
 from .sandbox import Faults, Sandbox
 
@@ -15,6 +30,22 @@ __version__ = "0.1.0"
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
+    "AuthenticationError",
+    "ChainedRecordError",
+    "ChainedRecordParams",
+    "CsrfError",
+    "Device",
+    "DeviceSelectionError",
+    "GwsClient",
+    "GwsError",
+    "GwsStatusError",
+    "InvalidParameterError",
+    "NotAuthenticatedError",
+    "NotFoundError",
+    "NotificationTimeout",
+    "TransportError",
+    "connect",
+    "parse_handles",
     "CallTimings",
     "ChainedRecordResult",
     "Event",

@@ -1,0 +1,251 @@
+"""Routing CometD notifications to the GetChainedRecord calls waiting for them.
+
+- A :class:`Call` is registered under its referenceId *before* the POST is sent (notifications can beat
+  the HTTP answer).  The key is ``str(referenceId)``: the server echoes the JSON type it was given, and
+  two calls in flight cannot share a key.
+- ``/v2/me/outbound`` messages are routed by ``data.referenceId``: ``ChainedRecord`` appends its
+  ``record`` (an identical duplicate is dropped from ``records`` but kept in ``events``),
+  ``ChainedRecordsDataEnd`` completes the call, ``Error`` fails it with :class:`ChainedRecordError`.
+  Records are sorted by ``userData.chain_n`` when the call completes (arrival order breaks ties; records
+  without a usable chain_n go last), so a reordered delivery still gives chain order.
+- ``/me/internal`` ``DeviceUserEventMessage`` carries no referenceId (contract section 5).  Every routed
+  outbound message leaves an *expectation* ``(deviceId, recordHandle, chainId, notificationType)``; a
+  user event is paired with the oldest expectation whose deviceId and ``GSW_USER_EVENT`` match and whose
+  ``GSW_RECORD_HANDLE`` or ``GSW_CHAIN_ID`` matches.  A user event that arrives before its outbound
+  message is held (bounded) and paired when the expectation appears.
+- Calls are resolved at the end of the received batch, so a DataEnd and its user event delivered in the
+  same long-poll answer both land in the result before the caller resumes.  A finished call lingers
+  (the last 256) so that a user event arriving in a *later* batch is still appended to its result.
+- Anything that matches no call stays in the client's event log and is counted in :attr:`unmatched`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import protocol
+from .errors import ChainedRecordError, InvalidParameterError
+from .results import ChainedRecordResult, Event
+
+__all__ = ["Call", "Correlator"]
+
+LOGGER = logging.getLogger(__name__)
+_LINGER = 256
+_ORPHANS = 1000
+
+
+def _device_id(device_path: str | None) -> str | None:
+    if not isinstance(device_path, str):
+        return None
+    return device_path.rsplit("/", 1)[-1] or None
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Loose equality for ids the server may echo as int or str."""
+    if a is None or b is None:
+        return False
+    return a == b or str(a) == str(b)
+
+
+@dataclass
+class _Expectation:
+    seq: int
+    call: Call
+    device_id: str | None
+    record_handle: Any
+    chain_id: Any
+    user_event: str | None
+
+    def matches(self, device_id: Any, handle: Any, chain_id: Any, user_event: Any) -> bool:
+        if self.device_id is not None and device_id is not None and str(device_id) != self.device_id:
+            return False
+        if self.user_event is not None and user_event is not None and user_event != self.user_event:
+            return False
+        return _same(handle, self.record_handle) or _same(chain_id, self.chain_id)
+
+
+@dataclass
+class Call:
+    """One GetChainedRecord call waiting for its notifications."""
+
+    key: str
+    record_handle: int
+    device_id: str | None
+    result: ChainedRecordResult
+    future: asyncio.Future[ChainedRecordResult]
+    done: bool = False
+    error: BaseException | None = None
+    expectations: list[_Expectation] = field(default_factory=list)
+
+
+def _chain_n(record: dict[str, Any]) -> int | None:
+    user_data = record.get("userData")
+    if not isinstance(user_data, dict):
+        return None
+    value = user_data.get("chain_n")
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+class Correlator:
+    """Waiters keyed by referenceId plus user-event pairing.  Used from the client's loop thread only."""
+
+    def __init__(self) -> None:
+        self._calls: dict[str, Call] = {}
+        self._linger: OrderedDict[str, Call] = OrderedDict()
+        self._expectations: list[_Expectation] = []
+        self._orphans: deque[Event] = deque(maxlen=_ORPHANS)
+        self._seq = itertools.count()
+        self._pending: list[Call] = []
+        #: non-/meta messages that matched no call (they are still in the event log)
+        self.unmatched = 0
+
+    def __len__(self) -> int:
+        return len(self._calls)
+
+    def register(self, reference_id: str | int, record_handle: int, device_path: str,
+                 result: ChainedRecordResult, future: asyncio.Future[ChainedRecordResult]) -> Call:
+        """:raises InvalidParameterError: a call with the same referenceId is already in flight."""
+        key = str(reference_id)
+        if key in self._calls:
+            raise InvalidParameterError("reference_id", reference_id, "a call with this referenceId is in flight")
+        self._linger.pop(key, None)
+        call = Call(key, record_handle, _device_id(device_path), result, future)
+        self._calls[key] = call
+        return call
+
+    def discard(self, call: Call) -> None:
+        """Forget a call (finished, failed or abandoned); its late user events are still paired a while."""
+        if self._calls.get(call.key) is call:
+            del self._calls[call.key]
+            self._linger[call.key] = call
+            while len(self._linger) > _LINGER:
+                _, old = self._linger.popitem(last=False)
+                self._drop_expectations(old)
+
+    def fail_all(self, error_factory: Any) -> None:
+        """Fail every call in flight (the client is closing)."""
+        for call in list(self._calls.values()):
+            if not call.future.done():
+                call.future.set_exception(error_factory(call))
+
+    # --- routing --------------------------------------------------------------------------------
+    def feed(self, events: list[Event]) -> None:
+        """Route one received batch, then resolve the calls it finished."""
+        for event in events:
+            channel = event.channel
+            if channel is None or channel.startswith("/meta/"):
+                continue
+            data = event.data
+            if data.get("messageType") == protocol.DEVICE_USER_EVENT_MESSAGE or (
+                    channel == protocol.CHANNEL_INTERNAL and "referenceId" not in data):
+                self._user_event(event)
+            else:
+                self._outbound(event)
+        pending, self._pending = self._pending, []
+        for call in pending:
+            self._resolve(call)
+
+    def _outbound(self, event: Event) -> None:
+        data = event.data
+        ref = data.get("referenceId")
+        call = self._calls.get(str(ref)) if ref is not None else None
+        if call is None:
+            self.unmatched += 1
+            return
+        result = call.result
+        result.events.append(event)
+        if result.timings.first_event is None:
+            result.timings.first_event = event.received_at
+        kind = data.get("notificationType")
+        record = _dict(data.get("record"))
+        user_data = _dict(record.get("userData"))
+        if not call.done:
+            if kind == protocol.CHAINED_RECORD:
+                if record and record not in result.records:
+                    result.records.append(record)
+            elif kind == protocol.CHAINED_RECORDS_DATA_END:
+                result.end = data
+                result.timings.data_end = event.received_at
+                call.done = True
+                self._pending.append(call)
+            elif kind == protocol.ERROR_NOTIFICATION:
+                call.done = True
+                call.error = ChainedRecordError(
+                    data.get("errorCode"), data.get("errorMessage"), notification=data,
+                    result=result, record_handle=call.record_handle)
+                self._pending.append(call)
+        handle = record.get("recordHandle", user_data.get("GSW_RECORD_HANDLE"))
+        if handle is None and kind != protocol.CHAINED_RECORD:
+            handle = call.record_handle
+        chain_id = user_data.get("chain_id", user_data.get("GSW_CHAIN_ID"))
+        device_id = _device_id(record.get("devicePath")) or call.device_id
+        expectation = _Expectation(next(self._seq), call, device_id, handle, chain_id,
+                                   kind if isinstance(kind, str) else None)
+        if not self._pair_orphan(expectation):
+            self._expectations.append(expectation)
+            call.expectations.append(expectation)
+
+    def _user_event(self, event: Event) -> None:
+        data = event.data
+        user_data = _dict(data.get("userData"))
+        key = (data.get("deviceId"), user_data.get("GSW_RECORD_HANDLE"), user_data.get("GSW_CHAIN_ID"),
+               user_data.get("GSW_USER_EVENT"))
+        for expectation in self._expectations:
+            if expectation.matches(*key):
+                self._attach(expectation, event)
+                return
+        self._orphans.append(event)
+        self.unmatched += 1
+
+    def _pair_orphan(self, expectation: _Expectation) -> bool:
+        for orphan in self._orphans:
+            data = orphan.data
+            user_data = _dict(data.get("userData"))
+            if expectation.matches(data.get("deviceId"), user_data.get("GSW_RECORD_HANDLE"),
+                                   user_data.get("GSW_CHAIN_ID"), user_data.get("GSW_USER_EVENT")):
+                self._orphans.remove(orphan)
+                self.unmatched -= 1
+                result = expectation.call.result
+                result.events.append(orphan)
+                result.user_events.append(orphan)
+                return True
+        return False
+
+    def _attach(self, expectation: _Expectation, event: Event) -> None:
+        self._expectations.remove(expectation)
+        call = expectation.call
+        call.expectations.remove(expectation)
+        call.result.events.append(event)
+        call.result.user_events.append(event)
+        if call.result.timings.first_event is None:
+            call.result.timings.first_event = event.received_at
+
+    def _drop_expectations(self, call: Call) -> None:
+        for expectation in call.expectations:
+            self._expectations.remove(expectation)
+        call.expectations.clear()
+
+    def _resolve(self, call: Call) -> None:
+        records = call.result.records
+        order = {id(r): i for i, r in enumerate(records)}
+        records.sort(key=lambda r: (_chain_n(r) is None, _chain_n(r) or 0, order[id(r)]))
+        if call.future.done():
+            return
+        if call.error is not None:
+            call.future.set_exception(call.error)
+        else:
+            call.future.set_result(call.result)

@@ -1,0 +1,356 @@
+"""``gwsnb.connect()`` and :class:`GwsClient`: GetChainedRecord from a notebook cell, a script or asyncio.
+
+The client owns a background thread running its own asyncio loop.  The async core (REST calls in a small
+thread pool, CometD, correlation) runs there; ``get_chained_record`` submits to it and waits with a
+timeout, ``await get_chained_record_async`` awaits it from any other loop.  So the blocking API works in a
+Jupyter kernel whose loop is already running, with or without ``nest_asyncio``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import getpass
+import logging
+import math
+import os
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from . import protocol
+from ._cometd import DEFAULT_EVENT_LOG_SIZE, CometdSession, EventLog, LoopThread
+from ._correlate import Correlator
+from ._rest import RestSession, check_base_url
+from .errors import (
+    DeviceSelectionError,
+    GwsError,
+    InvalidParameterError,
+    NotificationTimeout,
+    TransportError,
+)
+from .params import ChainedRecordParams
+from .results import CallTimings, ChainedRecordResult, Event
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["connect", "GwsClient", "Device"]
+
+LOGGER = logging.getLogger(__name__)
+#: extra seconds a blocking caller waits beyond the call's own timeout before giving up on the loop
+_BLOCKING_MARGIN = 5.0
+
+
+@dataclass(frozen=True)
+class Device:
+    """One of the user's devices (``GET /me/devices``); ``path`` is the ``devicePath`` to send."""
+
+    id: str
+    phone_number: str | None = None
+    state: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def path(self) -> str:
+        return f"/devices/{self.id}"
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> Device:
+        state = obj.get("deviceState")
+        phone = obj.get("phoneNumber")
+        return cls(id=str(obj.get("id")), phone_number=None if phone is None else str(phone),
+                   state=None if state is None else str(state), raw=obj)
+
+
+def _check_timeout(field_name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise InvalidParameterError(field_name, value, "must be a finite number of seconds > 0")
+    return float(value)
+
+
+class GwsClient:
+    """A logged-in GWS session with its CometD notifications.  Create it with :func:`connect`.
+
+    Attributes: ``url``, ``username``, ``timeout`` (default per call), ``me`` (the ``user`` object of
+    ``GET /me``), ``devices`` (list of :class:`Device`), ``event_log`` (every CometD message received,
+    ``/meta`` included, in a bounded ring buffer; ``event_log.dropped`` counts overflow),
+    ``unmatched_events`` (notifications that matched no call).
+    """
+
+    def __init__(self, url: str, username: str, password: str, *, verify: bool | str = True,
+                 timeout: float = 30.0, notifications_path: str = protocol.NOTIFICATIONS_PATH,
+                 start_session: bool = True, event_log_size: int = DEFAULT_EVENT_LOG_SIZE) -> None:
+        self.url = check_base_url(url)
+        if not isinstance(username, str) or not username:
+            raise InvalidParameterError("username", username, "expected a non-empty string")
+        if not isinstance(password, str):
+            raise InvalidParameterError("password", "<hidden>", "expected a string")
+        self.username = username
+        self.timeout = _check_timeout("timeout", timeout)
+        if not isinstance(notifications_path, str) or not (
+                notifications_path.startswith("/") or notifications_path.startswith(("http://", "https://"))):
+            raise InvalidParameterError("notifications_path", notifications_path,
+                                        "expected a path like '/notifications' or a full URL")
+        self.notifications_url = (notifications_path if notifications_path.startswith("http")
+                                  else self.url + notifications_path)
+        if isinstance(event_log_size, bool) or not isinstance(event_log_size, int) or event_log_size < 1:
+            raise InvalidParameterError("event_log_size", event_log_size, "expected an integer >= 1")
+        self.start_session = start_session
+        self.me: dict[str, Any] = {}
+        self.devices: list[Device] = []
+        self.event_log = EventLog(event_log_size)
+        self._rest = RestSession(self.url, username, password, verify=verify, timeout=self.timeout)
+        self._verify = verify
+        self._correlator = Correlator()
+        self._loop: LoopThread | None = None
+        self._cometd: CometdSession | None = None
+        self._session_started = False
+        self._closed = False
+        self._close_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"<GwsClient {self.url!r} user={self.username!r} devices={len(self.devices)} {state}>"
+
+    # --- lifecycle ------------------------------------------------------------------------------
+    def _open(self) -> GwsClient:
+        self._loop = LoopThread()
+        try:
+            self._loop.run(self._open_async(), self.timeout * 3 + _BLOCKING_MARGIN)
+        except concurrent.futures.TimeoutError:
+            self.close()
+            raise TransportError(f"connecting to {self.url} did not finish in time") from None
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    async def _open_async(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.me = await loop.run_in_executor(None, self._rest.login)
+        self.devices = await loop.run_in_executor(None, self._fetch_devices)
+        if self.start_session:
+            await loop.run_in_executor(None, self._start_cc_session)
+            self._rest.after_relogin = self._after_relogin
+        self._cometd = CometdSession(
+            self.notifications_url, channels=(protocol.CHANNEL_OUTBOUND,),
+            cookies=self._rest.cookies, headers=self._rest.csrf_headers, refresh=self._refresh_async,
+            on_messages=self._on_messages, event_log=self.event_log, verify=self._verify)
+        await self._cometd.open(self.timeout)
+
+    def _fetch_devices(self) -> list[Device]:
+        body = self._rest.get("/me/devices")
+        devices = body.get("devices")
+        return [Device.from_json(d) for d in devices if isinstance(d, dict)] if isinstance(devices, list) else []
+
+    def _start_cc_session(self) -> None:
+        self._rest.post("/me", {"operationName": protocol.START_CONTACT_CENTER_SESSION, "channels": ["voice"]},
+                        relogin=False)
+        self._session_started = True
+
+    def _after_relogin(self) -> None:
+        # a new HTTP session (server restart, expiry) has no contact-center session yet
+        try:
+            self._start_cc_session()
+        except GwsError as exc:
+            LOGGER.warning("restarting the contact-center session failed: %s", exc)
+
+    async def _refresh_async(self) -> None:
+        loop = asyncio.get_running_loop()
+        generation = self._rest.generation
+        await loop.run_in_executor(None, self._rest.relogin, generation)
+
+    def _on_messages(self, events: list[Event]) -> None:
+        self._correlator.feed(events)
+
+    def close(self) -> None:
+        """End the contact-center session (if this client started it), close CometD, stop the loop thread.
+
+        Idempotent; never raises for a server that is already gone.
+        """
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
+        loop = self._loop
+        if loop is not None and loop.running and not loop.in_loop_thread():
+            try:
+                loop.run(self._close_async(), 15.0)
+            except Exception as exc:  # closing must not fail
+                LOGGER.debug("close: %s", exc)
+            loop.stop()
+        self._rest.close()
+
+    async def _close_async(self) -> None:
+        self._correlator.fail_all(lambda call: TransportError(
+            "the client was closed while the call was waiting", result=call.result,
+            record_handle=call.record_handle))
+        if self._cometd is not None:
+            await self._cometd.close(5.0)
+        if self._session_started:
+            loop = asyncio.get_running_loop()
+            try:
+                await asyncio.wait_for(loop.run_in_executor(
+                    None, lambda: self._rest.post(
+                        "/me", {"operationName": protocol.END_CONTACT_CENTER_SESSION}, relogin=False)), 5.0)
+            except (GwsError, asyncio.TimeoutError) as exc:
+                LOGGER.debug("EndContactCenterSession: %s", exc)
+            self._session_started = False
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __enter__(self) -> GwsClient:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    # --- information ----------------------------------------------------------------------------
+    @property
+    def unmatched_events(self) -> int:
+        return self._correlator.unmatched
+
+    @property
+    def cometd_connected(self) -> bool:
+        return self._cometd is not None and self._cometd.connected.is_set()
+
+    @property
+    def handshakes(self) -> int:
+        """CometD handshakes sent so far (1 + re-handshakes)."""
+        return self._cometd.handshakes if self._cometd is not None else 0
+
+    def events_frame(self) -> pd.DataFrame:
+        """The raw event log as a DataFrame (see :func:`gwsnb.frames.events_frame`)."""
+        from . import frames
+
+        return frames.events_frame(self.event_log.snapshot())
+
+    # --- GetChainedRecord -----------------------------------------------------------------------
+    def _prepare(self, record_handle: Any, campaign_name: Any, application_id: Any, device_path: Any,
+                 reference_id: Any, timeout: Any) -> tuple[ChainedRecordParams, str]:
+        if self._closed:
+            raise TransportError("the client is closed")
+        params = ChainedRecordParams(record_handle, campaign_name, application_id, device_path,
+                                     reference_id, timeout).validate()
+        if params.device_path is not None:
+            return params, params.device_path
+        choices = [d.path for d in self.devices]
+        if len(choices) == 1:
+            return params, choices[0]
+        if not choices:
+            raise DeviceSelectionError("the user has no device; pass device_path", choices)
+        raise DeviceSelectionError(f"the user has {len(choices)} devices; pass device_path, one of {choices}",
+                                   choices)
+
+    def get_chained_record(self, record_handle: int, *, campaign_name: str, application_id: int,
+                           device_path: str | None = None, reference_id: str | int | None = None,
+                           timeout: float | None = None) -> ChainedRecordResult:
+        """Send GetChainedRecord and wait for the chain (blocking; safe in a running Jupyter kernel).
+
+        :param timeout: seconds until ChainedRecordsDataEnd (default: the client's ``timeout``)
+        :raises InvalidParameterError: a bad parameter (nothing was sent); ``DeviceSelectionError`` when
+            ``device_path`` is needed.
+        :raises GwsStatusError: the POST was answered with a non-zero statusCode (typed subclass).
+        :raises ChainedRecordError: the server sent the ``Error`` notification.
+        :raises NotificationTimeout: no ChainedRecordsDataEnd in time.
+        :raises TransportError: network failure or closed client.
+        Errors raised after sending carry ``.result`` (partial) and ``.record_handle``.
+        """
+        params, device = self._prepare(record_handle, campaign_name, application_id, device_path,
+                                       reference_id, timeout)
+        if self._loop is None:
+            raise TransportError("the client is not connected")
+        wait = (params.timeout or self.timeout) + _BLOCKING_MARGIN
+        try:
+            return self._loop.run(self._get_chained_record(params, device), wait)
+        except concurrent.futures.TimeoutError:
+            raise NotificationTimeout(
+                f"GetChainedRecord for handle {params.record_handle}: the client loop did not answer in {wait} s",
+                record_handle=params.record_handle) from None
+
+    async def get_chained_record_async(self, record_handle: int, *, campaign_name: str, application_id: int,
+                                       device_path: str | None = None, reference_id: str | int | None = None,
+                                       timeout: float | None = None) -> ChainedRecordResult:
+        """The awaitable twin of :meth:`get_chained_record` (same parameters, result and errors).
+
+        Awaitable from any event loop; the work runs on the client's own loop.
+        """
+        params, device = self._prepare(record_handle, campaign_name, application_id, device_path,
+                                       reference_id, timeout)
+        if self._loop is None:
+            raise TransportError("the client is not connected")
+        core = self._get_chained_record(params, device)
+        if self._loop.in_loop_thread():
+            return await core
+        return await asyncio.wrap_future(self._loop.submit(core))
+
+    async def _get_chained_record(self, params: ChainedRecordParams, device_path: str) -> ChainedRecordResult:
+        loop = asyncio.get_running_loop()
+        timeout = params.timeout or self.timeout
+        deadline = loop.time() + timeout
+        reference_id = params.reference_id if params.reference_id is not None else f"gwsnb-{uuid.uuid4().hex}"
+        handle = params.record_handle
+        result = ChainedRecordResult(
+            reference_id=str(reference_id), record_handle=handle, campaign_name=params.campaign_name,
+            application_id=params.application_id, device_path=device_path, timings=CallTimings(sent=time.time()))
+        future: asyncio.Future[ChainedRecordResult] = loop.create_future()
+        # registered before the POST: notifications can arrive before the HTTP answer
+        call = self._correlator.register(reference_id, handle, device_path, result, future)
+        try:
+            body = params.request_body(reference_id, device_path)
+            result.timings.sent = time.time()
+            post = loop.run_in_executor(None, self._rest.post, f"/me/outbound-records/{handle}", body)
+            try:
+                await asyncio.wait_for(post, max(deadline - loop.time(), 0.001))
+            except asyncio.TimeoutError:
+                raise NotificationTimeout(
+                    f"GetChainedRecord for handle {handle}: no HTTP answer within {timeout} s",
+                    result=result, record_handle=handle) from None
+            except GwsError as exc:
+                exc.result, exc.record_handle = result, handle
+                raise
+            result.timings.http_answered = time.time()
+            try:
+                return await asyncio.wait_for(asyncio.shield(future), max(deadline - loop.time(), 0.001))
+            except asyncio.TimeoutError:
+                connected = self.cometd_connected
+                raise NotificationTimeout(
+                    f"GetChainedRecord for handle {handle}: no ChainedRecordsDataEnd within {timeout} s "
+                    f"({len(result.records)} record(s), {len(result.events)} event(s) received; CometD "
+                    f"{'connected' if connected else 'disconnected'})",
+                    result=result, record_handle=handle) from None
+        finally:
+            if not future.done():
+                future.cancel()
+            self._correlator.discard(call)
+
+
+def connect(url: str, username: str, password: str | None = None, *, verify: bool | str = True,
+            timeout: float = 30.0, notifications_path: str = protocol.NOTIFICATIONS_PATH,
+            start_session: bool = True, event_log_size: int = DEFAULT_EVENT_LOG_SIZE) -> GwsClient:
+    """Log in to GWS, start the contact-center session, open CometD and subscribe to ``/v2/me/outbound``.
+
+    :param url: the API base, e.g. ``http://127.0.0.1:8090/api/v2``
+    :param password: if ``None``, taken from ``GWS_PASSWORD``, else asked with :func:`getpass.getpass`
+    :param verify: TLS verification (``False`` warns once; a path names a CA bundle)
+    :param timeout: seconds for HTTP requests and the default per-call timeout
+    :param notifications_path: CometD endpoint, relative to ``url`` (or a full URL)
+    :param start_session: send StartContactCenterSession (and EndContactCenterSession on close)
+    :raises InvalidParameterError: a bad argument.
+    :raises AuthenticationError: credentials refused.
+    :raises TransportError: the server cannot be reached or CometD cannot be opened.
+    """
+    if password is None:
+        password = os.environ.get("GWS_PASSWORD")
+    if password is None:
+        password = getpass.getpass(f"GWS password for {username}: ")
+    return GwsClient(url, username, password, verify=verify, timeout=timeout,
+                     notifications_path=notifications_path, start_session=start_session,
+                     event_log_size=event_log_size)._open()
