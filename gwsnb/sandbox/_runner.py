@@ -229,7 +229,9 @@ class Sandbox:
         if sockets:
             self._port = int(sockets[0].getsockname()[1])
         self._runner = runner
-        self._sweeper = asyncio.get_running_loop().create_task(self._bayeux.sweeper())
+        self._sweeper = asyncio.get_running_loop().create_task(
+            self._bayeux.sweeper(min(5.0, max(0.05, self._bayeux.max_idle_s / 4)))
+        )
 
     def stop(self) -> None:
         """Stop serving and join the thread (no-op when stopped)."""
