@@ -114,13 +114,15 @@ _BOUNDS: Final[dict[str, tuple[int, int]]] = {
     "call_time": (0, 2**63 - 1),
     "daily_from": (0, 86_400),
     "daily_till": (0, 86_400),
-    "tz_dbid": (-(2**63), 2**63 - 1),
+    "tz_dbid": (-(2**63) + 1, 2**63 - 1),
     "chain_id": (0, 2**63 - 1),
     "chain_n": (0, 2**31 - 1),
 }
 
 _INT_RE: Final = r"-?(?:0|[1-9][0-9]{0,17})"
-_FLOAT_RE: Final = r"-?(?:(?:0|[1-9][0-9]*)(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"  # no leading zeros: "007" is text
+_FLOAT_RE: Final = (
+    r"-?(?:(?:0|[1-9][0-9]*)(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"  # no leading zeros: "007" is text
+)
 
 # Chain length distribution 1..6: mean ≈ 2.29 records per chain.
 _CHAIN_LENGTH_P: Final = (0.40, 0.25, 0.15, 0.10, 0.06, 0.04)
@@ -167,32 +169,6 @@ class _Col:
             return pd.Series(self.cats[self.values])
         return pd.Series(self.values)
 
-    def extractor(self) -> Callable[[int, int], list[Any]]:
-        values = self.values
-        if self.kind in ("int", "bool"):
-            return lambda s, e: values[s:e].tolist()
-        if self.kind == "float":
-
-            def floats(s: int, e: int) -> list[Any]:
-                return [None if x != x else x for x in values[s:e].tolist()]
-
-            return floats
-        if self.kind == "nint":
-            mask = self.mask
-            assert mask is not None
-
-            def nints(s: int, e: int) -> list[Any]:
-                out: list[Any] = values[s:e].tolist()
-                for i, missing in enumerate(mask[s:e].tolist()):
-                    if missing:
-                        out[i] = None
-                return out
-
-            return nints
-        cats = self.cats
-        assert cats is not None
-        return lambda s, e: cats[values[s:e]].tolist()
-
 
 def _text_col(values: Sequence[str] | npt.NDArray[Any], codes: npt.NDArray[Any]) -> _Col:
     cats = np.empty(len(values) + 1, dtype=object)
@@ -224,7 +200,7 @@ class CallingList:
         order = (_HANDLE, *OCS_COLUMNS, *self.custom_fields)
         self.frame = pd.DataFrame({c: columns[c].series() for c in order})
         self._names = order
-        self._extractors = [columns[c].extractor() for c in order]
+        self._build_row_store([columns[c] for c in order])
 
         handles = columns[_HANDLE].values
         chain_id = columns["chain_id"].values
@@ -319,10 +295,70 @@ class CallingList:
             return int(self._sorted_rows[i])
         return None
 
+    def _build_row_store(self, cols: list[_Col]) -> None:
+        """Pack the columns row-major so that a chain is one slice and one ``tolist()`` per block.
+
+        Integers, nullable integers (missing = the dtype's minimum, which loading refuses as a value),
+        booleans and text codes share one integer block, int32 when every value fits, else int64;
+        floats get a float64 block. Per row only a few fix-ups remain (codes → text, sentinel → None).
+        """
+        int_pos = [i for i, c in enumerate(cols) if c.kind != "float"]
+        float_pos = [i for i, c in enumerate(cols) if c.kind == "float"]
+        fits32 = all(
+            len(c.values) == 0
+            or (
+                int(c.values.min()) > np.iinfo(np.int32).min and int(c.values.max()) <= np.iinfo(np.int32).max
+            )
+            for c in (cols[i] for i in int_pos)
+        )
+        dtype = np.int32 if fits32 else np.int64
+        sentinel = int(np.iinfo(dtype).min)
+        n = len(cols[0].values)
+        block = np.empty((n, len(int_pos)), dtype=dtype)
+        self._text_fix: list[tuple[int, list[Any]]] = []
+        self._null_fix: list[int] = []
+        self._bool_fix: list[int] = []
+        for j, i in enumerate(int_pos):
+            col = cols[i]
+            block[:, j] = col.values
+            if col.kind == "nint":
+                assert col.mask is not None
+                block[col.mask, j] = sentinel
+                self._null_fix.append(j)
+            elif col.kind == "text":
+                assert col.cats is not None
+                self._text_fix.append((j, col.cats.tolist()))  # code -1 picks the trailing None
+            elif col.kind == "bool":
+                self._bool_fix.append(j)
+        self._int_block = block
+        self._sentinel = sentinel
+        self._float_block = np.empty((n, len(float_pos)), dtype=np.float64)
+        for j, i in enumerate(float_pos):
+            self._float_block[:, j] = cols[i].values
+        self._has_floats = bool(float_pos)
+        # Keys in block order (ints then floats), and the permutation back to the frame's column order.
+        self._block_names = tuple(self._names[i] for i in int_pos + float_pos)
+        self._in_frame_order = self._block_names == tuple(self._names)
+
     def _rows(self, s: int, e: int) -> list[dict[str, Any]]:
-        columns = [extract(s, e) for extract in self._extractors]
-        names = self._names
-        return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
+        rows: list[list[Any]] = self._int_block[s:e].tolist()
+        sentinel = self._sentinel
+        for row in rows:
+            for j, cats in self._text_fix:
+                row[j] = cats[row[j]]
+            for j in self._null_fix:
+                if row[j] == sentinel:
+                    row[j] = None
+            for j in self._bool_fix:
+                row[j] = bool(row[j])
+        if self._has_floats:
+            for row, floats in zip(rows, self._float_block[s:e].tolist(), strict=True):
+                row.extend(None if x != x else x for x in floats)
+        names = self._block_names
+        if self._in_frame_order:
+            return [dict(zip(names, row, strict=True)) for row in rows]
+        order = self._names
+        return [{k: d[k] for k in order} for d in (dict(zip(names, row, strict=True)) for row in rows)]
 
     def chain(self, record_handle: int) -> list[dict[str, Any]] | None:
         """The records of the chain holding ``record_handle``, in ``chain_n`` order, or None if unknown.
@@ -453,7 +489,9 @@ def _choose_custom_fields(rng: np.random.Generator) -> list[int]:
         chosen += [int(rng.choice(by_kind["int"])), int(rng.choice(by_kind["float"]))]
     rest = [i for i in range(len(_CUSTOM_FIELDS)) if i not in chosen]
     chosen += [int(i) for i in rng.choice(rest, size=k - len(chosen), replace=False)]
-    return [chosen[i] for i in rng.permutation(len(chosen))]
+    shuffled = [chosen[i] for i in rng.permutation(len(chosen))]
+    # Float fields last: chain() then builds records without reordering keys (see _build_row_store).
+    return sorted(shuffled, key=lambda i: _CUSTOM_FIELDS[i][1] == "float")
 
 
 def _generate(chains: int, seed: int) -> tuple[dict[str, _Col], list[str]]:
@@ -612,7 +650,7 @@ def _parse_ints(series: pd.Series, column: str, nullable: bool) -> _Col:
     if missing.any() and not nullable:
         pos = int(np.argmax(missing))
         raise _fail(pos, column, series.iloc[pos], "is missing (this column needs a value on every row)")
-    low, high = _BOUNDS.get(column, (-(2**63), 2**63 - 1))
+    low, high = _BOUNDS.get(column, (-(2**63) + 1, 2**63 - 1))  # int64 min is the missing sentinel
     out = ~missing & ((values < low) | (values > high))
     if out.any():
         pos = int(np.argmax(out))
