@@ -1,0 +1,138 @@
+"""The ``gwsnb`` command. Subcommands register themselves in :func:`build_parser`.
+
+``gwsnb sandbox`` runs the GWS sandbox in the foreground until Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from types import FrameType
+
+__all__ = ["build_parser", "main"]
+
+
+def _handles(text: str) -> set[int]:
+    try:
+        values = {int(part) for part in text.split(",") if part.strip()}
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated record handles like 7,9, got {text!r}") from None
+    if any(v < 0 for v in values):
+        raise argparse.ArgumentTypeError(f"record handles must be non-negative, got {text!r}")
+    return values
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
+    return value
+
+
+def _add_sandbox(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "sandbox",
+        help="run the local GWS sandbox in the foreground",
+        description="Run the GWS sandbox (REST + CometD) until Ctrl-C or SIGTERM.",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8090, help="TCP port, 0 for a free one (default 8090)")
+    p.add_argument("--chains", type=int, default=1000, help="chains in the generated calling list (default 1000)")
+    p.add_argument("--seed", type=int, default=1, help="seed of the generated calling list (default 1)")
+    p.add_argument("--calling-list", metavar="FILE.csv", help="load the calling list from a CSV with OCS column names")
+    p.add_argument("--user", default="agent", help="user name (default agent)")
+    p.add_argument("--password", default="agent", help="password (default agent)")
+    p.add_argument("--devices", type=int, default=1, help="devices of the user (default 1)")
+    faults = p.add_argument_group("fault injection")
+    faults.add_argument("--latency-ms", type=_non_negative_float, default=0.0, help="delay before each notification")
+    faults.add_argument("--drop-data-end", action="store_true", help="never send ChainedRecordsDataEnd")
+    faults.add_argument("--duplicate", action="store_true", help="deliver every notification twice")
+    faults.add_argument("--reorder", action="store_true", help="shuffle the notifications of each call")
+    faults.add_argument("--error-handles", type=_handles, default=set(), metavar="7,9",
+                        help="record handles answered with the asynchronous Error notification")
+    p.set_defaults(func=_run_sandbox)
+
+
+def _run_sandbox(args: argparse.Namespace) -> int:
+    from .sandbox import CallingListError, Faults, Sandbox
+
+    faults = Faults(
+        latency_ms=args.latency_ms,
+        drop_data_end=args.drop_data_end,
+        duplicate=args.duplicate,
+        reorder=args.reorder,
+        error_handles=args.error_handles,
+    )
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        try:
+            sb = Sandbox(
+                chains=args.chains,
+                seed=args.seed,
+                calling_list=args.calling_list,
+                username=args.user,
+                password=args.password,
+                port=args.port,
+                host=args.host,
+                devices=args.devices,
+                faults=faults,
+            )
+            sb.start()
+        except (CallingListError, ValueError, OSError) as exc:
+            print(f"gwsnb sandbox: {exc}", file=sys.stderr)
+            return 2
+        try:
+            handles = ", ".join(str(h) for h in sb.record_handles)
+            print(f"GWS sandbox running at {sb.url}")
+            # Only the well-known default password is echoed; a chosen one stays out of the output.
+            default_pw = args.password == "agent"
+            shown = sb.password if default_pw else "(as given with --password)"
+            print(f"  user / password : {sb.username} / {shown}")
+            print(f"  device path     : {sb.device_path}")
+            print(f"  campaign        : {sb.campaign_name} (calling list {sb.calling_list_name})")
+            print(f"  application id  : {sb.application_id}")
+            print(f"  record handles  : {handles}  ({len(sb.calling_list)} records)")
+            print(f"  try: curl -u {sb.username}:{sb.password if default_pw else 'PASSWORD'} {sb.url}/me")
+            print("Press Ctrl-C to stop.", flush=True)
+            while not stop.wait(0.5):
+                pass
+        finally:
+            sb.stop()
+        print("GWS sandbox stopped.", flush=True)
+        return 0
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``gwsnb`` with every subcommand."""
+    parser = argparse.ArgumentParser(prog="gwsnb", description="GWS v2 Outbound tools for notebooks.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_sandbox(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``gwsnb`` console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        parser.print_help()
+        return 2
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
