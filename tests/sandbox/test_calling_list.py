@@ -148,6 +148,7 @@ def test_chain_matches_frame(big: CallingList) -> None:
         got = big.chain(handle)
         assert got == _frame_chain(big, handle)
         assert any(r["record_handle"] == handle for r in got)
+        assert all(list(r) == list(big.frame.columns) for r in got)
         assert [r["chain_n"] for r in got] == sorted(r["chain_n"] for r in got)
 
 
@@ -266,6 +267,7 @@ def test_custom_field_types_inferred_from_csv(tmp_path: Path) -> None:
     assert [r["f"] for r in chain] == [1.5, 2.0]
     assert [r["s"] for r in chain] == ["a", "b"]
     assert [r["z"] for r in chain] == ["007", "010"]  # leading zeros: text, not numbers
+    assert list(chain[0]) == list(cl.frame.columns)  # keys in frame order, float column in the middle
     json.dumps(chain, allow_nan=False)
 
 
