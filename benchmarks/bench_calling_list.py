@@ -65,7 +65,11 @@ def child_generate(records: int) -> dict[str, Any]:
     )
     ends = np.r_[starts[1:], len(frame)]
     span_of_chain = dict(
-        zip(frame["chain_id"].to_numpy()[starts].tolist(), zip(starts.tolist(), ends.tolist(), strict=False), strict=False)
+        zip(
+            frame["chain_id"].to_numpy()[starts].tolist(),
+            zip(starts.tolist(), ends.tolist(), strict=True),
+            strict=True,
+        )
     )
     some = handles[:5_000]
     start = time.perf_counter()
