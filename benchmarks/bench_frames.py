@@ -115,25 +115,30 @@ def internal_event_messages(n: int, seed: int = 2) -> list[dict[str, Any]]:
     ]
 
 
-def best_of(fn: Callable[[], Any], repeat: int = 3) -> tuple[float, Any]:
-    best = float("inf")
+def best_of(fn: Callable[[], Any], repeat: int = 3) -> tuple[float, float, Any]:
+    """Best wall-clock and best CPU seconds over ``repeat`` runs, and the last output.
+
+    CPU time is printed too because other jobs on a 2-core machine stretch wall-clock time.
+    """
+    best_wall = best_cpu = float("inf")
     out: Any = None
     for _ in range(repeat):
-        start = time.perf_counter()
+        wall, cpu = time.perf_counter(), time.process_time()
         out = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, out
+        best_wall = min(best_wall, time.perf_counter() - wall)
+        best_cpu = min(best_cpu, time.process_time() - cpu)
+    return best_wall, best_cpu, out
 
 
 def compare(name: str, builder: Callable[[], pd.DataFrame], baseline: Callable[[], pd.DataFrame]) -> bool:
-    base_s, base = best_of(baseline)
-    ours_s, ours = best_of(builder)
+    base_s, base_cpu, base = best_of(baseline)
+    ours_s, ours_cpu, ours = best_of(builder)
     ratio = ours_s / base_s
     ok = ours_s <= BUDGET_S and ratio <= 1.0
     print(
-        f"{name:<15} rows={len(ours):>7} cols={ours.shape[1]:>3}  gwsnb {ours_s:6.3f} s   "
-        f"json_normalize {base_s:6.3f} s (cols={base.shape[1]})   ratio {ratio:5.2f}   "
-        f"{'OK' if ok else 'FAIL'} (budget {BUDGET_S:.1f} s, ratio <= 1)"
+        f"{name:<15} rows={len(ours):>7} cols={ours.shape[1]:>3}  gwsnb {ours_s:6.3f} s (cpu {ours_cpu:.3f})  "
+        f"json_normalize {base_s:6.3f} s (cpu {base_cpu:.3f}, cols={base.shape[1]})  ratio {ratio:5.2f}  "
+        f"{'OK' if ok else 'FAIL'} (budget {BUDGET_S:.1f} s wall, ratio <= 1)"
     )
     return ok
 

@@ -29,6 +29,7 @@ import math
 import re
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -52,6 +53,11 @@ _INT64_MAX = 2**63 - 1
 _NAT = np.iinfo(np.int64).min
 _INT_TEXT = re.compile(r"[+-]?\d+\Z")
 _STRING = pd.StringDtype()
+
+try:  # see _columns
+    from pandas._libs.lib import dicts_to_array as _dicts_to_array
+except ImportError:  # pragma: no cover - depends on the pandas build
+    _dicts_to_array = None
 _UTC_NS = pd.DatetimeTZDtype(unit="ns", tz="UTC")
 
 
@@ -102,9 +108,16 @@ def _parse_int(value: Any) -> int | None:
 
 
 def _int_array(values: list[Any], name: str, issues: _Issues) -> pd.arrays.IntegerArray:
-    if set(map(type, values)) <= {int, _NoneType}:
+    types = set(map(type, values))
+    if types <= {int, _NoneType}:
         try:
-            return pd.array(values, dtype="Int64")
+            if _NoneType not in types:
+                data = np.asarray(values, dtype=np.int64)
+                return pd.arrays.IntegerArray(data, np.zeros(len(data), dtype=bool))
+            objects = np.asarray(values, dtype=object)
+            mask = np.asarray(pd.isna(objects), dtype=bool)
+            data = np.where(mask, 0, objects).astype(np.int64)
+            return pd.arrays.IntegerArray(data, mask)
         except (OverflowError, TypeError, ValueError):
             pass  # an integer beyond int64: the slow path counts it
     out: list[int | None] = []
@@ -216,7 +229,7 @@ def _labelled(codes: pd.arrays.IntegerArray, mapping: Mapping[int, str]) -> pd.C
     return pd.Categorical.from_codes(category_codes, categories=categories)
 
 
-def _inferred_array(values: list[Any]) -> Any:
+def _inferred_array(values: Any) -> Any:
     """Dtype for a custom / unknown key: the nullable dtype its values agree on, else object."""
     types = set(map(type, values))
     types.discard(_NoneType)
@@ -231,20 +244,59 @@ def _inferred_array(values: list[Any]) -> Any:
             pass
     elif types == {float} or types == {int, float}:
         return pd.array([None if v is None else float(v) for v in values], dtype="Float64")
-    array = np.empty(len(values), dtype=object)
-    array[:] = values
-    return array
+    if isinstance(values, np.ndarray):
+        return values
+    # fromiter keeps list and dict values as single objects (slice assignment would broadcast them)
+    return np.fromiter(values, dtype=object, count=len(values))
 
 
-def _column(rows: Sequence[Mapping[str, Any]], key: str) -> list[Any]:
-    return [row.get(key) for row in rows]
+def _column(rows: Sequence[dict[str, Any]], key: str) -> list[Any]:
+    # map(dict.get, ...) keeps the per-row loop in C
+    return list(map(dict.get, rows, repeat(key)))
 
 
-def _first_present(primary: list[Any], *fallbacks: list[Any]) -> list[Any]:
-    """``primary`` with each missing value taken from the first fallback that has one."""
-    merged = primary
-    for fallback in fallbacks:
-        if not any(value is None for value in merged):
+def _columns(rows: list[dict[str, Any]], keys: Iterable[str]) -> dict[str, Any]:
+    """Each key's values over all rows (``None`` where a row lacks the key), as lists or object arrays.
+
+    This is the hot spot of every builder. With many keys, one pass per key over 100,000 dicts is
+    memory-bound (each pass walks every dict again), so pandas' own C helper that fills a 2-D object
+    array in one row-wise pass is used when available. It is a private pandas function: any change in
+    it falls back to the portable per-key path, which gives the same values.
+    """
+    keys = list(keys)
+    if _dicts_to_array is not None and rows and len(keys) > 4:
+        try:
+            table = _dicts_to_array(rows, keys)
+        except Exception:  # noqa: BLE001 - private helper; any change of contract means: use the portable path
+            table = None
+        if isinstance(table, np.ndarray) and table.shape == (len(rows), len(keys)) and table.dtype == object:
+            # the helper marks an absent key with NaN (JSON has none); when every row has every key
+            # (the usual case: one producer, one calling-list format) there is nothing to replace
+            complete = set(map(len, rows)) == {len(keys)}
+            out: dict[str, Any] = {}
+            for j, key in enumerate(keys):
+                column = np.ascontiguousarray(table[:, j])
+                if not complete:
+                    missing = pd.isna(column)
+                    if missing.any():
+                        column[missing] = None
+                out[key] = column
+            return out
+    return {key: _column(rows, key) for key in keys}
+
+
+def _has_missing(values: Any) -> bool:
+    if isinstance(values, np.ndarray):
+        return bool(pd.isna(values).any())
+    return None in values
+
+
+def _first_present(columns: Iterable[list[Any]]) -> list[Any]:
+    """The first column, each missing value taken from the next column that has one (built only if needed)."""
+    iterator = iter(columns)
+    merged = next(iterator)
+    for fallback in iterator:
+        if not _has_missing(merged):
             break
         merged = [value if value is not None else other for value, other in zip(merged, fallback, strict=True)]
     return merged
@@ -402,8 +454,11 @@ def records_frame(
                 references.append(item.reference_id)
                 calls.append(call)
             continue
-        message, _ = _message_and_data(item)
-        data = _data_of(message) if message is not None else None
+        if type(item) is dict:  # the common case, inlined: this loop runs once per message
+            data = item.get("data") if ("data" in item or "channel" in item) else item
+        else:
+            message, _ = _message_and_data(item)
+            data = _data_of(message) if message is not None else None
         if not isinstance(data, dict) or data.get("notificationType") != chained:
             skipped += 1
             continue
@@ -421,10 +476,22 @@ def records_frame(
         calls.append(_EMPTY)
     issues.add("userData", bad_user_data)
 
-    levels: dict[str, list[dict[str, Any]]] = {"record": records, "userData": user_data, "call": calls}
+    user_keys = set().union(*user_data) if user_data else set()
+    record_keys = set().union(*records) - {"userData"} if records else set()
+    by_level = {
+        "userData": _columns(user_data, sorted(user_keys)),
+        "record": _columns(records, sorted(record_keys)),
+    }
+    absent = [None] * len(records)
+
+    def source(level: str, key: str) -> Any:
+        if level == "call":
+            return _column(calls, key)
+        return by_level[level].get(key, absent)
+
     columns: dict[str, Any] = {"reference_id": _str_array(references, "reference_id", issues)}
     for name, kind, sources in _RECORD_COLUMNS:
-        raw = _first_present(*(_column(levels[level], key) for level, key in sources))
+        raw = _first_present(source(level, key) for level, key in sources)
         if kind == _KIND_STR:
             columns[name] = _str_array(raw, name, issues)
         elif kind == _KIND_INT:
@@ -438,15 +505,14 @@ def records_frame(
         else:
             columns[name] = _duration_array(raw, name, issues, 10**9)
 
-    extra_user_keys = set().union(*user_data) - _USERDATA_KEYS_USED if user_data else set()
+    extra_user_keys = user_keys - _USERDATA_KEYS_USED
     custom = sorted(key for key in extra_user_keys if not key.startswith("GSW_"))
     gsw = sorted(key for key in extra_user_keys if key.startswith("GSW_"))
     for key in custom + gsw:
         name = key if key not in columns else f"userData.{key}"
-        columns[name] = _inferred_array(_column(user_data, key))
-    extra_record_keys = set().union(*records) - _RECORD_KEYS_USED - {"userData"} if records else set()
-    for key in sorted(extra_record_keys):
-        columns[f"record.{key}"] = _inferred_array(_column(records, key))
+        columns[name] = _inferred_array(by_level["userData"][key])
+    for key in sorted(record_keys - _RECORD_KEYS_USED):
+        columns[f"record.{key}"] = _inferred_array(by_level["record"][key])
 
     frame = pd.DataFrame(columns, copy=False)
     return issues.finish(frame, skipped, "records_frame")
@@ -632,8 +698,7 @@ def events_frame(messages: Iterable[Any]) -> pd.DataFrame:
         message, at = _message_and_data(item)
         add(message, at)
 
-    payload = np.empty(len(payloads), dtype=object)
-    payload[:] = payloads
+    payload = np.fromiter(payloads, dtype=object, count=len(payloads))
     columns: dict[str, Any] = {
         "received_at": _seconds_float_to_utc(_float_array(received, "received_at", issues)),
         "channel": _str_array(_column(payloads, "channel"), "channel", issues),
