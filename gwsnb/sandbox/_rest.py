@@ -117,7 +117,7 @@ class RestApi:
     @web.middleware
     async def auth_middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         path = request.path
-        if path == API_PREFIX + NOTIFICATIONS_PATH or path in _PUBLIC_PATHS or not path.startswith(API_PREFIX):
+        if path.startswith(API_PREFIX + NOTIFICATIONS_PATH) or path in _PUBLIC_PATHS or not path.startswith(API_PREFIX):
             return await handler(request)
         session, created = self.sessions.authenticate(request)
         if session is None:
@@ -322,4 +322,6 @@ def build_app(api: RestApi) -> web.Application:
     app.router.add_post(p + "/me/outbound-records", api.post_not_emulated)
     app.router.add_post(p + "/me/outbound-campaigns/{campaign}", api.post_not_emulated)
     app.router.add_post(p + NOTIFICATIONS_PATH, api.bayeux.handle)
+    # CometD clients append the meta channel to the URL (e.g. .../notifications/connect) by default.
+    app.router.add_post(p + NOTIFICATIONS_PATH + "/{tail:.*}", api.bayeux.handle)
     return app
