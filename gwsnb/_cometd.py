@@ -53,7 +53,7 @@ from yarl import URL
 from .errors import TransportError
 from .results import Event
 
-__all__ = ["EventLog", "LoopThread", "ReconnectPolicy", "CometdSession"]
+__all__ = ["EventLog", "LoopThread", "LoopTimeout", "ReconnectPolicy", "CometdSession"]
 
 LOGGER = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -105,6 +105,10 @@ class EventLog:
         return f"<EventLog {len(self)}/{self.maxlen} messages, {self.dropped} dropped>"
 
 
+class LoopTimeout(Exception):
+    """A blocking call got no answer from the loop thread in time."""
+
+
 class LoopThread:
     """A private asyncio event loop running forever on a daemon thread.
 
@@ -145,21 +149,24 @@ class LoopThread:
         """Run ``coro`` on the loop and wait for it (at most ``timeout`` s; then cancel it).
 
         :raises RuntimeError: called from the loop thread itself (it would deadlock).
-        :raises concurrent.futures.TimeoutError: no result in time (the coroutine is cancelled).
+        :raises LoopTimeout: no result in time (the coroutine is cancelled).  A distinct type, because
+            since Python 3.11 ``concurrent.futures.TimeoutError`` is the builtin ``TimeoutError``, which
+            the coroutine's own errors (``NotificationTimeout``) also are.
         """
         if self.in_loop_thread():
             coro.close()
             raise RuntimeError("blocking gwsnb call made from the client's own event loop; use the *_async API")
         future = self.submit(coro)
         try:
-            return future.result(timeout)
-        except concurrent.futures.TimeoutError:
-            future.cancel()
-            raise
+            done, _ = concurrent.futures.wait([future], timeout)
         except BaseException:
             # KeyboardInterrupt in a notebook: do not leave the call running behind the user's back
             future.cancel()
             raise
+        if not done:
+            future.cancel()
+            raise LoopTimeout(f"no answer from the client's event loop within {timeout} s")
+        return future.result()
 
     def stop(self, timeout: float = 5.0) -> None:
         """Cancel what is left on the loop, stop it and join the thread (bounded)."""

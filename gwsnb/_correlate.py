@@ -13,6 +13,10 @@
   user event is paired with the oldest expectation whose deviceId and ``GSW_USER_EVENT`` match and whose
   ``GSW_RECORD_HANDLE`` or ``GSW_CHAIN_ID`` matches.  A user event that arrives before its outbound
   message is held (bounded) and paired when the expectation appears.
+- Reorder: when DataEnd arrives for a call whose records look incomplete (none yet, a gap in chain_n,
+  or records that arrived out of chain_n order) the call waits up to ``settle`` seconds (0.3 s) more
+  for late records, and completes as soon as the gap is filled.  A *last* record delivered after
+  DataEnd with nothing else out of order cannot be detected: GWS sends DataEnd last.
 - Calls are resolved at the end of the received batch, so a DataEnd and its user event delivered in the
   same long-poll answer both land in the result before the caller resumes.  A finished call lingers
   (the last 256) so that a user event arriving in a *later* batch is still appended to its result.
@@ -84,6 +88,8 @@ class Call:
     future: asyncio.Future[ChainedRecordResult]
     done: bool = False
     error: BaseException | None = None
+    out_of_order: bool = False
+    settling: asyncio.TimerHandle | None = None
     expectations: list[_Expectation] = field(default_factory=list)
 
 
@@ -103,7 +109,8 @@ def _chain_n(record: dict[str, Any]) -> int | None:
 class Correlator:
     """Waiters keyed by referenceId plus user-event pairing.  Used from the client's loop thread only."""
 
-    def __init__(self) -> None:
+    def __init__(self, settle: float = 0.3) -> None:
+        self.settle = settle
         self._calls: dict[str, Call] = {}
         self._linger: OrderedDict[str, Call] = OrderedDict()
         self._expectations: list[_Expectation] = []
@@ -173,15 +180,24 @@ class Correlator:
         kind = data.get("notificationType")
         record = _dict(data.get("record"))
         user_data = _dict(record.get("userData"))
-        if not call.done:
+        if not call.done or (call.settling is not None and kind == protocol.CHAINED_RECORD):
             if kind == protocol.CHAINED_RECORD:
                 if record and record not in result.records:
+                    chain_n = _chain_n(record)
+                    if chain_n is not None and any((_chain_n(r) or 0) > chain_n for r in result.records):
+                        call.out_of_order = True
                     result.records.append(record)
+                    if call.settling is not None and not self._incomplete(call):
+                        self._pending.append(call)
             elif kind == protocol.CHAINED_RECORDS_DATA_END:
                 result.end = data
                 result.timings.data_end = event.received_at
                 call.done = True
-                self._pending.append(call)
+                if self._incomplete(call) and self.settle > 0:
+                    loop = call.future.get_loop()
+                    call.settling = loop.call_later(self.settle, self._resolve, call)
+                else:
+                    self._pending.append(call)
             elif kind == protocol.ERROR_NOTIFICATION:
                 call.done = True
                 call.error = ChainedRecordError(
@@ -239,7 +255,19 @@ class Correlator:
             self._expectations.remove(expectation)
         call.expectations.clear()
 
+    @staticmethod
+    def _incomplete(call: Call) -> bool:
+        numbers = [n for n in (_chain_n(r) for r in call.result.records) if n is not None]
+        if not call.result.records:
+            return True
+        if call.out_of_order:
+            return True
+        return bool(numbers) and max(numbers) - min(numbers) + 1 != len(set(numbers))
+
     def _resolve(self, call: Call) -> None:
+        if call.settling is not None:
+            call.settling.cancel()
+            call.settling = None
         records = call.result.records
         order = {id(r): i for i, r in enumerate(records)}
         records.sort(key=lambda r: (_chain_n(r) is None, _chain_n(r) or 0, order[id(r)]))

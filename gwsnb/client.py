@@ -9,7 +9,6 @@ Jupyter kernel whose loop is already running, with or without ``nest_asyncio``.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import getpass
 import logging
 import math
@@ -22,7 +21,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from . import protocol
-from ._cometd import DEFAULT_EVENT_LOG_SIZE, CometdSession, EventLog, LoopThread
+from ._cometd import DEFAULT_EVENT_LOG_SIZE, CometdSession, EventLog, LoopThread, LoopTimeout
 from ._correlate import Correlator
 from ._rest import RestSession, check_base_url
 from .errors import (
@@ -121,7 +120,7 @@ class GwsClient:
         self._loop = LoopThread()
         try:
             self._loop.run(self._open_async(), self.timeout * 3 + _BLOCKING_MARGIN)
-        except concurrent.futures.TimeoutError:
+        except LoopTimeout:
             self.close()
             raise TransportError(f"connecting to {self.url} did not finish in time") from None
         except BaseException:
@@ -270,7 +269,7 @@ class GwsClient:
         wait = (params.timeout or self.timeout) + _BLOCKING_MARGIN
         try:
             return self._loop.run(self._get_chained_record(params, device), wait)
-        except concurrent.futures.TimeoutError:
+        except LoopTimeout:
             raise NotificationTimeout(
                 f"GetChainedRecord for handle {params.record_handle}: the client loop did not answer in {wait} s",
                 record_handle=params.record_handle) from None

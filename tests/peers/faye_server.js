@@ -25,7 +25,9 @@ const server = http.createServer((req, res) => {
       let msg;
       try { msg = JSON.parse(body); } catch (e) { res.writeHead(400); res.end('bad json'); return; }
       const messages = Array.isArray(msg) ? msg : [msg];
-      Promise.all(messages.map((m) => bayeux.getClient().publish(m.channel, m.data))).then(
+      // one after the other, so that subscribers see them in this order
+      messages.reduce((chain, m) => chain.then(() => bayeux.getClient().publish(m.channel, m.data)),
+        Promise.resolve()).then(
         () => { res.writeHead(200, { 'Content-Type': 'application/json' }); res.end('{"ok":true}'); },
         (err) => { res.writeHead(500); res.end(String(err && err.message)); });
     });
