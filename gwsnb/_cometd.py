@@ -240,6 +240,7 @@ class _GwsExtension(AuthExtension):
         self._owner = owner
         self.first_connect_pending = True
         self.need_refresh = False
+        self.sent_cookies: dict[str, str] = {}
 
     async def outgoing(self, payload: list[dict[str, Any]], headers: dict[str, str]) -> None:
         owner = self._owner
@@ -254,10 +255,7 @@ class _GwsExtension(AuthExtension):
             if is_handshake:
                 owner.policy.handshake_sent()
                 owner.handshakes += 1
-        if self.need_refresh and owner.refresh is not None:
-            self.need_refresh = False
-            with contextlib.suppress(Exception):
-                await owner.refresh()
+        await self._refresh_if_needed()
         for message in payload:
             if message.get("channel") == "/meta/connect" and self.first_connect_pending:
                 advice = message.setdefault("advice", {})
@@ -265,6 +263,7 @@ class _GwsExtension(AuthExtension):
                     advice["timeout"] = 0
                 self.first_connect_pending = False
         cookies = owner.cookies()
+        self.sent_cookies = cookies
         if cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
             session = owner.http_session
@@ -308,10 +307,17 @@ class _GwsExtension(AuthExtension):
     async def authenticate(self) -> None:
         # the library calls this on a Bayeux 401/403 and resends once; faye's "401::Unknown client"
         # also lands here, so only log in again when the HTTP layer said the session is gone
-        if self.need_refresh and self._owner.refresh is not None:
-            self.need_refresh = False
-            with contextlib.suppress(Exception):
-                await self._owner.refresh()
+        await self._refresh_if_needed()
+
+    async def _refresh_if_needed(self) -> None:
+        owner = self._owner
+        if not self.need_refresh or owner.refresh is None:
+            return
+        self.need_refresh = False
+        if owner.cookies() != self.sent_cookies:
+            return  # the REST side already logged in again since the refused request: just resend
+        with contextlib.suppress(Exception):
+            await owner.refresh()
 
 
 class CometdSession:

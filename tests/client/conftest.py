@@ -54,7 +54,7 @@ def chain_rows(sb: Sandbox, handle: int) -> list[dict[str, Any]]:
 def assert_records_match(sb: Sandbox, handle: int, records: list[dict[str, Any]]) -> None:
     rows = chain_rows(sb, handle)
     assert len(records) == len(rows), (handle, len(records), len(rows))
-    for record, row in zip(records, rows):
+    for record, row in zip(records, rows, strict=True):
         assert record["recordHandle"] == row["record_handle"]
         user_data = record["userData"]
         for column, expected in row.items():

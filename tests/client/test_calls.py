@@ -200,7 +200,7 @@ async def test_100_concurrent_async_calls(client: gwsnb.GwsClient, sb: Sandbox) 
         client.get_chained_record_async(h, campaign_name=sb.campaign_name, application_id=sb.application_id)
         for h in handles))
     assert len({r.reference_id for r in results}) == 100
-    for handle, result in zip(handles, results):
+    for handle, result in zip(handles, results, strict=True):
         assert result.record_handle == handle and result.complete
         assert_records_match(sb, handle, result.records)
         assert len(result.user_events) == len(result.records) + 1
