@@ -18,6 +18,7 @@ the form's repr nor any widget it renders shows it.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import html
@@ -26,7 +27,6 @@ import math
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
@@ -124,15 +124,16 @@ class ChainedRecordForm:
 
         # Connection row (shown only while there is no client).
         self.url = w.Text(value=url, description="GWS URL", placeholder="https://gws.example.com/api/v2",
-                          style=_style(), layout=w.Layout(width="460px"))
+                          style=_style(), layout=w.Layout(width="720px"))
         self.username = w.Text(value=username, description="Username", style=_style(), layout=_layout())
         self.password = _SecretText(description="Password", style=_style(), layout=_layout())
         self.verify = w.Checkbox(value=verify, description="Verify TLS", indent=False,
-                                 layout=w.Layout(width="110px"))
+                                 layout=w.Layout(width="100px", margin="0 0 0 12px"))
         self.connect_button = w.Button(description="Connect", icon="plug", layout=w.Layout(width="120px"))
         self.connect_button.on_click(self._on_connect_click)
         self.connection_box = w.VBox(
-            [w.HBox([self.url, self.verify]), w.HBox([self.username, self.password, self.connect_button])],
+            [self.url, w.HBox([self.username, self.password, self.verify, self.connect_button],
+                               layout=w.Layout(align_items="center"))],
             layout=w.Layout(border="1px solid #ddd", padding="6px", margin="0 0 6px 0"),
         )
         self.connection_label = w.HTML()
@@ -154,7 +155,7 @@ class ChainedRecordForm:
                                    layout=w.Layout(width="200px"))
         self.run_button.on_click(self._on_run_click)
         self.progress = w.IntProgress(value=0, min=0, max=1, description="", bar_style="info",
-                                      layout=w.Layout(width="260px", visibility="hidden"))
+                                      layout=w.Layout(width="240px", display="none"))
         self.status = w.HTML(value="", layout=w.Layout(margin="0 0 0 10px"))
         action_row = w.HBox([self.run_button, self.progress, self.status],
                             layout=w.Layout(align_items="center", margin="6px 0"))
@@ -174,6 +175,11 @@ class ChainedRecordForm:
             layout=w.Layout(padding="4px"),
         )
         self.widget.add_class("gwsnb-form")
+        # Stable CSS hooks for the browser test and for user stylesheets.
+        for name in ("url", "username", "password", "verify", "connect_button", "campaign", "application_id",
+                     "device", "handles", "timeout", "run_button", "progress", "status", "error_box",
+                     "summary", "records_table", "chart", "download"):
+            getattr(self, name).add_class("gwsnb-" + name.replace("_", "-"))
         if client is not None:
             self._attach(client, owned=False)
         else:
@@ -291,11 +297,11 @@ class ChainedRecordForm:
                 self._show_error(exc)
                 raise
             self._start_run(params)
-            if not wait:
-                self._worker = threading.Thread(target=self._run, args=(params,), name="gwsnb-form", daemon=True)
-                self._worker.start()
-                return list(self.results)
-        self._run(params)
+            # Always a worker thread: the kernel's main thread runs its own event loop.
+            self._worker = threading.Thread(target=self._run, args=(params,), name="gwsnb-form", daemon=True)
+            self._worker.start()
+        if wait:
+            self._worker.join()
         return list(self.results)
 
     def connect(self, url: str | None = None, username: str | None = None, password: str | None = None,
@@ -321,7 +327,8 @@ class ChainedRecordForm:
                 raise InvalidParameterError("url", url, "must not be empty")
             if not username or not username.strip():
                 raise InvalidParameterError("username", username, "must not be empty")
-            client = gws_connect(url.strip(), username.strip(), secret or None, verify=verify)
+            # never None: connect() would fall back to getpass and block this thread
+            client = gws_connect(url.strip(), username.strip(), secret or "", verify=verify)
         except Exception as exc:
             with self._lock:
                 self.connect_button.disabled = False
@@ -421,7 +428,7 @@ class ChainedRecordForm:
         self.progress.max = len(params)
         self.progress.value = 0
         self.progress.bar_style = "info"
-        self.progress.layout.visibility = "visible" if len(params) > 1 else "hidden"
+        self.progress.layout.display = None if len(params) > 1 else "none"
         self.status.value = _status(f"Running {len(params)} request(s)…", "info")
 
     def _run(self, params: list[ChainedRecordParams]) -> None:
@@ -445,33 +452,42 @@ class ChainedRecordForm:
 
     def _call_all(self, params: list[ChainedRecordParams], done: dict[int, ChainedRecordResult],
                   failed: dict[int, BaseException]) -> None:
-        client = self._client
+        """Run every call through the client's async twin, at most ``max_concurrency`` in flight.
 
-        def one(p: ChainedRecordParams) -> None:
-            try:
-                result = client.get_chained_record(
-                    p.record_handle, campaign_name=p.campaign_name, application_id=p.application_id,
-                    device_path=p.device_path, timeout=p.timeout)
-            except Exception as exc:
-                outcome: ChainedRecordResult | BaseException = exc
-            else:
-                outcome = result
+        This runs in the form's worker thread, on a private event loop: the kernel's main thread may
+        itself be running a loop (so ``asyncio.run`` there would fail), and the calls really execute on
+        the client's own loop thread anyway.
+        """
+        client = self._client
+        total = len(params)
+
+        def record(handle: int, outcome: ChainedRecordResult | BaseException) -> None:
             with self._lock:
                 if isinstance(outcome, BaseException):
-                    failed[p.record_handle] = outcome
+                    failed[handle] = outcome
                 else:
-                    done[p.record_handle] = outcome
-                self.progress.value = len(done) + len(failed)
+                    done[handle] = outcome
+                finished = len(done) + len(failed)
+                self.progress.value = finished
                 self.status.value = _status(
-                    f"{len(done) + len(failed)}/{len(params)} done" + (f", {len(failed)} failed" if failed else ""),
-                    "info")
+                    f"{finished}/{total} done" + (f", {len(failed)} failed" if failed else ""), "info")
 
-        if len(params) == 1:
-            one(params[0])
-            return
-        with ThreadPoolExecutor(max_workers=min(self._max_concurrency, len(params)),
-                                thread_name_prefix="gwsnb-form") as pool:
-            list(pool.map(one, params))
+        async def one(p: ChainedRecordParams, gate: asyncio.Semaphore) -> None:
+            async with gate:
+                try:
+                    result = await client.get_chained_record_async(
+                        p.record_handle, campaign_name=p.campaign_name, application_id=p.application_id,
+                        device_path=p.device_path, timeout=p.timeout)
+                except Exception as exc:  # noqa: BLE001 - kept per handle, shown inline
+                    record(p.record_handle, exc)
+                else:
+                    record(p.record_handle, result)
+
+        async def main() -> None:
+            gate = asyncio.Semaphore(self._max_concurrency)
+            await asyncio.gather(*(one(p, gate) for p in params))
+
+        asyncio.run(main())
 
     def _render(self, elapsed: float, asked: int) -> None:
         results, errors = self.results, self.errors
@@ -481,7 +497,7 @@ class ChainedRecordForm:
         elif errors:
             style, text = "warning", f"{len(results)} of {asked} request(s) done, {len(errors)} failed"
         else:
-            style, text = "ok", f"Done: {n_records} record(s) from {len(results)} chain(s)"
+            style, text = "ok", f"Done: {n_records} record(s) from {len(results)} call(s)"
         self.status.value = _status(f"{text} in {elapsed:.1f} s", style)
         self.progress.bar_style = {"error": "danger", "warning": "warning"}.get(style, "success")
         self.error_box.value = _error_html(list(errors.items())) if errors else ""
@@ -547,7 +563,7 @@ def _summary_html(results: list[ChainedRecordResult], metrics: pd.DataFrame) -> 
         return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
 
     cells = [
-        ("chains", str(len(results))),
+        ("calls", str(len(results))),
         ("records", str(sum(len(r.records) for r in results))),
         ("events", str(sum(len(r.events) for r in results))),
         ("DataEnd p50", _fmt_ms(pct(totals, 0.5))),
