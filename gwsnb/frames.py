@@ -270,16 +270,18 @@ def _columns(rows: list[dict[str, Any]], keys: Iterable[str]) -> dict[str, Any]:
         except Exception:  # noqa: BLE001 - private helper; any change of contract means: use the portable path
             table = None
         if isinstance(table, np.ndarray) and table.shape == (len(rows), len(keys)) and table.dtype == object:
-            # the helper marks an absent key with NaN (JSON has none); when every row has every key
-            # (the usual case: one producer, one calling-list format) there is nothing to replace
+            # The helper marks an absent key with the np.nan object itself; a NaN in the payload is
+            # another float object and stays a (wrong) value. When every row has every key (the usual
+            # case: one producer, one calling-list format) there is nothing to replace.
             complete = set(map(len, rows)) == {len(keys)}
+            marker = np.nan
             out: dict[str, Any] = {}
             for j, key in enumerate(keys):
                 column = np.ascontiguousarray(table[:, j])
                 if not complete:
-                    missing = pd.isna(column)
-                    if missing.any():
-                        column[missing] = None
+                    absent = np.fromiter((value is marker for value in column), dtype=bool, count=len(column))
+                    if absent.any():
+                        column[absent] = None
                 out[key] = column
             return out
     return {key: _column(rows, key) for key in keys}
@@ -287,8 +289,8 @@ def _columns(rows: list[dict[str, Any]], keys: Iterable[str]) -> dict[str, Any]:
 
 def _has_missing(values: Any) -> bool:
     if isinstance(values, np.ndarray):
-        return bool(pd.isna(values).any())
-    return None in values
+        values = values.tolist()
+    return None in values  # identity is tried first, and no payload value equals None
 
 
 def _first_present(columns: Iterable[list[Any]]) -> list[Any]:
