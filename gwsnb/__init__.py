@@ -6,6 +6,7 @@ The public API is what ``__all__`` lists; modules whose names start with ``_`` a
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING, Any
 
 from .client import Device, GwsClient, connect
 from .errors import (
@@ -25,6 +26,9 @@ from .params import ChainedRecordParams, parse_handles
 from .results import CallTimings, ChainedRecordResult, Event
 from .sandbox import Faults, Sandbox
 
+if TYPE_CHECKING:
+    from .widgets import ChainedRecordForm
+
 __version__ = "0.1.0"
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
@@ -32,6 +36,7 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 __all__ = [
     "AuthenticationError",
     "ChainedRecordError",
+    "ChainedRecordForm",
     "ChainedRecordParams",
     "CsrfError",
     "Device",
@@ -53,3 +58,13 @@ __all__ = [
     "Sandbox",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # ChainedRecordForm is loaded on first use: only gwsnb.widgets imports ipywidgets, and the CLI and
+    # scripts should not pay for it.
+    if name == "ChainedRecordForm":
+        from .widgets import ChainedRecordForm
+
+        return ChainedRecordForm
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
