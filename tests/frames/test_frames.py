@@ -402,3 +402,16 @@ def test_csv_round_trip_values_with_a_dtype_map(tmp_path: Path) -> None:
         else:
             assert back[column].tolist() == df[column].tolist(), column
             assert str(back[column].dtype) == str(df[column].dtype), column
+
+
+def test_calls_frame_with_the_client_error_classes() -> None:
+    from gwsnb.errors import NotificationTimeout
+
+    partial = result("r9", handle=12, length=2, complete=False)
+    timeout = NotificationTimeout("no ChainedRecordsDataEnd within 5 s", result=partial, record_handle=12)
+    no_result = NotificationTimeout("no answer", record_handle=None)
+    df = frames.calls_frame([timeout, no_result])
+    assert list(df["record_handle"].fillna(-1)) == [12, -1]
+    assert df["error"].iloc[0].startswith("NotificationTimeout: no ChainedRecordsDataEnd")
+    assert df["records"].iloc[0] == 2 and df["reference_id"].iloc[0] == "r9"
+    assert list(df["status"]) == ["error", "error"]
