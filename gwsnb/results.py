@@ -153,7 +153,8 @@ class ChainedRecordResult:
 
         rows = []
         for record in self.records:
-            user_data = record.get("userData") if isinstance(record.get("userData"), dict) else {}
+            raw_user_data = record.get("userData")
+            user_data: dict[str, Any] = raw_user_data if isinstance(raw_user_data, dict) else {}
             rows.append(
                 "<tr>"
                 + "".join(
