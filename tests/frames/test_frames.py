@@ -415,3 +415,16 @@ def test_calls_frame_with_the_client_error_classes() -> None:
     assert df["error"].iloc[0].startswith("NotificationTimeout: no ChainedRecordsDataEnd")
     assert df["records"].iloc[0] == 2 and df["reference_id"].iloc[0] == "r9"
     assert list(df["status"]) == ["error", "error"]
+
+
+def test_portable_column_path_gives_the_same_frame(monkeypatch: pytest.MonkeyPatch) -> None:
+    msgs = [chained_message(record(n, 1, n, **({"extra": n} if n % 2 else {}))) for n in range(1, 8)]
+    msgs[3]["data"]["record"]["userData"]["attempt"] = float("nan")  # a payload NaN is a wrong value, not absence
+    with pytest.warns(frames.FrameWarning):
+        fast = frames.records_frame(msgs)
+    monkeypatch.setattr(frames, "_dicts_to_array", None)
+    with pytest.warns(frames.FrameWarning):
+        portable = frames.records_frame(msgs)
+    pd.testing.assert_frame_equal(fast, portable)
+    assert fast.attrs == portable.attrs == {"skipped": 0, "invalid": {"attempt": 1}}
+    assert list(fast["extra"].fillna(-1)) == [1, -1, 3, -1, 5, -1, 7]
