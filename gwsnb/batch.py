@@ -1,0 +1,226 @@
+"""The outcome of a campaign-scale GetChainedRecord run: :class:`ChainedRecordBatch` and :class:`HandleFailure`.
+
+:meth:`gwsnb.GwsClient.get_chained_records` builds a batch: one entry per requested record handle, in the
+order the handles were given.  A handle either succeeded (its :class:`~gwsnb.results.ChainedRecordResult`
+is in :attr:`ChainedRecordBatch.results`), failed (a :class:`HandleFailure` in
+:attr:`ChainedRecordBatch.failures`, with the error and the number of attempts) or was not finished
+because the run was interrupted or stopped by ``fail_fast`` (listed in :attr:`ChainedRecordBatch.skipped`).
+"""
+
+from __future__ import annotations
+
+import html
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .errors import ChainedRecordError, GwsStatusError
+from .results import ChainedRecordResult
+
+if TYPE_CHECKING:
+    import os
+
+    import pandas as pd
+
+__all__ = ["ChainedRecordBatch", "HandleFailure"]
+
+_PERCENTILES = (50, 90, 99)
+_LISTED_PER_REASON = 10
+
+
+@dataclass(frozen=True)
+class HandleFailure:
+    """A record handle whose GetChainedRecord failed: the last ``error`` raised and how many ``attempts``
+    were made (retries included)."""
+
+    record_handle: int
+    error: BaseException
+    attempts: int
+
+    @property
+    def reason(self) -> str:
+        """A short grouping key: the error type, with the server's errorCode / statusCode when there is one."""
+        error = self.error
+        name = type(error).__name__
+        if isinstance(error, ChainedRecordError):
+            return f"{name} (errorCode {error.error_code})"
+        if isinstance(error, GwsStatusError):
+            return f"{name} (statusCode {error.status_code})"
+        return name
+
+    @property
+    def result(self) -> ChainedRecordResult | None:
+        """The partial result of the last attempt (events received so far), when the request was sent."""
+        carried = getattr(self.error, "result", None)
+        return carried if isinstance(carried, ChainedRecordResult) else None
+
+    def __str__(self) -> str:
+        return f"handle {self.record_handle}: {type(self.error).__name__}: {self.error} (attempts {self.attempts})"
+
+
+@dataclass
+class ChainedRecordBatch:
+    """The results of :meth:`~gwsnb.GwsClient.get_chained_records` for many record handles.
+
+    - ``handles``: the requested handles, deduplicated, in the order given;
+    - ``results``: the successful :class:`~gwsnb.results.ChainedRecordResult` objects, in handle order
+      (each has ``attempts``);
+    - ``failures``: one :class:`HandleFailure` per failed handle, in handle order;
+    - ``skipped``: handles neither succeeded nor failed (the run was interrupted, or ``fail_fast``
+      stopped it; calls in flight at that moment were cancelled and are listed here);
+    - ``interrupted``: ``True`` when Ctrl-C (or cancellation) stopped the run: the batch is partial;
+    - ``elapsed_s``: wall-clock seconds of the run.
+
+    ``len(batch)`` is the number of requested handles.
+    """
+
+    handles: list[int]
+    results: list[ChainedRecordResult] = field(default_factory=list)
+    failures: list[HandleFailure] = field(default_factory=list)
+    skipped: list[int] = field(default_factory=list)
+    interrupted: bool = False
+    elapsed_s: float = 0.0
+
+    @classmethod
+    def from_outcomes(cls, handles: Sequence[int], outcomes: dict[int, ChainedRecordResult | HandleFailure], *,
+                      interrupted: bool = False, elapsed_s: float = 0.0) -> ChainedRecordBatch:
+        """Sort per-handle outcomes into a batch, in the order of ``handles`` (missing ones are skipped)."""
+        batch = cls(list(handles), interrupted=interrupted, elapsed_s=elapsed_s)
+        for handle in handles:
+            outcome = outcomes.get(handle)
+            if outcome is None:
+                batch.skipped.append(handle)
+            elif isinstance(outcome, HandleFailure):
+                batch.failures.append(outcome)
+            else:
+                batch.results.append(outcome)
+        return batch
+
+    # --- summary --------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.handles)
+
+    @property
+    def ok(self) -> bool:
+        """Every handle succeeded (nothing failed, nothing skipped)."""
+        return not self.failures and not self.skipped
+
+    @property
+    def record_count(self) -> int:
+        return sum(len(r.records) for r in self.results)
+
+    def failures_by_reason(self) -> dict[str, list[int]]:
+        """Failed handles grouped by :attr:`HandleFailure.reason`, most frequent reason first."""
+        counts = Counter(f.reason for f in self.failures)
+        grouped: dict[str, list[int]] = {reason: [] for reason, _ in counts.most_common()}
+        for failure in self.failures:
+            grouped[failure.reason].append(failure.record_handle)
+        return grouped
+
+    def latency_percentiles(self) -> dict[int, float]:
+        """p50 / p90 / p99 of the successful calls' ``total_ms`` (POST sent to DataEnd, last attempt);
+        empty when no call succeeded."""
+        values = sorted(t for t in (r.timings.total_ms for r in self.results) if t is not None)
+        if not values:
+            return {}
+        out: dict[int, float] = {}
+        for p in _PERCENTILES:
+            # linear interpolation between closest ranks (numpy's default), without importing numpy here
+            pos = (len(values) - 1) * p / 100
+            low = int(pos)
+            high = min(low + 1, len(values) - 1)
+            out[p] = values[low] + (values[high] - values[low]) * (pos - low)
+        return out
+
+    def summary(self) -> str:
+        """One line of counts, e.g. for a log or the command line's stderr."""
+        parts = [f"{len(self.handles)} handle(s)", f"ok {len(self.results)}", f"failed {len(self.failures)}"]
+        if self.skipped:
+            parts.append(f"skipped {len(self.skipped)}")
+        parts.append(f"records {self.record_count}")
+        parts.append(f"{self.elapsed_s:.1f} s")
+        text = ", ".join(parts)
+        return text + (" (interrupted)" if self.interrupted else "")
+
+    def __repr__(self) -> str:
+        return (f"<ChainedRecordBatch handles={len(self.handles)} ok={len(self.results)} "
+                f"failed={len(self.failures)} skipped={len(self.skipped)} records={self.record_count}"
+                + (" interrupted" if self.interrupted else "") + ">")
+
+    def _repr_html_(self) -> str:
+        esc = html.escape
+        state = " · <b>interrupted</b> (partial)" if self.interrupted else ""
+        head = (f"<p><b>GetChainedRecord batch</b> · {len(self.handles)} handle(s) · ok {len(self.results)} · "
+                f"failed {len(self.failures)} · skipped {len(self.skipped)} · {self.record_count} record(s) · "
+                f"{self.elapsed_s:.1f} s{state}</p>")
+        pct = self.latency_percentiles()
+        latency = ("<p>latency (POST to DataEnd) " + " · ".join(f"p{p} {v:.1f} ms" for p, v in pct.items()) + "</p>"
+                   if pct else "")
+        rows = []
+        for reason, handles in self.failures_by_reason().items():
+            shown = ", ".join(str(h) for h in handles[:_LISTED_PER_REASON])
+            if len(handles) > _LISTED_PER_REASON:
+                shown += ", …"
+            rows.append(f"<tr><td>{esc(reason)}</td><td>{len(handles)}</td><td>{esc(shown)}</td></tr>")
+        table = ("<table><thead><tr><th>failure reason</th><th>count</th><th>handles</th></tr></thead><tbody>"
+                 + "".join(rows) + "</tbody></table>") if rows else ""
+        return f"<div class='gwsnb-batch'>{head}{latency}{table}</div>"
+
+    # --- frames and export ----------------------------------------------------------------------
+    def records_frame(self, **kwargs: Any) -> pd.DataFrame:
+        """One row per chained record of the successful calls, in handle order; see
+        :func:`gwsnb.frames.records_frame` (keyword arguments such as ``labels`` are passed on)."""
+        from . import frames
+
+        return frames.records_frame(self.results, **kwargs)
+
+    def metrics_frame(self) -> pd.DataFrame:
+        """One row per server event of the successful calls; see :func:`gwsnb.frames.metrics_frame`."""
+        from . import frames
+
+        return frames.metrics_frame(self.results)
+
+    def calls_frame(self) -> pd.DataFrame:
+        """One row per finished handle (successes and failures, in handle order; skipped handles are not
+        shown) with its status, error, record count, attempts and timings; see :func:`gwsnb.frames.calls_frame`.
+        """
+        import pandas as pd
+
+        from . import frames
+
+        by_handle: dict[int, ChainedRecordResult | HandleFailure] = {r.record_handle: r for r in self.results}
+        by_handle.update((f.record_handle, f) for f in self.failures)
+        items: list[Any] = []
+        attempts: list[int] = []
+        for handle in self.handles:
+            outcome = by_handle.get(handle)
+            if outcome is None:
+                continue
+            if isinstance(outcome, HandleFailure):
+                items.append(outcome.error)
+            else:
+                items.append(outcome)
+            attempts.append(outcome.attempts)
+        frame = frames.calls_frame(items)
+        # an error raised before its request was sent carries no result to read attempts from
+        frame["attempts"] = pd.array(attempts, dtype="Int64")
+        return frame
+
+    def to_csv(self, path: str | os.PathLike[str], **kwargs: Any) -> None:
+        """Write :meth:`records_frame` to a CSV file (no index; keyword arguments go to ``DataFrame.to_csv``)."""
+        kwargs.setdefault("index", False)
+        self.records_frame().to_csv(path, **kwargs)
+
+    def to_parquet(self, path: str | os.PathLike[str], **kwargs: Any) -> None:
+        """Write :meth:`records_frame` to a Parquet file through pyarrow.
+
+        :raises ImportError: pyarrow is not installed (``pip install gwsnb[parquet]``).
+        """
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError as exc:
+            raise ImportError(
+                "ChainedRecordBatch.to_parquet needs pyarrow: pip install gwsnb[parquet]") from exc
+        kwargs.setdefault("index", False)
+        self.records_frame().to_parquet(path, engine="pyarrow", **kwargs)
