@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from .batch import ChainedRecordBatch, HandleFailure
 from .client import Device, GwsClient, connect
 from .errors import (
     AuthenticationError,
@@ -35,6 +36,7 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
     "AuthenticationError",
+    "ChainedRecordBatch",
     "ChainedRecordError",
     "ChainedRecordForm",
     "ChainedRecordParams",
@@ -44,6 +46,7 @@ __all__ = [
     "GwsClient",
     "GwsError",
     "GwsStatusError",
+    "HandleFailure",
     "InvalidParameterError",
     "NotAuthenticatedError",
     "NotFoundError",
