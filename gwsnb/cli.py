@@ -1,6 +1,7 @@
 """The ``gwsnb`` command. Subcommands register themselves in :func:`build_parser`.
 
 ``gwsnb sandbox`` runs the GWS sandbox in the foreground until Ctrl-C or SIGTERM.
+``gwsnb chained-records`` runs GetChainedRecord for many handles (see :mod:`gwsnb._cli_chained_records`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import sys
 import threading
 from collections.abc import Sequence
 from types import FrameType
+
+from ._cli_chained_records import add_chained_records
 
 __all__ = ["build_parser", "main"]
 
@@ -121,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gwsnb", description="GWS v2 Outbound tools for notebooks.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_sandbox(sub)
+    add_chained_records(sub)
     return parser
 
 

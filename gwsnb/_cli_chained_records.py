@@ -1,0 +1,249 @@
+"""``gwsnb chained-records``: GetChainedRecord for many record handles from a script or a scheduler.
+
+Records go to stdout (or ``--out``) as a table, CSV, JSON or Parquet; the progress bar and the summary go
+to stderr.  Exit status: 0 when every handle succeeded, 1 when any failed (or the server could not be
+reached), 2 for a bad argument (argparse style, naming the option), 130 after Ctrl-C (what finished is
+still written).  The password comes from ``--password-env VAR`` or is asked for without echo (read from
+stdin when stdin is not a terminal); it is never printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import io
+import os
+import sys
+from typing import IO, TYPE_CHECKING, Any
+
+from .errors import GwsError, InvalidParameterError
+from .params import ChainedRecordParams, parse_handles
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .batch import ChainedRecordBatch
+
+__all__ = ["add_chained_records", "run_chained_records"]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+#: which command-line option each validated field comes from, for argparse-style messages
+_OPTION = {
+    "record_handles": "--handles",
+    "campaign_name": "--campaign",
+    "application_id": "--application-id",
+    "device_path": "--device",
+    "timeout": "--timeout",
+    "concurrency": "--concurrency",
+    "retries": "--retries",
+    "url": "--url",
+    "username": "--user",
+}
+#: columns the same on every row of one run: left out of the table format (kept in csv/json/parquet)
+_TABLE_HIDDEN = ("reference_id", "campaign_name", "calling_list", "application_id", "device_path")
+_FAILURES_LISTED = 20
+
+
+def _int_arg(low: int, high: int) -> Any:
+    def convert(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low} and {high}, got {text!r}")
+        return value
+
+    return convert
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds > 0, got {text!r}")
+    return value
+
+
+def _handles(text: str) -> list[int]:
+    try:
+        return parse_handles(text)
+    except InvalidParameterError as exc:
+        raise argparse.ArgumentTypeError(f"{exc.reason}: {exc.value!r}") from None
+
+
+def add_chained_records(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register the ``chained-records`` subcommand."""
+    from .client import _MAX_CONCURRENCY, _MAX_RETRIES
+
+    p = sub.add_parser(
+        "chained-records",
+        help="GetChainedRecord for many record handles; records to stdout or a file",
+        description="Send GetChainedRecord for each record handle (concurrently over one CometD session) "
+                    "and write the chained records. Exit status 0 when all handles succeeded, 1 when "
+                    "any failed, 2 for bad arguments.",
+    )
+    p.add_argument("--url", required=True, help="GWS API base, e.g. http://127.0.0.1:8090/api/v2")
+    p.add_argument("--user", required=True, help="GWS user name")
+    p.add_argument("--password-env", metavar="VAR",
+                   help="environment variable holding the password (default: ask, without echo)")
+    p.add_argument("--campaign", required=True, help="campaign name")
+    p.add_argument("--application-id", required=True, type=_int_arg(1, 2**31 - 1), metavar="N",
+                   help="OCS application id")
+    p.add_argument("--device", metavar="PATH", help="devicePath, e.g. /devices/<id> (default: the user's only one)")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--handles", type=_handles, metavar='"7,9,20-30"', help="record handles and ranges")
+    source.add_argument("--handles-file", metavar="FILE",
+                        help="file of record handles (commas, spaces or new lines; ranges allowed)")
+    p.add_argument("--concurrency", type=_int_arg(1, _MAX_CONCURRENCY), default=16,
+                   help="calls in flight at once (default 16)")
+    p.add_argument("--timeout", type=_seconds, metavar="S", help="seconds per attempt (default 30)")
+    p.add_argument("--retries", type=_int_arg(0, _MAX_RETRIES), default=2, metavar="N",
+                   help="retries of a call whose notifications were lost (default 2)")
+    p.add_argument("--fail-fast", action="store_true", help="stop at the first failed handle")
+    p.add_argument("--format", choices=("table", "csv", "json", "parquet"), default="table",
+                   help="output format of the records (default table; parquet needs --out)")
+    p.add_argument("--out", metavar="FILE", help="write the records to FILE instead of stdout")
+    p.add_argument("--insecure", action="store_true", help="do not verify the server's TLS certificate")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.set_defaults(func=run_chained_records, _parser=p)
+
+
+def _read_handles_file(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read().replace("\n", ",")
+    except OSError as exc:
+        raise InvalidParameterError("handles_file", path, exc.strerror or str(exc)) from None
+
+
+def _password(args: argparse.Namespace) -> str:
+    if args.password_env:
+        value = os.environ.get(args.password_env)
+        if value is None:
+            raise InvalidParameterError("password_env", args.password_env, "environment variable is not set")
+        return value
+    prompt = f"GWS password for {args.user}: "
+    if sys.stdin is not None and sys.stdin.isatty():
+        return getpass.getpass(prompt)
+    # piped: read one line (getpass would open /dev/tty and wait for a terminal the script may not have)
+    sys.stderr.write(prompt)
+    sys.stderr.flush()
+    line = sys.stdin.readline() if sys.stdin is not None else ""
+    return line.rstrip("\r\n")
+
+
+def _table(frame: pd.DataFrame) -> str:
+    shown = frame.drop(columns=[c for c in _TABLE_HIDDEN if c in frame.columns])
+    if shown.empty:
+        return "(no records)\n"
+    return shown.to_string(index=False) + "\n"
+
+
+def _write(batch: ChainedRecordBatch, fmt: str, out: str | None) -> None:
+    if fmt == "parquet":
+        assert out is not None
+        batch.to_parquet(out)
+        return
+    frame = batch.records_frame()
+    if fmt == "csv":
+        text = frame.to_csv(index=False)
+    elif fmt == "json":
+        text = frame.to_json(orient="records", date_format="iso", date_unit="s", force_ascii=False) + "\n"
+    else:
+        text = _table(frame)
+    if out is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        with open(out, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+
+
+def _report(batch: ChainedRecordBatch, stream: IO[str]) -> None:
+    print(f"gwsnb chained-records: {batch.summary()}", file=stream)
+    for reason, handles in batch.failures_by_reason().items():
+        print(f"  {reason}: {len(handles)} handle(s)", file=stream)
+    for failure in batch.failures[:_FAILURES_LISTED]:
+        print(f"  failed {failure}", file=stream)
+    if len(batch.failures) > _FAILURES_LISTED:
+        print(f"  ... and {len(batch.failures) - _FAILURES_LISTED} more", file=stream)
+    if batch.skipped:
+        shown = ", ".join(str(h) for h in batch.skipped[:_FAILURES_LISTED])
+        more = " ..." if len(batch.skipped) > _FAILURES_LISTED else ""
+        print(f"  not run: {shown}{more}", file=stream)
+
+
+def run_chained_records(args: argparse.Namespace) -> int:
+    """Run the subcommand; returns the exit status (argument errors exit 2 through ``parser.error``)."""
+    try:
+        return _run(args)
+    except KeyboardInterrupt:
+        print("gwsnb chained-records: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .client import connect
+
+    parser: argparse.ArgumentParser = args._parser
+
+    def usage_error(exc: InvalidParameterError) -> int:
+        option = _OPTION.get(exc.field, "--" + exc.field.replace("_", "-"))
+        parser.error(f"argument {option}: {exc.reason}: {exc.value!r}")
+        return EXIT_USAGE  # not reached: parser.error exits
+
+    if args.format == "parquet" and not args.out:
+        parser.error("argument --format: parquet needs --out FILE (binary output is not written to stdout)")
+    try:
+        if args.handles is not None:
+            handles = args.handles
+        else:
+            try:
+                handles = parse_handles(_read_handles_file(args.handles_file))
+            except InvalidParameterError as exc:
+                parser.error(f"argument --handles-file: {exc.reason}: {exc.value!r}")
+        # everything the call will check, checked before the password prompt and before connecting
+        ChainedRecordParams(handles[0], args.campaign, args.application_id, args.device, None,
+                            args.timeout).validate()
+        password = _password(args)
+    except InvalidParameterError as exc:
+        return usage_error(exc)
+    try:
+        client = connect(args.url, args.user, password, verify=not args.insecure,
+                         timeout=args.timeout if args.timeout is not None else 30.0)
+    except InvalidParameterError as exc:
+        return usage_error(exc)
+    except GwsError as exc:
+        print(f"gwsnb chained-records: cannot connect to {args.url}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        del password
+    try:
+        batch = client.get_chained_records(
+            handles, campaign_name=args.campaign, application_id=args.application_id,
+            device_path=args.device, concurrency=args.concurrency, timeout=args.timeout,
+            progress=not args.no_progress, retries=args.retries, fail_fast=args.fail_fast)
+    except InvalidParameterError as exc:  # DeviceSelectionError: known only once connected
+        if getattr(exc, "choices", None):
+            parser.error(f"argument --device: {exc.reason}")
+        return usage_error(exc)
+    finally:
+        client.close()
+    try:
+        _write(batch, args.format, args.out)
+    except (OSError, ImportError) as exc:
+        print(f"gwsnb chained-records: cannot write the records: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    stream = io.StringIO()
+    _report(batch, stream)
+    sys.stderr.write(stream.getvalue())
+    if batch.interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_OK if batch.ok else EXIT_FAILED
