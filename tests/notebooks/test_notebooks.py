@@ -1,0 +1,114 @@
+"""Each notebook executed top to bottom by nbclient against the sandbox.
+
+01-quickstart is pointed at a sandbox of this test through its parameter cell (GWS_* environment
+variables, the way a user points it at a real GWS) with a distinctive password that must appear in no
+output; 02 and 03 start their own sandbox, which their fault-injection cells need.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from gwsnb.sandbox import Sandbox
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+SECRET = "nb-Secret-7f3a9c"
+CELL_TIMEOUT_S = 90
+
+
+def execute(name: str, env: dict[str, str]) -> nbformat.NotebookNode:
+    book = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)  # the kernel inherits this process's environment
+    try:
+        NotebookClient(book, timeout=CELL_TIMEOUT_S, kernel_name="python3",
+                       resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    return book
+
+
+def texts(book: nbformat.NotebookNode) -> str:
+    """Every output of the notebook as one string (streams, reprs, HTML, widget state)."""
+    parts = [json.dumps(cell.get("outputs", [])) for cell in book.cells]
+    parts.append(json.dumps(book.metadata.get("widgets", {})))
+    return "\n".join(parts)
+
+
+def outputs_of(book: nbformat.NotebookNode, needle: str) -> list[dict[str, Any]]:
+    """The outputs of the first code cell whose source contains ``needle``."""
+    for cell in book.cells:
+        if cell.cell_type == "code" and needle in cell.source:
+            return list(cell.outputs)
+    raise AssertionError(f"no cell contains {needle!r}")
+
+
+@pytest.fixture(scope="module")
+def own_sandbox() -> Iterator[Sandbox]:
+    with Sandbox(chains=300, seed=11, password=SECRET) as sb:
+        yield sb
+
+
+def test_committed_without_outputs_and_with_a_parameter_cell() -> None:
+    for path in sorted(NOTEBOOKS.glob("*.ipynb")):
+        book = nbformat.read(path, as_version=4)
+        first = book.cells[0]
+        assert first.cell_type == "code" and "parameters" in first.metadata.get("tags", []), path.name
+        for cell in book.cells:
+            if cell.cell_type == "code":
+                assert cell.outputs == [] and cell.execution_count is None, path.name
+
+
+def test_quickstart_against_a_given_gws(own_sandbox: Sandbox) -> None:
+    handle = own_sandbox.record_handles[1]
+    book = execute("01-quickstart", {
+        "GWS_URL": own_sandbox.url, "GWS_USER": own_sandbox.username, "GWS_PASSWORD": SECRET,
+        "GWS_CAMPAIGN": own_sandbox.campaign_name, "GWS_APPLICATION_ID": str(own_sandbox.application_id),
+        "GWS_RECORD_HANDLE": str(handle),
+    })
+    frame = own_sandbox.calling_list
+    chain_id = frame.loc[frame["record_handle"] == handle, "chain_id"].iloc[0]
+    phones = frame.loc[frame["chain_id"] == chain_id, "contact_info"].tolist()
+    records_output = json.dumps(outputs_of(book, "records = result.records_frame()"))
+    assert all(phone in records_output for phone in phones)
+    # the notebook talked to this sandbox, not to one of its own
+    assert own_sandbox.url in json.dumps(outputs_of(book, "client = gwsnb.connect"))
+    scripted = json.dumps(outputs_of(book, "form.submit()"))
+    assert "1 call(s), 0 error(s)" in scripted
+    assert SECRET not in texts(book)
+
+
+def test_quickstart_with_its_own_sandbox() -> None:
+    book = execute("01-quickstart", {"GWS_URL": "", "GWS_RECORD_HANDLE": "0"})
+    assert "3 call(s), 0 error(s)" in json.dumps(outputs_of(book, "form.submit()"))
+
+
+def test_campaign_analysis() -> None:
+    book = execute("02-campaign-analysis", {"GWS_URL": "", "GWS_HANDLES": ""})
+    summary = json.dumps(outputs_of(book, "outcomes = await fetch_all"))
+    assert "400 of 400 calls succeeded" in summary
+    pictures = sum("image/png" in out.get("data", {}) for cell in book.cells for out in cell.get("outputs", []))
+    assert pictures >= 3
+    assert "p99" in json.dumps(outputs_of(book, "percentiles = pd.DataFrame"))
+
+
+def test_debugging() -> None:
+    book = execute("03-debugging", {"GWS_URL": "", "GWS_RECORD_HANDLE": "0"})
+    timeout = json.dumps(outputs_of(book, "drop_data_end_handles = {RECORD_HANDLE}"))
+    assert "NotificationTimeout" in timeout and "complete=False" in timeout
+    error = json.dumps(outputs_of(book, "error_handles = {RECORD_HANDLE}"))
+    assert "errorCode=104" in error
+    handshake = json.dumps(outputs_of(book, "expire_cometd_clients()"))
+    assert "handshakes 1 -> 2" in handshake and "complete=True" in handshake
