@@ -287,10 +287,10 @@ class _GwsExtension(AuthExtension):
                         owner.client_id = message.get("clientId")
                     else:
                         owner.policy.success()
-                        owner.connected.set()
+                        owner._mark_connected()
                 else:
                     owner.policy.failure()
-                    owner.connected.clear()
+                    owner._mark_down("refused")
                     advice = message.get("advice")
                     if _is_unknown_client(message) and not (isinstance(advice, dict) and "reconnect" in advice):
                         # CometD servers send advice with 402; without it the library would retry forever
@@ -355,10 +355,46 @@ class CometdSession:
         self.handshakes = 0
         self.reopens = 0
         self.connected = asyncio.Event()
+        #: see :attr:`state`
+        self._state = "connecting"
+        #: long-polls that got no answer at all within the advised timeout (× 1.2) — a silent server
+        self.unanswered_polls = 0
+        #: loop time when the session last stopped being connected (None while connected)
+        self.down_since: float | None = None
+
+    @property
+    def state(self) -> str:
+        """``connecting`` (before the first connect), ``connected``, ``unresponsive`` (a long-poll got no
+        answer within the advised timeout: the server is silent), ``reconnecting`` (refused, network
+        error, re-handshake) or ``closed``."""
+        return self._state
+
+    def _mark_connected(self) -> None:
+        if self._state == "unresponsive" and self.down_since is not None:
+            LOGGER.warning("CometD: %s answers again after %.1f s", self.url,
+                           time.monotonic() - self.down_since)
+        self._state = "connected"
+        self.down_since = None
+        self.connected.set()
+
+    def _mark_down(self, why: str) -> None:
+        if self._closing:
+            return
+        if self.down_since is None:
+            self.down_since = time.monotonic()
+        if why == "unresponsive":
+            self.unanswered_polls += 1
+            if self._state != "unresponsive":
+                # warn once per outage: the transport retries every (timeout × 1.2) while it lasts
+                LOGGER.warning("CometD: no answer from %s within the advised long-poll timeout; the server "
+                               "looks silent, retrying (calls in flight end by their own timeout)", self.url)
+            self._state = "unresponsive"
+        elif self._state != "unresponsive":
+            self._state = "reconnecting"
+        self.connected.clear()
 
     def __repr__(self) -> str:
-        state = "connected" if self.connected.is_set() else "disconnected"
-        return f"<CometdSession {self.url!r} {state} handshakes={self.handshakes}>"
+        return f"<CometdSession {self.url!r} {self._state} handshakes={self.handshakes}>"
 
     def _trace(self) -> aiohttp.TraceConfig:
         trace = aiohttp.TraceConfig()
@@ -372,7 +408,11 @@ class CometdSession:
 
         async def on_exception(session: Any, ctx: SimpleNamespace, params: Any) -> None:
             self.policy.failure()
-            self.connected.clear()
+            # aiohttp's total timeout (the library sets it to 1.2 × the advised timeout) raises a bare
+            # TimeoutError: the request was sent and the server never answered
+            silent = isinstance(params.exception, asyncio.TimeoutError) and not isinstance(
+                params.exception, aiohttp.ConnectionTimeoutError)
+            self._mark_down("unresponsive" if silent else "network")
 
         trace.on_request_end.append(on_end)
         trace.on_request_exception.append(on_exception)
@@ -439,7 +479,7 @@ class CometdSession:
             except Exception as exc:  # server said reconnect:none, or the client died: start over
                 if self._closing:
                     return
-                self.connected.clear()
+                self._mark_down("lost")
                 self.policy.failure()
                 LOGGER.warning("CometD session lost (%s); reopening", _describe(exc))
                 await self._reopen()
@@ -475,6 +515,7 @@ class CometdSession:
                 await asyncio.wait_for(consumer, timeout)
         await self._drop_client(timeout)
         self.connected.clear()
+        self._state = "closed"
 
 
 def _describe(exc: BaseException) -> str:

@@ -83,6 +83,7 @@ class _Client:
     waiter: asyncio.Future[None] | None = None
     connected_once: bool = False
     holding: int = 0
+    connects: int = 0
 
     def wants(self, channel: str) -> bool:
         if channel == CHANNEL_INTERNAL:
@@ -136,6 +137,37 @@ class BayeuxServer:
         for cid in self._by_session.get(session_id, ()):
             client = self._clients.get(cid)
             if client is not None and client.wants(channel):
+                client.queue.append(message)
+                client.wake()
+                count += 1
+        return count
+
+    def deliver_to_session(self, session_id: str, message: Any) -> int:
+        """Queue any JSON value, unchecked, for every client of ``session_id`` (malformed-message faults)."""
+        count = 0
+        for cid in self._by_session.get(session_id, ()):
+            client = self._clients.get(cid)
+            if client is not None:
+                client.queue.append(message)
+                client.wake()
+                count += 1
+        return count
+
+    def deliver_foreign(self, session_id: str, message: Message) -> int:
+        """Queue ``message`` for the clients of every session *except* ``session_id`` (``Faults.foreign``)."""
+        deliver = self.deliver if isinstance(message, dict) and "channel" in message else self.deliver_to_session
+        return sum(deliver(sid, message) for sid in list(self._by_session) if sid != session_id)
+
+    def broadcast(self, message: Any) -> int:
+        """Queue any JSON value, unchecked, for every client (``Sandbox.inject``): a dict reaches the clients
+        that want its channel, anything else reaches every client.
+
+        :returns: how many clients it was queued for.
+        """
+        count = 0
+        for client in self._clients.values():
+            channel = message.get("channel") if isinstance(message, dict) else None
+            if not isinstance(channel, str) or client.wants(channel):
                 client.queue.append(message)
                 client.wake()
                 count += 1
@@ -363,6 +395,8 @@ class BayeuxServer:
             timeout_ms = 0
         # A new connect supersedes a held one, which answers now with what is queued.
         client.wake()
+        client.connects += 1
+        seq = client.connects
         client.holding += 1
         try:
             if not client.queue and timeout_ms > 0 and not self._closing:
@@ -377,12 +411,17 @@ class BayeuxServer:
                     timer.cancel()
                     if client.waiter is fut:
                         client.waiter = None
+            silenced = False
             while self._faults.silent and not self._closing and self._clients.get(client.id) is client:
+                silenced = True
                 await asyncio.sleep(_SILENT_POLL_S)
         finally:
             client.holding -= 1
             client.last_seen = time.monotonic()
         if self._clients.get(client.id) is not client:
             return [], self._unknown_client(msg)
+        if silenced and client.connects != seq:
+            # the client gave up on this long-poll and sent a newer one: the queue is the newer one's
+            return [], self._reply(msg, successful=True, advice=self._advice())
         queued, client.queue = client.queue, []
         return queued, self._reply(msg, successful=True, advice=self._advice())

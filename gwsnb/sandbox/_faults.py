@@ -26,6 +26,15 @@ class Faults:
         notification (errorCode 104) instead of the chain.
     :param silent: while on, a held ``/meta/connect`` is never answered (messages stay queued); when it
         is switched off, held connects answer with whatever was queued.
+    :param malformed: each call also queues malformed notifications naming its ``referenceId`` where
+        one can be named: ``data`` a string that is not JSON, ``data`` a list, no ``data``, a
+        non-string ``notificationType``, a ``record`` that is not an object, a user event whose
+        ``userData`` is a string, a message without ``channel`` and an array element that is not an
+        object at all. None of them is a well-formed ChainedRecord, DataEnd or Error.
+    :param unknown_types: each call also queues a notification of an unknown ``notificationType`` with
+        its ``referenceId`` and a ``/me/internal`` message of an unknown ``messageType``.
+    :param foreign: every notification of a call is also delivered to the CometD clients of every
+        *other* HTTP session (a server mixing up sessions): they see referenceIds that are not theirs.
     """
 
     latency_ms: float = 0.0
@@ -35,6 +44,9 @@ class Faults:
     reorder: bool = False
     error_handles: set[int] = field(default_factory=set)
     silent: bool = False
+    malformed: bool = False
+    unknown_types: bool = False
+    foreign: bool = False
 
     def __post_init__(self) -> None:
         if self.latency_ms < 0:

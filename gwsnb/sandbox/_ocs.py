@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import random
 import time
 from collections.abc import Callable
@@ -54,6 +55,10 @@ ERROR_INJECTED = 104
 
 Message = dict[str, Any]
 _NO_REFERENCE = object()
+
+
+def _constant(value: Any) -> Callable[[], Any]:
+    return lambda: value
 
 
 @dataclass(frozen=True)
@@ -108,8 +113,16 @@ class OcsEmulator:
 
     async def _run(self, request: ChainedRecordRequest) -> None:
         start_ns = time.perf_counter_ns()
-        builders = self._plan(request, start_ns)
+        builders: list[Callable[[], Any]] = list(self._plan(request, start_ns))
         faults = self.faults
+        extra: list[Callable[[], Any]] = []
+        if faults.malformed:
+            extra.extend(_constant(m) for m in self._malformed(request))
+        if faults.unknown_types:
+            extra.extend(_constant(m) for m in self._unknown_types(request))
+        # in the middle of the sequence, so that the call is still waiting when they arrive
+        middle = len(builders) // 2
+        builders[middle:middle] = extra
         if faults.reorder:
             self._random.shuffle(builders)
         for build in builders:
@@ -117,7 +130,44 @@ class OcsEmulator:
                 await asyncio.sleep(faults.latency_ms / 1000.0)
             message = build()
             for _ in range(2 if faults.duplicate else 1):
-                self.bayeux.deliver(request.session_id, message)
+                if isinstance(message, dict) and "channel" in message:
+                    self.bayeux.deliver(request.session_id, message)
+                else:
+                    self.bayeux.deliver_to_session(request.session_id, message)
+                if faults.foreign:
+                    self.bayeux.deliver_foreign(request.session_id, message)
+
+    # ----- injected faults ----------------------------------------------------------------------
+
+    def _malformed(self, req: ChainedRecordRequest) -> list[Any]:
+        ref: Any = req.reference_id if req.has_reference else None
+        handle = req.handle
+        return [
+            {"channel": CHANNEL_OUTBOUND, "data": '{"referenceId": ' + json.dumps(ref) + ', not json'},
+            {"channel": CHANNEL_OUTBOUND, "data": [{"referenceId": ref, "notificationType": CHAINED_RECORD}]},
+            {"channel": CHANNEL_OUTBOUND},
+            {"channel": CHANNEL_OUTBOUND, "data": {"referenceId": ref, "notificationType": 7,
+                                                   "messageType": OUTBOUND_RECORD_MESSAGE, "record": {}}},
+            {"channel": CHANNEL_OUTBOUND, "data": {"referenceId": ref, "notificationType": CHAINED_RECORD,
+                                                   "messageType": OUTBOUND_RECORD_MESSAGE, "record": "x"}},
+            {"channel": CHANNEL_OUTBOUND, "data": {"referenceId": {"nested": ref},
+                                                   "notificationType": CHAINED_RECORDS_DATA_END}},
+            {"channel": CHANNEL_INTERNAL, "data": {"messageType": DEVICE_USER_EVENT_MESSAGE,
+                                                   "deviceId": req.device_id, "userData": "GSW_RECORD_HANDLE",
+                                                   "metrics": [handle]}},
+            {"data": {"referenceId": ref, "notificationType": CHAINED_RECORDS_DATA_END}},
+            ["not", "an", "object", ref],
+        ]
+
+    def _unknown_types(self, req: ChainedRecordRequest) -> list[Message]:
+        record = {"recordHandle": req.handle, "devicePath": req.device_path, "campaignName": req.campaign_name}
+        unknown = self._outbound(req, "SandboxUnknownNotification", record)
+        internal: Message = {
+            "channel": CHANNEL_INTERNAL,
+            "data": {"messageType": "SandboxUnknownMessage", "deviceId": req.device_id,
+                     "userData": {"GSW_RECORD_HANDLE": req.handle, "GSW_USER_EVENT": "SandboxUnknownEvent"}},
+        }
+        return [unknown, internal]
 
     # ----- what a call produces -----------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -108,6 +109,9 @@ class RestApi:
         self.sessions = sessions
         self.bayeux = bayeux
         self.ocs = ocs
+        #: HTTP requests received, by ``"METHOD /path"`` (CometD ones included), for tests to check that
+        #: nothing was sent
+        self.requests: Counter[str] = Counter()
 
     def __repr__(self) -> str:
         return f"RestApi(user={self.config.username!r})"
@@ -117,6 +121,7 @@ class RestApi:
     @web.middleware
     async def auth_middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         path = request.path
+        self.requests[f"{request.method} {path}"] += 1
         if path.startswith(API_PREFIX + NOTIFICATIONS_PATH) or path in _PUBLIC_PATHS or not path.startswith(API_PREFIX):
             return await handler(request)
         session, created = self.sessions.authenticate(request)

@@ -320,3 +320,28 @@ class Sandbox:
 
     def http_session_count(self) -> int:
         return int(self._run_on_loop(lambda: len(self._sessions)))
+
+    def set_password(self, password: str | None, username: str | None = None) -> None:
+        """Change the user's password at run time (``None`` revokes it). Live HTTP sessions keep working;
+        the next Basic login (after ``expire_http_sessions()``, say) needs the new password.
+
+        :raises KeyError: an unknown ``username``.
+        """
+        if password is not None and not isinstance(password, str):
+            raise ValueError("password must be a string or None")
+        user = self.username if username is None else username
+        self._run_on_loop(lambda: self._sessions.set_password(user, password))
+        if user == self.username:
+            self.password = password if password is not None else ""
+
+    def request_counts(self) -> dict[str, int]:
+        """HTTP requests received so far, by ``"METHOD /path"`` (CometD requests included)."""
+        return dict(self._run_on_loop(lambda: dict(self._api.requests)))
+
+    def inject(self, message: Any) -> int:
+        """Queue any JSON value, unchecked, for every CometD client (a dict only for clients that want
+        its channel): for testing what a client does with messages it did not ask for.
+
+        :returns: how many clients it was queued for.
+        """
+        return int(self._run_on_loop(lambda: self._bayeux.broadcast(message)))

@@ -66,6 +66,14 @@ class SessionStore:
             return None
         return user
 
+    def set_password(self, username: str, password: str | None) -> None:
+        """Change a user's password (``None`` revokes it: every Basic login of the user fails). Live
+        sessions keep working, as on a server where a password change does not end them."""
+        if username not in self._users:
+            raise KeyError(username)
+        # a password no Basic header can carry (the user name cannot contain ':', the password can)
+        self._users[username] = password if password is not None else "\x00revoked\x00" + secrets.token_hex(16)
+
     def has_basic(self, request: web.Request) -> bool:
         return "Authorization" in request.headers
 
