@@ -136,6 +136,7 @@ def _password(args: argparse.Namespace) -> str:
     sys.stderr.write(prompt)
     sys.stderr.flush()
     line = sys.stdin.readline() if sys.stdin is not None else ""
+    sys.stderr.write("\n")
     return line.rstrip("\r\n")
 
 
