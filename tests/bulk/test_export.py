@@ -1,0 +1,113 @@
+"""ChainedRecordBatch frames, CSV/Parquet export and the notebook summary, from a real batch."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import gwsnb
+from gwsnb import errors
+from gwsnb.sandbox import Faults, Sandbox
+
+from .conftest import PASSWORD, all_handles
+
+
+@pytest.fixture(scope="module")
+def batch(sandbox: Sandbox) -> Iterator[gwsnb.ChainedRecordBatch]:
+    handles = all_handles(sandbox)[:40]
+    bad, lost = handles[5], handles[9]
+    sandbox.faults = Faults(error_handles={bad}, drop_data_end_handles={lost})
+    try:
+        with gwsnb.connect(sandbox.url, sandbox.username, PASSWORD) as client:
+            yield client.get_chained_records(handles, campaign_name=sandbox.campaign_name,
+                                             application_id=sandbox.application_id, timeout=0.5, retries=1,
+                                             progress=False)
+    finally:
+        sandbox.faults = Faults()
+
+
+def test_records_frame_follows_the_results(batch: gwsnb.ChainedRecordBatch) -> None:
+    df = batch.records_frame()
+    assert len(df) == batch.record_count == sum(len(r.records) for r in batch.results)
+    expected = [rec["recordHandle"] for r in batch.results for rec in r.records]
+    assert df["record_handle"].tolist() == expected
+    refs = [r.reference_id for r in batch.results for _ in r.records]
+    assert df["reference_id"].tolist() == refs
+
+
+def test_metrics_frame_has_the_server_events(batch: gwsnb.ChainedRecordBatch) -> None:
+    df = batch.metrics_frame()
+    assert len(df) == sum(len(r.user_events) for r in batch.results)
+    assert set(df["reference_id"]) == {r.reference_id for r in batch.results}
+
+
+def test_calls_frame_one_row_per_finished_handle(batch: gwsnb.ChainedRecordBatch) -> None:
+    df = batch.calls_frame()
+    assert df["record_handle"].tolist() == batch.handles  # 38 ok + 2 failed, none skipped, handle order
+    status = dict(zip(df["record_handle"], df["status"], strict=True))
+    attempts = dict(zip(df["record_handle"], df["attempts"], strict=True))
+    failed = {f.record_handle: f for f in batch.failures}
+    assert {h for h, s in status.items() if s == "error"} == set(failed)
+    for handle, failure in failed.items():
+        assert attempts[handle] == failure.attempts
+    assert sorted(f.attempts for f in batch.failures) == [1, 2]
+    errors_col = dict(zip(df["record_handle"], df["error"], strict=True))
+    assert any(str(errors_col[h]).startswith("ChainedRecordError") for h in failed)
+    assert any(str(errors_col[h]).startswith("NotificationTimeout") for h in failed)
+
+
+def test_to_csv_round_trip(batch: gwsnb.ChainedRecordBatch, tmp_path: Path) -> None:
+    path = tmp_path / "records.csv"
+    batch.to_csv(path)
+    back = pd.read_csv(path, dtype={"contact_info": str})
+    df = batch.records_frame()
+    assert list(back.columns) == list(df.columns)
+    assert back["record_handle"].tolist() == df["record_handle"].tolist()
+    assert back["contact_info"].tolist() == df["contact_info"].tolist()
+
+
+def test_to_parquet_round_trip(batch: gwsnb.ChainedRecordBatch, tmp_path: Path) -> None:
+    path = tmp_path / "records.parquet"
+    batch.to_parquet(path)
+    back = pd.read_parquet(path)
+    pd.testing.assert_frame_equal(back, batch.records_frame(), check_dtype=False, check_categorical=False)
+
+
+def test_to_parquet_without_pyarrow_names_the_extra(batch: gwsnb.ChainedRecordBatch, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # makes `import pyarrow` raise ImportError
+    with pytest.raises(ImportError, match=r"pip install gwsnb\[parquet\]"):
+        batch.to_parquet(tmp_path / "x.parquet")
+    assert not (tmp_path / "x.parquet").exists()
+
+
+def test_summary_html_and_repr(batch: gwsnb.ChainedRecordBatch) -> None:
+    page = batch._repr_html_()
+    assert "40 handle(s)" in page and "ok 38" in page and "failed 2" in page
+    assert "ChainedRecordError (errorCode 104)" in page and "NotificationTimeout" in page
+    pct = batch.latency_percentiles()
+    assert list(pct) == [50, 90, 99] and pct[50] <= pct[90] <= pct[99]
+    totals = sorted(r.timings.total_ms or 0 for r in batch.results)
+    assert totals[0] <= pct[50] <= totals[-1]
+    assert f"p50 {pct[50]:.1f} ms" in page
+    assert repr(batch).startswith("<ChainedRecordBatch handles=40 ok=38 failed=2 skipped=0")
+    assert len(batch) == 40
+    assert PASSWORD not in page and PASSWORD not in repr(batch)
+
+
+def test_empty_batch_frames_keep_their_columns() -> None:
+    empty = gwsnb.ChainedRecordBatch(handles=[1, 2], skipped=[1, 2], interrupted=True)
+    assert empty.records_frame().empty and "record_handle" in empty.records_frame().columns
+    assert empty.calls_frame().empty and "attempts" in empty.calls_frame().columns
+    assert empty.latency_percentiles() == {}
+    assert "interrupted" in empty._repr_html_()
+
+
+def test_failure_reason_for_status_errors() -> None:
+    failure = gwsnb.HandleFailure(7, errors.status_error({"statusCode": 6}), 1)
+    assert failure.reason == "NotFoundError (statusCode 6)"
+    assert failure.result is None
