@@ -59,6 +59,8 @@ LOGGER = logging.getLogger(__name__)
 T = TypeVar("T")
 
 DEFAULT_EVENT_LOG_SIZE = 100_000
+#: an event-log entry for a received array element that was not a JSON object: ``{key: the value}``
+INVALID_MESSAGE_KEY = "gwsnb.invalid_message"
 
 
 class EventLog:
@@ -276,8 +278,16 @@ class _GwsExtension(AuthExtension):
         owner = self._owner
         now = time.time()
         events: list[Event] = []
+        invalid = 0
         for message in payload:
-            if not isinstance(message, dict):
+            if not isinstance(message, dict) or not isinstance(message.get("channel"), str):
+                # logged (a non-object wrapped, so the log holds dicts only) and left to the correlator
+                # to count; removed below, the library would raise on it and pause its connect loop
+                invalid += 1
+                logged = message if isinstance(message, dict) else {INVALID_MESSAGE_KEY: message}
+                event = Event(now, logged)
+                owner.event_log.append(event)
+                events.append(event)
                 continue
             channel = message.get("channel")
             if channel in ("/meta/connect", "/meta/handshake"):
@@ -298,6 +308,11 @@ class _GwsExtension(AuthExtension):
             event = Event(now, message)
             owner.event_log.append(event)
             events.append(event)
+        if invalid:
+            owner.invalid_messages += invalid
+            LOGGER.warning("CometD: %d received message(s) without a channel or not a JSON object; kept in "
+                           "the event log, ignored", invalid)
+            payload[:] = [m for m in payload if isinstance(m, dict) and isinstance(m.get("channel"), str)]
         if events:
             try:
                 owner.on_messages(events)
@@ -357,6 +372,8 @@ class CometdSession:
         self.connected = asyncio.Event()
         #: see :attr:`state`
         self._state = "connecting"
+        #: received messages that were not a JSON object with a channel (kept in the event log)
+        self.invalid_messages = 0
         #: long-polls that got no answer at all within the advised timeout (× 1.2) — a silent server
         self.unanswered_polls = 0
         #: loop time when the session last stopped being connected (None while connected)

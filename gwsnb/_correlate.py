@@ -21,6 +21,13 @@
   same long-poll answer both land in the result before the caller resumes.  A finished call lingers
   (the last 256) so that a user event arriving in a *later* batch is still appended to its result.
 - Anything that matches no call stays in the client's event log and is counted in :attr:`unmatched`.
+- Malformed messages (no channel; ``data`` missing or not an object; a ``notificationType`` or
+  ``referenceId`` of the wrong JSON type; a ChainedRecord whose ``record``, or a user event whose
+  ``userData``, is not an object) are routed nowhere: they stay in the event log and are counted in
+  ``counts["malformed"]``.  Every message fed lands in exactly one of ``counts``' buckets ``meta``,
+  ``malformed``, ``routed`` (outbound message of a call), ``paired`` (user event of a call) and
+  ``unmatched`` (mirrors :attr:`unmatched`), so they always add up to ``counts["fed"]``;
+  ``duplicate`` and ``unknown_type`` further describe routed messages.
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ __all__ = ["Call", "Correlator"]
 LOGGER = logging.getLogger(__name__)
 _LINGER = 256
 _ORPHANS = 1000
+_KNOWN_KINDS = (protocol.CHAINED_RECORD, protocol.CHAINED_RECORDS_DATA_END, protocol.ERROR_NOTIFICATION)
 
 
 def _device_id(device_path: str | None) -> str | None:
@@ -117,8 +125,16 @@ class Correlator:
         self._orphans: deque[Event] = deque(maxlen=_ORPHANS)
         self._seq = itertools.count()
         self._pending: list[Call] = []
+        #: latched when this connection showed a reordered delivery (a record out of chain_n order, a user
+        #: event before its outbound message, a message after its call's DataEnd): from then on every
+        #: DataEnd waits ``settle`` seconds for late records, because a missing record is not always
+        #: visible in chain_n (numbering need not start at 0)
+        self.reorder_seen = False
         #: non-/meta messages that matched no call (they are still in the event log)
         self.unmatched = 0
+        #: how the messages fed were classified (see the module doc)
+        self.counts: dict[str, int] = dict.fromkeys(
+            ("fed", "meta", "malformed", "routed", "paired", "unmatched", "duplicate", "unknown_type"), 0)
 
     def __len__(self) -> int:
         return len(self._calls)
@@ -152,40 +168,73 @@ class Correlator:
     # --- routing --------------------------------------------------------------------------------
     def feed(self, events: list[Event]) -> None:
         """Route one received batch, then resolve the calls it finished."""
+        counts = self.counts
         for event in events:
+            counts["fed"] += 1
             channel = event.channel
-            if channel is None or channel.startswith("/meta/"):
+            if channel is not None and channel.startswith("/meta/"):
+                counts["meta"] += 1
                 continue
-            data = event.data
-            if data.get("messageType") == protocol.DEVICE_USER_EVENT_MESSAGE or (
-                    channel == protocol.CHANNEL_INTERNAL and "referenceId" not in data):
-                self._user_event(event)
-            else:
-                self._outbound(event)
+            data = event.message.get("data") if isinstance(event.message, dict) else None
+            if channel is None or not isinstance(data, dict):
+                self._malformed(event, "no channel" if channel is None else "data is not a JSON object")
+                continue
+            try:
+                if data.get("messageType") == protocol.DEVICE_USER_EVENT_MESSAGE or (
+                        channel == protocol.CHANNEL_INTERNAL and "referenceId" not in data):
+                    self._user_event(event)
+                else:
+                    self._outbound(event)
+            except Exception:  # a message shape nobody foresaw must not stop the routing of the others
+                LOGGER.exception("could not route a notification; kept in the event log only")
+                self._malformed(event, "unroutable")
+            counts["unmatched"] = self.unmatched
         pending, self._pending = self._pending, []
         for call in pending:
-            self._resolve(call)
+            try:
+                self._resolve(call)
+            except Exception:
+                LOGGER.exception("could not resolve GetChainedRecord for handle %s", call.record_handle)
+
+    def _malformed(self, event: Event, why: str) -> None:
+        self.counts["malformed"] += 1
+        LOGGER.debug("malformed notification (%s) on %s; kept in the event log only", why, event.channel)
 
     def _outbound(self, event: Event) -> None:
         data = event.data
         ref = data.get("referenceId")
+        kind = data.get("notificationType")
+        if (ref is not None and (isinstance(ref, bool) or not isinstance(ref, (str, int, float)))) or (
+                kind is not None and not isinstance(kind, str)) or (
+                kind == protocol.CHAINED_RECORD and not isinstance(data.get("record"), dict)):
+            self._malformed(event, "wrong JSON types")
+            return
         call = self._calls.get(str(ref)) if ref is not None else None
         if call is None:
+            if ref is not None and str(ref) in self._linger:
+                self.reorder_seen = True  # a message after its call ended
             self.unmatched += 1
             return
+        if call.done and call.settling is None:
+            self.reorder_seen = True
+        self.counts["routed"] += 1
+        if kind not in _KNOWN_KINDS:
+            self.counts["unknown_type"] += 1
         result = call.result
         result.events.append(event)
         if result.timings.first_event is None:
             result.timings.first_event = event.received_at
-        kind = data.get("notificationType")
         record = _dict(data.get("record"))
         user_data = _dict(record.get("userData"))
+        if kind == protocol.CHAINED_RECORD and record in result.records:
+            self.counts["duplicate"] += 1
         if not call.done or (call.settling is not None and kind == protocol.CHAINED_RECORD):
             if kind == protocol.CHAINED_RECORD:
                 if record and record not in result.records:
                     chain_n = _chain_n(record)
                     if chain_n is not None and any((_chain_n(r) or 0) > chain_n for r in result.records):
                         call.out_of_order = True
+                        self.reorder_seen = True
                     result.records.append(record)
                     if call.settling is not None and not self._incomplete(call):
                         self._pending.append(call)
@@ -217,12 +266,16 @@ class Correlator:
 
     def _user_event(self, event: Event) -> None:
         data = event.data
+        if not isinstance(data.get("userData"), dict):
+            self._malformed(event, "userData is not a JSON object")
+            return
         user_data = _dict(data.get("userData"))
         key = (data.get("deviceId"), user_data.get("GSW_RECORD_HANDLE"), user_data.get("GSW_CHAIN_ID"),
                user_data.get("GSW_USER_EVENT"))
         for expectation in self._expectations:
             if expectation.matches(*key):
                 self._attach(expectation, event)
+                self.counts["paired"] += 1
                 return
         self._orphans.append(event)
         self.unmatched += 1
@@ -234,7 +287,9 @@ class Correlator:
             if expectation.matches(data.get("deviceId"), user_data.get("GSW_RECORD_HANDLE"),
                                    user_data.get("GSW_CHAIN_ID"), user_data.get("GSW_USER_EVENT")):
                 self._orphans.remove(orphan)
+                self.reorder_seen = True  # the user event came before its outbound message
                 self.unmatched -= 1
+                self.counts["paired"] += 1
                 result = expectation.call.result
                 result.events.append(orphan)
                 result.user_events.append(orphan)
@@ -255,10 +310,28 @@ class Correlator:
             self._expectations.remove(expectation)
         call.expectations.clear()
 
-    @staticmethod
-    def _incomplete(call: Call) -> bool:
+    def _record_event_pending(self, call: Call) -> bool:
+        """A held ChainedRecord user event of this call: its outbound record has not arrived yet."""
+        for orphan in self._orphans:
+            data = orphan.data
+            user_data = _dict(data.get("userData"))
+            if user_data.get("GSW_USER_EVENT") != protocol.CHAINED_RECORD:
+                continue
+            device = data.get("deviceId")
+            if call.device_id is not None and device is not None and str(device) != call.device_id:
+                continue
+            handles = {str(r.get("recordHandle")) for r in call.result.records} | {str(call.record_handle)}
+            chains = {str(_dict(r.get("userData")).get("chain_id")) for r in call.result.records}
+            if str(user_data.get("GSW_RECORD_HANDLE")) in handles or str(user_data.get("GSW_CHAIN_ID")) in chains:
+                return True
+        return False
+
+    def _incomplete(self, call: Call) -> bool:
         numbers = [n for n in (_chain_n(r) for r in call.result.records) if n is not None]
-        if not call.result.records:
+        if self.reorder_seen or not call.result.records:
+            return True
+        if self._orphans and self._record_event_pending(call):
+            self.reorder_seen = True
             return True
         if call.out_of_order:
             return True
