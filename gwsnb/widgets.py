@@ -163,11 +163,12 @@ class ChainedRecordForm:
         # Results (HTML only, see the module docstring for why).
         self.error_box = w.HTML(value="")
         self.summary = w.HTML(value="")
-        self.records_table = w.HTML(value="", layout=w.Layout(max_height="360px", overflow="auto",
-                                                              flex="1 1 auto"))
-        self.chart = w.HTML(value="", layout=w.Layout(flex="0 0 auto"))
-        self.download = w.HTML(value="")
-        results_box = w.VBox([self.summary, w.HBox([self.records_table, self.chart]), self.download])
+        self.records_table = w.HTML(value="", layout=w.Layout(max_height="320px", overflow="auto",
+                                                              width="100%"))
+        self.chart = w.HTML(value="")
+        self.download = w.HTML(value="", layout=w.Layout(margin="8px 0 0 16px"))
+        results_box = w.VBox([self.summary, self.records_table,
+                              w.HBox([self.chart, self.download], layout=w.Layout(align_items="flex-start"))])
 
         self.widget = w.VBox(
             [w.HTML("<h4 style='margin:0 0 6px 0'>GWS Outbound · GetChainedRecord</h4>"),
@@ -370,7 +371,7 @@ class ChainedRecordForm:
         for device in devices:
             label = str(device.id)
             if getattr(device, "phone_number", None):
-                label += f" ({device.phone_number})"
+                label = f"{device.phone_number} · {label}"  # the number first: ids are long uuids
             options.append((label, device.path))
         self.device.options = options
         if options:
@@ -498,7 +499,8 @@ class ChainedRecordForm:
             style, text = "warning", f"{len(results)} of {asked} request(s) done, {len(errors)} failed"
         else:
             style, text = "ok", f"Done: {n_records} record(s) from {len(results)} call(s)"
-        self.status.value = _status(f"{text} in {elapsed:.1f} s", style)
+        took = f"{elapsed * 1000:.0f} ms" if elapsed < 1 else f"{elapsed:.1f} s"
+        self.status.value = _status(f"{text} in {took}", style)
         self.progress.bar_style = {"error": "danger", "warning": "warning"}.get(style, "success")
         self.error_box.value = _error_html(list(errors.items())) if errors else ""
         if not results:
@@ -534,7 +536,7 @@ _COLORS = {"ok": "#2e7d32", "error": "#c62828", "warning": "#ef6c00", "info": "#
 
 
 def _status(text: str, style: str) -> str:
-    return f"<span class='gwsnb-status' style='color:{_COLORS[style]}'>{html.escape(text)}</span>"
+    return f"<span class='gwsnb-status-text' style='color:{_COLORS[style]}'>{html.escape(text)}</span>"
 
 
 def _error_html(items: list[tuple[int | None, BaseException]]) -> str:
@@ -589,7 +591,17 @@ def _records_html(records: pd.DataFrame) -> str:
         more = f"<p>first 500 of {len(shown)} rows; all in form.records_frame()</p>"
         shown = shown.head(500)
     table = shown.to_html(index=False, na_rep="", border=0, classes="gwsnb-records", escape=True)
-    return f"<div class='gwsnb-records-wrap'>{table}</div>{more}"
+    return f"{_TABLE_STYLE}<div class='gwsnb-records-wrap'>{table}</div>{more}"
+
+
+# Scoped to the form's own classes; JupyterLab's rendered-HTML table style does not reach widget HTML.
+_TABLE_STYLE = """<style>
+table.gwsnb-records {border-collapse: collapse; font-size: 12px; margin: 4px 0;}
+table.gwsnb-records th {text-align: left !important; background: #f3f3f3; padding: 3px 10px; position: sticky; top: 0;
+  border-bottom: 1px solid #bbb; white-space: nowrap;}
+table.gwsnb-records td {padding: 2px 10px; border-bottom: 1px solid #eee; white-space: nowrap;}
+table.gwsnb-records tbody tr:nth-child(even) td {background: #fafafa;}
+</style>"""
 
 
 def _chart_svg(metrics: pd.DataFrame) -> str:
