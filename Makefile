@@ -32,8 +32,14 @@ browser:
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 
+# Starts an in-process sandbox, runs notebooks/01-quickstart.ipynb headless against it, writes
+# build/demo/01-quickstart.html and prints a summary.
 demo: venv
-	$(PY) -m gwsnb._demo
+	$(PY) -m gwsnb._demo_report
+
+# The sandbox plus JupyterLab on 127.0.0.1 with the notebooks open; Ctrl-C stops both.
+lab: venv
+	$(PY) -m gwsnb._lab
 
 sandbox: venv
 	$(VENV)/bin/gwsnb sandbox
