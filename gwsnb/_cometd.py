@@ -295,8 +295,12 @@ class _GwsExtension(AuthExtension):
                     if channel == "/meta/handshake":
                         self.first_connect_pending = True
                         owner.client_id = message.get("clientId")
+                        # the server answers again: the first connect goes at once (the handshake cap
+                        # per window still bounds a server that accepts handshakes and forgets clients)
+                        owner.policy.success()
                     else:
                         owner.policy.success()
+                        owner.connected_with = dict(self.sent_cookies)
                         owner._mark_connected()
                 else:
                     owner.policy.failure()
@@ -374,6 +378,8 @@ class CometdSession:
         self._state = "connecting"
         #: received messages that were not a JSON object with a channel (kept in the event log)
         self.invalid_messages = 0
+        #: the cookies sent with the last successful ``/meta/connect`` (read by :meth:`riding`)
+        self.connected_with: dict[str, str] = {}
         #: long-polls that got no answer at all within the advised timeout (× 1.2) — a silent server
         self.unanswered_polls = 0
         #: loop time when the session last stopped being connected (None while connected)
@@ -385,6 +391,10 @@ class CometdSession:
         answer within the advised timeout: the server is silent), ``reconnecting`` (refused, network
         error, re-handshake) or ``closed``."""
         return self._state
+
+    def riding(self, cookies: dict[str, str]) -> bool:
+        """Whether the session is connected over the HTTP session of ``cookies`` (safe from any thread)."""
+        return self.connected.is_set() and self.connected_with == cookies
 
     def _mark_connected(self) -> None:
         if self._state == "unresponsive" and self.down_since is not None:

@@ -77,6 +77,10 @@ class RestSession:
         self._generation = 0
         #: called (from a worker thread) after a re-login, e.g. to restart the contact-center session
         self.after_relogin: Callable[[], None] | None = None
+        #: called (from a worker thread) after the re-login of a refused POST, before it is resent: the
+        #: client waits there for CometD to ride the new session, which the resent request's
+        #: notifications will be delivered to
+        self.before_retry: Callable[[], None] | None = None
         self.closed = False
 
     def __repr__(self) -> str:
@@ -178,6 +182,9 @@ class RestSession:
                 raise
             LOGGER.info("POST %s: %s; logging in again", path, type(exc).__name__)
             self.relogin(generation)
+            hook = self.before_retry
+            if hook is not None:
+                hook()
             return self._send("POST", path, body)
 
     def login(self) -> dict[str, Any]:

@@ -349,6 +349,13 @@ class BayeuxServer:
                 supportedConnectionTypes=["long-polling"],
                 advice={"reconnect": "none"},
             )
+        if self._faults.refuse_handshakes:
+            return self._reply(
+                msg,
+                successful=False,
+                error="500::Handshake refused (sandbox fault refuse_handshakes)",
+                advice={"reconnect": "handshake", "interval": 0},
+            )
         cid = secrets.token_hex(13)
         client = _Client(id=cid, session_id=session_id, last_seen=time.monotonic())
         self._clients[cid] = client

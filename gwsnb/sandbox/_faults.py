@@ -33,6 +33,8 @@ class Faults:
         object at all. None of them is a well-formed ChainedRecord, DataEnd or Error.
     :param unknown_types: each call also queues a notification of an unknown ``notificationType`` with
         its ``referenceId`` and a ``/me/internal`` message of an unknown ``messageType``.
+    :param refuse_handshakes: while on, every ``/meta/handshake`` is refused (``500::``) with the advice
+        to handshake again at once: the worst case for a client's handshake storm.
     :param foreign: every notification of a call is also delivered to the CometD clients of every
         *other* HTTP session (a server mixing up sessions): they see referenceIds that are not theirs.
     """
@@ -47,6 +49,7 @@ class Faults:
     malformed: bool = False
     unknown_types: bool = False
     foreign: bool = False
+    refuse_handshakes: bool = False
 
     def __post_init__(self) -> None:
         if self.latency_ms < 0:
