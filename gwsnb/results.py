@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from . import labels
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -151,16 +153,22 @@ class ChainedRecordResult:
         def fmt(value: float | None) -> str:
             return "—" if value is None else f"{value:.1f} ms"
 
+        code_labels = labels.current()
+
+        def cell(user_data: dict[str, Any], key: str) -> str:
+            value = user_data.get(key, "")
+            if key in labels.CODE_FIELDS and isinstance(value, int) and not isinstance(value, bool):
+                value = code_labels.label(key, value)
+            return f"<td>{esc(str(value))}</td>"
+
         rows = []
         for record in self.records:
             raw_user_data = record.get("userData")
             user_data: dict[str, Any] = raw_user_data if isinstance(raw_user_data, dict) else {}
             rows.append(
                 "<tr>"
-                + "".join(
-                    f"<td>{esc(str(user_data.get(key, '')))}</td>"
-                    for key in ("chain_n", "contact_info", "record_status", "call_result", "attempt")
-                )
+                + "".join(cell(user_data, key)
+                          for key in ("chain_n", "contact_info", "record_status", "call_result", "attempt"))
                 + "</tr>"
             )
         state = "complete" if self.complete else "<b>incomplete</b> (no ChainedRecordsDataEnd)"
