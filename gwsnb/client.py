@@ -9,6 +9,7 @@ Jupyter kernel whose loop is already running, with or without ``nest_asyncio``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import getpass
 import logging
@@ -128,9 +129,13 @@ class _BatchRun:
         self.started = time.monotonic()
         self.notify: Callable[[ChainedRecordResult | HandleFailure], None] = lambda outcome: None
         self.workers: list[asyncio.Task[None]] = []
+        self.stopping = False
 
     def stop(self) -> None:
         """Cancel the workers (loop thread only); calls in flight unwind and their handles are skipped."""
+        # the flag as well as cancel(): asyncio.wait_for (3.11) can swallow a cancellation that arrives
+        # just as the awaited call finishes, and such a worker must still not take another handle
+        self.stopping = True
         current = asyncio.current_task()
         for worker in self.workers:
             if worker is not current:
@@ -518,7 +523,9 @@ class GwsClient:
         bar, owned = _progress_bar(progress, len(run.handles))
 
         def notify(outcome: ChainedRecordResult | HandleFailure) -> None:
-            caller.call_soon_threadsafe(_advance, bar, outcome, run)
+            # RuntimeError: the caller's loop is gone (it stopped waiting), there is no bar to advance
+            with contextlib.suppress(RuntimeError):
+                caller.call_soon_threadsafe(_advance, bar, outcome, run)
 
         run.notify = notify
         try:
@@ -546,6 +553,8 @@ class GwsClient:
 
         async def worker() -> None:
             for handle in pending:
+                if run.stopping:
+                    return
                 outcome = await self._call_with_retries(dataclasses.replace(run.params, record_handle=handle),
                                                         run.device_path, run.retries)
                 run.record(handle, outcome)
