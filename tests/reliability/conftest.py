@@ -79,10 +79,16 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         "| case | tried | survived | lost | duplicated | test |",
         "|---|---:|---:|---:|---:|---|",
     ]
-    for case in _CASES:
-        name = case.name + (f" ({case.note})" if case.note else "")
-        lines.append(f"| {name} | {case.tried} | {case.survived} | {case.lost} | {case.duplicated} | "
-                     f"{case.outcome} |")
+    groups: dict[str, list[Case]] = {}
+    for case in _CASES:  # cases recorded under one name (a parametrized table) make one row
+        groups.setdefault(case.name, []).append(case)
+    for name, cases in groups.items():
+        note = cases[0].note if len(cases) == 1 else f"{len(cases)} cases"
+        passed = sum(c.outcome == "passed" for c in cases)
+        outcome = "passed" if passed == len(cases) else f"{len(cases) - passed} not passed"
+        label = name + (f" ({note})" if note else "")
+        lines.append(f"| {label} | {sum(c.tried for c in cases)} | {sum(c.survived for c in cases)} | "
+                     f"{sum(c.lost for c in cases)} | {sum(c.duplicated for c in cases)} | {outcome} |")
     total = [sum(getattr(c, f) for c in _CASES) for f in ("tried", "survived", "lost", "duplicated")]
     lines.append(f"| **total** | {total[0]} | {total[1]} | {total[2]} | {total[3]} | "
                  f"{sum(c.outcome == 'passed' for c in _CASES)}/{len(_CASES)} passed |")
