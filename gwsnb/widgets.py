@@ -18,7 +18,6 @@ the form's repr nor any widget it renders shows it.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import html
@@ -31,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
+from .batch import ChainedRecordBatch
 from .errors import (
     ChainedRecordError,
     GwsStatusError,
@@ -121,6 +121,8 @@ class ChainedRecordForm:
         self.results: list[ChainedRecordResult] = []
         self.errors: dict[int, BaseException] = {}
         self.error: BaseException | None = None
+        #: the last run's :class:`~gwsnb.batch.ChainedRecordBatch` (attempts, skipped handles, calls_frame())
+        self.batch: ChainedRecordBatch | None = None
 
         # Connection row (shown only while there is no client).
         self.url = w.Text(value=url, description="GWS URL", placeholder="https://gws.example.com/api/v2",
@@ -418,6 +420,7 @@ class ChainedRecordForm:
 
     def _start_run(self, params: list[ChainedRecordParams]) -> None:
         self.results = []
+        self.batch = None
         self.errors = {}
         self.error = None
         self.run_button.disabled = True
@@ -453,42 +456,23 @@ class ChainedRecordForm:
 
     def _call_all(self, params: list[ChainedRecordParams], done: dict[int, ChainedRecordResult],
                   failed: dict[int, BaseException]) -> None:
-        """Run every call through the client's async twin, at most ``max_concurrency`` in flight.
+        """Run every handle through the client's bulk API (bounded concurrency, retries of lost calls).
 
-        This runs in the form's worker thread, on a private event loop: the kernel's main thread may
-        itself be running a loop (so ``asyncio.run`` there would fail), and the calls really execute on
-        the client's own loop thread anyway.
+        This runs in the form's worker thread; the calls execute on the client's own loop thread, and the
+        form's progress bar stands in for tqdm.  No retries: a person watching the form wants a lost
+        DataEnd reported after the timeout they typed, not after two more attempts.
         """
-        client = self._client
-        total = len(params)
-
-        def record(handle: int, outcome: ChainedRecordResult | BaseException) -> None:
-            with self._lock:
-                if isinstance(outcome, BaseException):
-                    failed[handle] = outcome
-                else:
-                    done[handle] = outcome
-                finished = len(done) + len(failed)
-                self.progress.value = finished
-                self.status.value = _status(
-                    f"{finished}/{total} done" + (f", {len(failed)} failed" if failed else ""), "info")
-
-        async def one(p: ChainedRecordParams, gate: asyncio.Semaphore) -> None:
-            async with gate:
-                try:
-                    result = await client.get_chained_record_async(
-                        p.record_handle, campaign_name=p.campaign_name, application_id=p.application_id,
-                        device_path=p.device_path, timeout=p.timeout)
-                except Exception as exc:  # noqa: BLE001 - kept per handle, shown inline
-                    record(p.record_handle, exc)
-                else:
-                    record(p.record_handle, result)
-
-        async def main() -> None:
-            gate = asyncio.Semaphore(self._max_concurrency)
-            await asyncio.gather(*(one(p, gate) for p in params))
-
-        asyncio.run(main())
+        first = params[0]  # the form has one campaign, application, device and timeout for all handles
+        batch = self._client.get_chained_records(
+            [p.record_handle for p in params], campaign_name=first.campaign_name,
+            application_id=first.application_id, device_path=first.device_path,
+            concurrency=self._max_concurrency, timeout=first.timeout, retries=0,
+            progress=_FormProgress(self, len(params)))
+        self.batch = batch
+        done.update((result.record_handle, result) for result in batch.results)
+        failed.update((failure.record_handle, failure.error) for failure in batch.failures)
+        for handle in batch.skipped:
+            failed[handle] = RuntimeError("not run: the batch was interrupted")
 
     def _render(self, elapsed: float, asked: int) -> None:
         results, errors = self.results, self.errors
@@ -515,6 +499,26 @@ class ChainedRecordForm:
         self.records_table.value = _records_html(records)
         self.chart.value = _chart_svg(metrics)
         self.download.value = _download_html(records)
+
+
+class _FormProgress:
+    """The tqdm-like object the bulk API drives (``update``/``set_postfix``), shown in the form's widgets."""
+
+    def __init__(self, form: ChainedRecordForm, total: int) -> None:
+        self._form = form
+        self._total = total
+        self._failed = 0
+
+    def set_postfix(self, failed: int = 0, refresh: bool = True) -> None:
+        self._failed = failed
+
+    def update(self, n: int = 1) -> None:
+        form = self._form
+        with form._lock:
+            form.progress.value += n
+            finished = form.progress.value
+            form.status.value = _status(
+                f"{finished}/{self._total} done" + (f", {self._failed} failed" if self._failed else ""), "info")
 
 
 # ---------------------------------------------------------------------- rendering helpers
