@@ -26,7 +26,15 @@ further handshake or connect waits a full-jitter exponential backoff ``uniform(0
 (n = consecutive failures, reset by a successful connect), on top of the library's fixed 1 s pause after
 a network error; and at most ``max_handshakes`` handshakes are sent per ``window`` seconds, so a server
 that keeps forgetting the client cannot cause a handshake storm.  If the server advises
-``reconnect: "none"`` the session is reopened from scratch under the same policy.
+``reconnect: "none"`` the session is reopened from scratch under the same policy.  A successful
+handshake resets the backoff (the server answers again), not the handshake cap.
+
+Silent server: the library gives each long-poll 1.2 × the advised ``timeout``; a poll that gets no answer
+in that time sets :attr:`CometdSession.state` to ``"unresponsive"``, counts it in ``unanswered_polls`` and
+logs one warning per outage (and one when the server answers again); the library then polls again.
+Received array elements that are not JSON objects with a ``channel`` are logged in the event log (a
+non-object wrapped as ``{INVALID_MESSAGE_KEY: value}``), counted in ``invalid_messages`` and removed
+before the library sees them (it would raise and pause its connect loop).
 """
 
 from __future__ import annotations
