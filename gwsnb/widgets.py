@@ -559,9 +559,20 @@ def _fmt_ms(value: float | None) -> str:
     return "—" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.1f} ms"
 
 
+def processing_ms(metrics: pd.DataFrame) -> pd.Series | None:
+    """Server processing time per event in ms: ``nodeProcessingTimeNanos`` where GWS gave it (whole-ms
+    ``serverProcessingTimeTotalMs`` reads 0 or 1 on a fast server), else ``serverProcessingTimeTotalMs``."""
+    if "node_processing" in metrics and metrics["node_processing"].notna().any():
+        return metrics["node_processing"].dt.total_seconds() * 1000.0
+    if "server_processing_ms" in metrics:
+        return metrics["server_processing_ms"].astype("Float64").astype(float)
+    return None
+
+
 def _summary_html(results: list[ChainedRecordResult], metrics: pd.DataFrame) -> str:
     totals = sorted(t for r in results if (t := r.timings.total_ms) is not None)
-    server = metrics["server_processing_ms"].dropna().astype(float) if "server_processing_ms" in metrics else None
+    per_event = processing_ms(metrics)
+    server = None if per_event is None else per_event.dropna()
 
     def pct(values: Sequence[float], q: float) -> float | None:
         if not values:
@@ -610,11 +621,12 @@ table.gwsnb-records tbody tr:nth-child(even) td {background: #fafafa;}
 
 def _chart_svg(metrics: pd.DataFrame) -> str:
     """Server processing time per event as an inline SVG (matplotlib's object API: no pyplot state)."""
-    if "server_processing_ms" not in metrics or not len(metrics):
+    per_event = processing_ms(metrics)
+    if per_event is None or not len(metrics):
         return ""
     from matplotlib.figure import Figure
 
-    values = metrics["server_processing_ms"].astype("Float64").to_numpy(dtype=float, na_value=math.nan)
+    values = per_event.to_numpy(dtype=float, na_value=math.nan)
     fig = Figure(figsize=(4.2, 2.4), dpi=100)
     ax = fig.add_subplot()
     if len(values) <= _CHART_MAX_BARS:
