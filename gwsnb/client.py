@@ -229,6 +229,7 @@ class GwsClient:
             cookies=self._rest.cookies, headers=self._rest.csrf_headers, refresh=self._refresh_async,
             on_messages=self._on_messages, event_log=self.event_log, verify=self._verify)
         await self._cometd.open(self.timeout)
+        self._rest.before_retry = self._wait_cometd_on_new_session
 
     def _fetch_devices(self) -> list[Device]:
         body = self._rest.get("/me/devices")
@@ -246,6 +247,17 @@ class GwsClient:
             self._start_cc_session()
         except GwsError as exc:
             LOGGER.warning("restarting the contact-center session failed: %s", exc)
+
+    def _wait_cometd_on_new_session(self) -> None:
+        # Runs in a REST worker thread after the re-login of a refused POST, before it is resent: GWS
+        # delivers the resent request's notifications to the *new* HTTP session, so CometD must have
+        # re-handshaked on it first.  Not in after_relogin: CometD's own re-login calls that (deadlock).
+        cometd = self._cometd
+        if cometd is None:
+            return
+        deadline = time.monotonic() + min(self.timeout, 10.0)
+        while time.monotonic() < deadline and not cometd.riding(self._rest.cookies()):
+            time.sleep(0.02)
 
     async def _refresh_async(self) -> None:
         loop = asyncio.get_running_loop()
@@ -308,6 +320,17 @@ class GwsClient:
     @property
     def cometd_connected(self) -> bool:
         return self._cometd is not None and self._cometd.connected.is_set()
+
+    @property
+    def connection_state(self) -> str:
+        """CometD state: ``connecting``, ``connected``, ``unresponsive`` (a long-poll got no answer within
+        the server's advised timeout: the server is silent), ``reconnecting`` or ``closed``."""
+        return self._cometd.state if self._cometd is not None else "closed"
+
+    @property
+    def unanswered_polls(self) -> int:
+        """Long-polls the server left unanswered past its advised timeout (silent-server episodes)."""
+        return self._cometd.unanswered_polls if self._cometd is not None else 0
 
     @property
     def handshakes(self) -> int:
