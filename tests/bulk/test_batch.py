@@ -12,8 +12,9 @@ import pytest
 import gwsnb
 from gwsnb import errors
 from gwsnb.sandbox import Faults, Sandbox
+from tests.chains import ChainIndex
 
-from .conftest import ChainIndex, all_handles
+from .conftest import all_handles
 
 
 def run(client: gwsnb.GwsClient, sb: Sandbox, handles: Any, **kwargs: Any) -> gwsnb.ChainedRecordBatch:

@@ -17,8 +17,9 @@ import pandas as pd
 import pytest
 
 from gwsnb.sandbox import Faults, Sandbox
+from tests.chains import ChainIndex
 
-from .conftest import PASSWORD, ChainIndex
+from .conftest import PASSWORD
 
 GWSNB = str(Path(sys.executable).parent / "gwsnb")
 HANDLES = "3, 40-42, 7"

@@ -11,8 +11,7 @@ import pytest
 import gwsnb
 from gwsnb import errors
 from gwsnb.sandbox import Sandbox
-
-from .conftest import assert_records_match, chain_rows
+from tests.chains import ChainIndex
 
 
 def call(client: gwsnb.GwsClient, sb: Sandbox, handle: int, **kwargs: Any) -> gwsnb.ChainedRecordResult:
@@ -32,7 +31,7 @@ def test_round_trip_records_equal_calling_list(client: gwsnb.GwsClient, sb: Sand
     result = call(client, sb, handle)
     assert result.complete
     assert len(result.records) >= 3
-    assert_records_match(sb, handle, result.records)
+    ChainIndex(sb).assert_matches(handle, result.records)
     assert result.end is not None and result.end["notificationType"] == "ChainedRecordsDataEnd"
     assert result.end["referenceId"] == result.reference_id
     # every outbound notification is paired with its /me/internal user event
@@ -129,7 +128,7 @@ def test_lost_data_end_times_out_with_partial_result(client: gwsnb.GwsClient, sb
     exc = info.value
     assert isinstance(exc, TimeoutError)
     assert exc.result is not None and exc.result.end is None
-    assert_records_match(sb, handle, exc.result.records)
+    ChainIndex(sb).assert_matches(handle, exc.result.records)
     # the client stays usable
     sb.faults.drop_data_end_handles = set()
     assert call(client, sb, handle).complete
@@ -139,7 +138,7 @@ def test_duplicates_are_dropped_from_records(client: gwsnb.GwsClient, sb: Sandbo
     sb.faults.duplicate = True
     for handle in sb.record_handles[:3]:
         result = call(client, sb, handle)
-        assert_records_match(sb, handle, result.records)
+        ChainIndex(sb).assert_matches(handle, result.records)
         # the raw duplicates are kept in the events
         assert len(result.events) > 2 * (len(result.records) + 1) - 1
 
@@ -149,7 +148,7 @@ def test_reordered_delivery_gives_chain_order(client: gwsnb.GwsClient, sb: Sandb
     sb.faults.duplicate = True
     for handle in sb.record_handles[:4]:
         result = call(client, sb, handle)
-        rows = {row["record_handle"]: row for row in chain_rows(sb, handle)}
+        rows = {row["record_handle"]: row for row in ChainIndex(sb).chain(handle)}
         chain_ns = [r["userData"]["chain_n"] for r in result.records]
         assert chain_ns == sorted(set(chain_ns)), "sorted by chain_n, no duplicates"
         for record in result.records:
@@ -202,7 +201,7 @@ async def test_100_concurrent_async_calls(client: gwsnb.GwsClient, sb: Sandbox) 
     assert len({r.reference_id for r in results}) == 100
     for handle, result in zip(handles, results, strict=True):
         assert result.record_handle == handle and result.complete
-        assert_records_match(sb, handle, result.records)
+        ChainIndex(sb).assert_matches(handle, result.records)
         assert len(result.user_events) == len(result.records) + 1
     assert client.unmatched_events == 0
 
@@ -216,7 +215,7 @@ def test_8_threads_blocking_calls(client: gwsnb.GwsClient, sb: Sandbox) -> None:
         try:
             for handle in mine:
                 result = call(client, sb, handle)
-                assert_records_match(sb, handle, result.records)
+                ChainIndex(sb).assert_matches(handle, result.records)
                 done.append(handle)
         except BaseException as exc:  # reported below
             failures.append(exc)
@@ -230,5 +229,5 @@ def test_8_threads_blocking_calls(client: gwsnb.GwsClient, sb: Sandbox) -> None:
     assert sorted(done) == sorted(handles)
 
 
-def test_chain_rows_helper_sees_a_multi_record_chain(sb: Sandbox) -> None:
-    assert len(chain_rows(sb, sb.record_handles[0])) >= 3
+def test_first_sample_handle_is_a_multi_record_chain(sb: Sandbox) -> None:
+    assert len(ChainIndex(sb).chain(sb.record_handles[0])) >= 3

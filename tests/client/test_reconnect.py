@@ -9,8 +9,7 @@ import pytest
 
 import gwsnb
 from gwsnb.sandbox import Sandbox
-
-from .conftest import assert_records_match
+from tests.chains import ChainIndex
 
 
 @pytest.fixture()
@@ -23,7 +22,7 @@ def _call(c: gwsnb.GwsClient, sb: Sandbox, timeout: float = 15.0) -> gwsnb.Chain
     handle = sb.record_handles[0]
     result = c.get_chained_record(handle, campaign_name=sb.campaign_name, application_id=sb.application_id,
                                   timeout=timeout)
-    assert_records_match(sb, handle, result.records)
+    ChainIndex(sb).assert_matches(handle, result.records)
     return result
 
 

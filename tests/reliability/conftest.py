@@ -9,17 +9,15 @@ how many were reported twice.  At the end of the session the rows are written to
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pytest
 
-from gwsnb.sandbox import Faults, Sandbox
+from gwsnb.sandbox import Sandbox
 
 _ROOT = Path(__file__).resolve().parents[2]
 _TABLE = _ROOT / "build" / "reliability.md"
@@ -109,37 +107,9 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 15.0, what: str = "
         time.sleep(0.02)
 
 
-def _plain(value: Any) -> Any:
-    if value is None or value is pd.NA:
-        return None
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if hasattr(value, "item"):
-        return value.item()
-    return value
-
-
-def expected_chain(sb: Sandbox, handle: int) -> list[tuple[int, Any]]:
-    """``(record_handle, chain_n)`` of the chain holding ``handle``, in chain order, from the calling list."""
-    df = sb.calling_list
-    chain_id = df.loc[df["record_handle"] == handle, "chain_id"].iloc[0]
-    rows = df[df["chain_id"] == chain_id].sort_values("chain_n")
-    return [(int(h), _plain(n)) for h, n in zip(rows["record_handle"], rows["chain_n"], strict=True)]
-
-
-def got_chain(records: list[dict[str, Any]]) -> list[tuple[int, Any]]:
-    return [(int(r["recordHandle"]), _plain(r["userData"].get("chain_n"))) for r in records]
-
-
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[Sandbox]:
     with Sandbox(chains=600, seed=11, cometd_timeout_ms=2000) as sb:
         yield sb
 
 
-@pytest.fixture()
-def sb(sandbox: Sandbox) -> Iterator[Sandbox]:
-    """The module's sandbox with its faults reset around each test."""
-    sandbox.faults = Faults()
-    yield sandbox
-    sandbox.faults = Faults()

@@ -16,8 +16,9 @@ import pytest
 import gwsnb
 from gwsnb._cometd import INVALID_MESSAGE_KEY
 from gwsnb.sandbox import Faults, Sandbox
+from tests.chains import ChainIndex, record_keys
 
-from .conftest import Recorder, expected_chain, got_chain
+from .conftest import Recorder
 
 N_CALLS = 30
 MALFORMED_PER_CALL = 9  # what Faults.malformed queues per call (see the sandbox's _ocs._malformed)
@@ -58,13 +59,13 @@ def score(sb: Sandbox, handles: list[int], batch: Any) -> tuple[int, int, int, l
             lost += 1
             problems.append(f"{handle}: no result ({[str(f) for f in batch.failures if f.record_handle == handle]})")
             continue
-        got = got_chain(results[0].records)
+        got = record_keys(results[0].records)
         if len(set(got)) != len(got):
             duplicated += 1
             problems.append(f"{handle}: a record twice {got}")
-        elif got != expected_chain(sb, handle):
+        elif got != ChainIndex(sb).keys(handle):
             lost += 1
-            problems.append(f"{handle}: wrong records {got} != {expected_chain(sb, handle)}")
+            problems.append(f"{handle}: wrong records {got} != {ChainIndex(sb).keys(handle)}")
         else:
             survived += 1
     return survived, lost, duplicated, problems
@@ -114,7 +115,7 @@ def test_odd_notifications_are_tolerated(name: str, sb: Sandbox, client: gwsnb.G
         assert counts["unmatched"] >= len(handles)
     # frames accept what the odd deliveries left in the results
     frame = batch.records_frame()
-    assert len(frame) == sum(len(expected_chain(sb, h)) for h in handles)
+    assert len(frame) == sum(len(ChainIndex(sb).keys(h)) for h in handles)
     batch.metrics_frame()
     client.events_frame()
 
@@ -139,8 +140,8 @@ def test_foreign_session_notifications(sb: Sandbox, reliability: Recorder) -> No
         reliability.record("foreign-session notifications", tried=len(handles_a) + len(handles_b),
                            survived=survived, lost=lost, duplicated=duplicated)
         assert results[0][3] == [] and results[1][3] == []
-        assert foreign_in_b >= sum(2 * len(expected_chain(sb, h)) + 2 for h in handles_a)
-        assert a.unmatched_events >= sum(2 * len(expected_chain(sb, h)) + 2 for h in handles_b)
+        assert foreign_in_b >= sum(2 * len(ChainIndex(sb).keys(h)) + 2 for h in handles_a)
+        assert a.unmatched_events >= sum(2 * len(ChainIndex(sb).keys(h)) + 2 for h in handles_b)
         # no result holds an event of the other session's calls
         for batch, other in ((batch_a, batch_b), (batch_b, batch_a)):
             theirs = {r.reference_id for r in other.results}

@@ -17,8 +17,9 @@ import gwsnb
 from gwsnb import errors
 from gwsnb._cometd import ReconnectPolicy
 from gwsnb.sandbox import Sandbox
+from tests.chains import ChainIndex, record_keys
 
-from .conftest import Recorder, expected_chain, got_chain, wait_for
+from .conftest import Recorder, wait_for
 
 COMETD_TIMEOUT_MS = 1000
 
@@ -39,7 +40,7 @@ def _call(c: gwsnb.GwsClient, sb: Sandbox, handle: int | None = None, timeout: f
     handle = sb.record_handles[0] if handle is None else handle
     result = c.get_chained_record(handle, campaign_name=sb.campaign_name, application_id=sb.application_id,
                                   timeout=timeout)
-    return got_chain(result.records) == expected_chain(sb, handle)
+    return record_keys(result.records) == ChainIndex(sb).keys(handle)
 
 
 def _state(c: gwsnb.GwsClient) -> str:

@@ -18,8 +18,9 @@ import pytest
 import gwsnb
 from gwsnb import errors
 from gwsnb.sandbox import Sandbox
+from tests.chains import ChainIndex, record_keys
 
-from .conftest import Recorder, expected_chain, got_chain, wait_for
+from .conftest import Recorder, wait_for
 
 N = 500
 
@@ -71,7 +72,7 @@ def test_restart_in_the_middle_of_a_500_handle_batch(big: Sandbox, reliability: 
 
         ended = Counter([r.record_handle for r in batch.results] + [f.record_handle for f in batch.failures])
         duplicated = sum(n - 1 for n in ended.values() if n > 1)
-        wrong = [r.record_handle for r in batch.results if got_chain(r.records) != expected_chain(big, r.record_handle)]
+        wrong = [r.record_handle for r in batch.results if record_keys(r.records) != ChainIndex(big).keys(r.record_handle)]
         missing = [h for h in handles if h not in ended]
         untyped = [f for f in batch.failures if not isinstance(f.error, errors.GwsError)]
         survived = len(batch.results) - len(wrong)
@@ -92,7 +93,7 @@ def test_restart_in_the_middle_of_a_500_handle_batch(big: Sandbox, reliability: 
         handshakes = c.handshakes
         batch2 = c.get_chained_records(later, campaign_name=big.campaign_name, application_id=big.application_id,
                                        concurrency=16, timeout=per_call_timeout, retries=0, progress=False)
-        ok2 = sum(got_chain(r.records) == expected_chain(big, r.record_handle) for r in batch2.results)
+        ok2 = sum(record_keys(r.records) == ChainIndex(big).keys(r.record_handle) for r in batch2.results)
         reliability.record("batch after the restart, same client", tried=len(later), survived=ok2,
                            lost=len(later) - ok2)
         assert batch2.ok and ok2 == len(later)

@@ -7,20 +7,13 @@ from collections.abc import Iterator
 import pytest
 
 import gwsnb
-from gwsnb.sandbox import Faults, Sandbox
+from gwsnb.sandbox import Sandbox
 
 
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[Sandbox]:
     with Sandbox(chains=200, seed=5) as sb:
         yield sb
-
-
-@pytest.fixture()
-def sb(sandbox: Sandbox) -> Iterator[Sandbox]:
-    sandbox.faults = Faults()
-    yield sandbox
-    sandbox.faults = Faults()
 
 
 @pytest.fixture(scope="module")
