@@ -18,8 +18,12 @@
   for late records, and completes as soon as the gap is filled.  A *last* record delivered after
   DataEnd with nothing else out of order cannot be detected: GWS sends DataEnd last.
 - Calls are resolved at the end of the received batch, so a DataEnd and its user event delivered in the
-  same long-poll answer both land in the result before the caller resumes.  A finished call lingers
-  (the last 256) so that a user event arriving in a *later* batch is still appended to its result.
+  same long-poll answer both land in the result before the caller resumes.  When DataEnd's user event
+  (the one carrying the server's metrics for the DataEnd) is not in that batch, the call waits up to
+  ``end_event_grace`` seconds (0.2 s) for it, but only while this connection delivers those events (a
+  wait that runs out turns the waiting off, the next such event paired turns it on again), so a server
+  that never sends them costs one grace, once.  A finished call lingers (the last 256) so that a user event arriving even
+  later is still appended to its result.
 - Anything that matches no call stays in the client's event log and is counted in :attr:`unmatched`.
 - Malformed messages (no channel; ``data`` missing or not an object; a ``notificationType`` or
   ``referenceId`` of the wrong JSON type; a ChainedRecord whose ``record``, or a user event whose
@@ -98,6 +102,7 @@ class Call:
     error: BaseException | None = None
     out_of_order: bool = False
     settling: asyncio.TimerHandle | None = None
+    awaiting_end_event: bool = False
     expectations: list[_Expectation] = field(default_factory=list)
 
 
@@ -117,8 +122,11 @@ def _chain_n(record: dict[str, Any]) -> int | None:
 class Correlator:
     """Waiters keyed by referenceId plus user-event pairing.  Used from the client's loop thread only."""
 
-    def __init__(self, settle: float = 0.3) -> None:
+    def __init__(self, settle: float = 0.3, end_event_grace: float = 0.2) -> None:
         self.settle = settle
+        self.end_event_grace = end_event_grace
+        #: this connection delivers DataEnd's user event (see the module doc); the contract says it does
+        self.end_events_seen = True
         self._calls: dict[str, Call] = {}
         self._linger: OrderedDict[str, Call] = OrderedDict()
         self._expectations: list[_Expectation] = []
@@ -304,6 +312,10 @@ class Correlator:
         call.result.user_events.append(event)
         if call.result.timings.first_event is None:
             call.result.timings.first_event = event.received_at
+        if expectation.user_event == protocol.CHAINED_RECORDS_DATA_END:
+            self.end_events_seen = True
+            if call.awaiting_end_event:
+                self._pending.append(call)
 
     def _drop_expectations(self, call: Call) -> None:
         for expectation in call.expectations:
@@ -348,5 +360,21 @@ class Correlator:
             return
         if call.error is not None:
             call.future.set_exception(call.error)
-        else:
-            call.future.set_result(call.result)
+            return
+        if (not call.awaiting_end_event and self.end_events_seen and self.end_event_grace > 0
+                and self._end_event_pending(call)):
+            call.awaiting_end_event = True
+            call.settling = call.future.get_loop().call_later(self.end_event_grace, self._end_event_grace_over,
+                                                              call)
+            return
+        call.future.set_result(call.result)
+
+    @staticmethod
+    def _end_event_pending(call: Call) -> bool:
+        return any(e.user_event == protocol.CHAINED_RECORDS_DATA_END for e in call.expectations)
+
+    def _end_event_grace_over(self, call: Call) -> None:
+        call.settling = None
+        if self._end_event_pending(call):  # not delivered in time: stop waiting for them on this connection
+            self.end_events_seen = False
+        self._resolve(call)

@@ -35,6 +35,8 @@ class Faults:
         its ``referenceId`` and a ``/me/internal`` message of an unknown ``messageType``.
     :param refuse_handshakes: while on, every ``/meta/handshake`` is refused (``500::``) with the advice
         to handshake again at once: the worst case for a client's handshake storm.
+    :param drop_user_events: never send the ``/me/internal`` DeviceUserEventMessages (a GWS whose
+        user events do not reach this session): only the outbound notifications arrive.
     :param foreign: every notification of a call is also delivered to the CometD clients of every
         *other* HTTP session (a server mixing up sessions): they see referenceIds that are not theirs.
     """
@@ -49,6 +51,7 @@ class Faults:
     malformed: bool = False
     unknown_types: bool = False
     foreign: bool = False
+    drop_user_events: bool = False
     refuse_handshakes: bool = False
 
     def __post_init__(self) -> None:

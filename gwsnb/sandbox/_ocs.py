@@ -179,10 +179,12 @@ class OcsEmulator:
         rows = self.calling_list.chain(req.handle)
         assert rows is not None  # _error_for checked it
         builders: list[Callable[[], Message]] = []
+        user_events = not self.faults.drop_user_events
         for row in rows:
             user_data = self._record_user_data(row)
             builders.append(functools.partial(self._chained_record, req, user_data))
-            builders.append(functools.partial(self._user_event, req, user_data, start_ns))
+            if user_events:
+                builders.append(functools.partial(self._user_event, req, user_data, start_ns))
         if not self.faults.drops_data_end(req.handle):
             chain_id = rows[0].get("chain_id")
             end_ud: Message = {
@@ -194,7 +196,8 @@ class OcsEmulator:
                 "GSW_CHAIN_ID": chain_id,
             }
             builders.append(lambda: self._data_end(req))
-            builders.append(lambda: self._user_event(req, end_ud, start_ns))
+            if user_events:
+                builders.append(lambda: self._user_event(req, end_ud, start_ns))
         return builders
 
     def _error_for(self, req: ChainedRecordRequest) -> tuple[int, str] | None:

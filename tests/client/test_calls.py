@@ -157,6 +157,36 @@ def test_reordered_delivery_gives_chain_order(client: gwsnb.GwsClient, sb: Sandb
             assert record["userData"]["contact_info"] == row["contact_info"]
 
 
+def _end_events(result: gwsnb.ChainedRecordResult) -> int:
+    return sum(e.data.get("userData", {}).get("GSW_USER_EVENT") == "ChainedRecordsDataEnd"
+               for e in result.user_events)
+
+
+def test_data_end_metrics_are_in_the_result_when_they_come_in_a_later_long_poll(
+        client: gwsnb.GwsClient, sb: Sandbox) -> None:
+    # each notification is delayed on its own, so DataEnd and its user event reach the client in separate
+    # long-poll answers: the result must still hold DataEnd's user event (its metrics) when returned
+    sb.faults.latency_ms = 15
+    for handle in sb.record_handles[:3]:
+        result = call(client, sb, handle)
+        assert _end_events(result) == 1
+        assert len(result.user_events) == len(result.records) + 1
+        assert "ChainedRecordsDataEnd" in set(result.metrics_frame()["user_event"].astype(str))
+
+
+def test_a_server_without_user_events_stops_being_waited_for(client: gwsnb.GwsClient, sb: Sandbox) -> None:
+    sb.faults.drop_user_events = True
+    correlator = client._correlator
+    assert correlator.end_events_seen  # the contract says GWS sends them: the first call waits a grace
+    first = call(client, sb, sb.record_handles[0])
+    assert first.complete and first.user_events == []
+    assert not correlator.end_events_seen  # ... and later calls do not wait any more
+    ChainIndex(sb).assert_matches(sb.record_handles[1], call(client, sb, sb.record_handles[1]).records)
+    sb.faults.drop_user_events = False
+    assert _end_events(call(client, sb, sb.record_handles[2])) == 1
+    assert correlator.end_events_seen  # user events are back: waiting for them again
+
+
 def test_several_devices_need_device_path(sb: Sandbox) -> None:
     with Sandbox(chains=5, seed=2, devices=2) as sb2, gwsnb.connect(sb2.url, sb2.username, sb2.password) as c:
         with pytest.raises(errors.DeviceSelectionError) as info:

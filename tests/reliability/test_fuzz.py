@@ -72,10 +72,12 @@ def _feed(batches: list[list[dict[str, Any]]]) -> tuple[Correlator, list[Chained
     try:
         correlator = Correlator(settle=0.0)
         results = []
+        futures: list[asyncio.Future[ChainedRecordResult]] = []
         for i, reference in enumerate(REFS):
             result = ChainedRecordResult(reference_id=str(reference), record_handle=i + 1, campaign_name="C",
                                          application_id=1, device_path=DEVICE, timings=CallTimings(sent=0.0))
-            correlator.register(reference, i + 1, DEVICE, result, loop.create_future())
+            futures.append(loop.create_future())
+            correlator.register(reference, i + 1, DEVICE, result, futures[-1])
             results.append(result)
         events: list[Event] = []
         for n, batch in enumerate(batches):
@@ -84,6 +86,9 @@ def _feed(batches: list[list[dict[str, Any]]]) -> tuple[Correlator, list[Chained
             correlator.feed(chunk)
         return correlator, results, events
     finally:
+        for future in futures:  # an Error notification's exception, retrieved: no "never retrieved" noise
+            if future.done() and not future.cancelled():
+                future.exception()
         loop.close()
 
 

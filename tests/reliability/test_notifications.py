@@ -74,12 +74,18 @@ def score(sb: Sandbox, handles: list[int], batch: Any) -> tuple[int, int, int, l
 
 
 def _counts_add_up(c: gwsnb.GwsClient) -> dict[str, int]:
-    counts = dict(c._correlator.counts)
+    async def snapshot() -> tuple[dict[str, int], int, int]:
+        # on the client's loop thread, where messages are logged and routed in one step: a /meta/connect
+        # answer arriving while the test reads cannot make the figures disagree
+        return dict(c._correlator.counts), c.event_log.total, c.unmatched_events
+
+    assert c._loop is not None
+    counts, logged, unmatched = c._loop.run(snapshot(), 5.0)
     parts = counts["meta"] + counts["malformed"] + counts["routed"] + counts["paired"] + counts["unmatched"]
     assert parts == counts["fed"], counts
-    assert counts["unmatched"] == c.unmatched_events
+    assert counts["unmatched"] == unmatched
     # every message received went to the event log and to the correlator, once
-    assert counts["fed"] == c.event_log.total
+    assert counts["fed"] == logged
     return counts
 
 

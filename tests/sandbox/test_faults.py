@@ -92,6 +92,15 @@ def test_drop_data_end_for_chosen_handles(fsb: Sandbox, peer: RawGws) -> None:
     assert "ChainedRecordsDataEnd" not in {_kind(m)[1] for m in got}
 
 
+def test_drop_user_events(fsb: Sandbox, peer: RawGws) -> None:
+    fsb.faults.drop_user_events = True
+    handle = _long_handle(fsb)
+    got = _normal_sequence(peer, handle)
+    got += peer.collect_for(0.3)
+    assert [_kind(m)[0] for m in got] == ["outbound"] * (_chain_len(fsb, handle) + 1)
+    assert _kind(got[-1]) == ("outbound", "ChainedRecordsDataEnd", handle)
+
+
 def test_duplicate(fsb: Sandbox, peer: RawGws) -> None:
     handle = fsb.record_handles[0]
     normal = _normal_sequence(peer, handle)
