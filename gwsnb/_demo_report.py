@@ -60,6 +60,16 @@ def sandbox_env(sb: Sandbox, password: str) -> dict[str, str]:
     }
 
 
+def execute_notebook(book: Any, *, env: dict[str, str], path: Path, timeout: float) -> Any:
+    """Execute ``book`` (an nbformat notebook) top to bottom in a fresh kernel whose environment is this
+    process's plus ``env`` (this process's own environment is left alone), working directory ``path``."""
+    from nbclient import NotebookClient
+
+    NotebookClient(book, timeout=timeout, kernel_name="python3",
+                   resources={"metadata": {"path": str(path)}}).execute(env={**os.environ, **env})
+    return book
+
+
 def _summary_from(outputs: list[Any]) -> dict[str, Any]:
     for output in outputs:
         text = output.get("text", "") if output.get("output_type") == "stream" else ""
@@ -80,7 +90,6 @@ def run(out_dir: Path, chains: int = 500, timeout: float = 120.0) -> dict[str, A
     :raises RuntimeError: the report would contain the sandbox password.
     """
     import nbformat
-    from nbclient import NotebookClient
     from nbconvert import HTMLExporter
 
     source = notebooks_dir() / f"{NOTEBOOK}.ipynb"
@@ -88,20 +97,9 @@ def run(out_dir: Path, chains: int = 500, timeout: float = 120.0) -> dict[str, A
     password = secrets.token_urlsafe(12)
     out_dir.mkdir(parents=True, exist_ok=True)
     with Sandbox(chains=chains, seed=1, password=password) as sb:
-        env = sandbox_env(sb, password)
-        saved = {key: os.environ.get(key) for key in env}
-        os.environ.update(env)  # the kernel inherits the environment of this process
         started = time.perf_counter()
-        try:
-            book.cells.append(nbformat.v4.new_code_cell(_SUMMARY_CELL))
-            NotebookClient(book, timeout=timeout, kernel_name="python3",
-                           resources={"metadata": {"path": str(source.parent)}}).execute()
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+        book.cells.append(nbformat.v4.new_code_cell(_SUMMARY_CELL))
+        execute_notebook(book, env=sandbox_env(sb, password), path=source.parent, timeout=timeout)
         elapsed = time.perf_counter() - started
         summary = _summary_from(book.cells.pop().outputs)
         summary.update(url=sb.url, chains=chains, seconds=elapsed)

@@ -8,15 +8,14 @@ output; 02 and 03 start their own sandbox, which their fault-injection cells nee
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 
+from gwsnb._demo_report import execute_notebook
 from gwsnb.sandbox import Sandbox
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
@@ -26,18 +25,7 @@ CELL_TIMEOUT_S = 90
 
 def execute(name: str, env: dict[str, str]) -> nbformat.NotebookNode:
     book = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
-    saved = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)  # the kernel inherits this process's environment
-    try:
-        NotebookClient(book, timeout=CELL_TIMEOUT_S, kernel_name="python3",
-                       resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-    return book
+    return execute_notebook(book, env=env, path=NOTEBOOKS, timeout=CELL_TIMEOUT_S)
 
 
 def texts(book: nbformat.NotebookNode) -> str:

@@ -15,7 +15,6 @@ import contextlib
 import io
 import json
 import logging
-import os
 import time
 import uuid
 import warnings
@@ -24,10 +23,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 
 import gwsnb
 from gwsnb import _rest, errors
+from gwsnb._demo_report import execute_notebook
 from gwsnb.cli import main as cli_main
 from gwsnb.sandbox import Faults, Sandbox
 
@@ -162,17 +161,7 @@ def test_executed_notebook_outputs_hold_no_secret(secret_sb: Sandbox, tmp_path: 
     book.cells = [nbformat.v4.new_code_cell(src) for src in NOTEBOOK_CELLS]
     env = {"RELIABILITY_SECRET_PW": PASSWORD, "RELIABILITY_URL": sb.url,
            "RELIABILITY_HANDLE": str(sb.record_handles[0])}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)  # the kernel inherits this process's environment
-    try:
-        NotebookClient(book, timeout=60, kernel_name="python3",
-                       resources={"metadata": {"path": str(tmp_path)}}).execute()
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    execute_notebook(book, env=env, path=tmp_path, timeout=60)
     outputs = "\n".join(json.dumps(cell.get("outputs", [])) for cell in book.cells)
     assert "GwsClient" in outputs and "DEBUG" in outputs  # the cells ran and logged
     leaks = _leaks(outputs)
