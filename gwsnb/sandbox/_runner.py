@@ -55,6 +55,7 @@ class Sandbox:
     :param faults: initial fault switches; change them at run time through ``sb.faults``.
     :param campaign_name: the campaign GetChainedRecord must name.
     :param application_id: the OCS application id GetChainedRecord must name.
+    :param http_session_idle_s: an HTTP session no request used for this long expires (30 min).
     :raises gwsnb.sandbox.CallingListError: for a calling list that cannot be loaded.
     :raises ValueError: for a bad keyword value.
     """
@@ -76,6 +77,7 @@ class Sandbox:
         calling_list_name: str = "CallingList1",
         cometd_timeout_ms: int = 30000,
         cometd_max_idle_s: float = 60.0,
+        http_session_idle_s: float = 1800.0,
     ) -> None:
         if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
             raise ValueError(f"port must be an integer in 0..65535, got {port!r}")
@@ -113,7 +115,7 @@ class Sandbox:
         self.device_paths: list[str] = list(self._config.device_paths)
         self.device_path: str = self.device_paths[0]
         self.record_handles: list[int] = list(self._list.sample_handles(5))
-        self._sessions = SessionStore({username: password})
+        self._sessions = SessionStore({username: password}, max_idle_s=http_session_idle_s)
         self._bayeux = BayeuxServer(
             self._sessions, self.faults, timeout_ms=cometd_timeout_ms, max_idle_s=cometd_max_idle_s
         )

@@ -1,7 +1,9 @@
 """HTTP sessions of the sandbox: Basic authentication, the ``JSESSIONID`` cookie and the CSRF token.
 
 A session is created when a request carries valid Basic credentials and no valid ``JSESSIONID`` of the
-same user; its CSRF token lives as long as the session (contract section 1).
+same user; its CSRF token lives as long as the session (contract section 1).  As in a servlet container,
+a session that no request has used for ``max_idle_s`` seconds (30 minutes by default) expires, so a
+sandbox left running under cookie-less clients (curl, a script) does not grow without bound.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import binascii
 import hmac
 import secrets
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -28,6 +31,7 @@ class HttpSession:
     username: str
     csrf_token: str
     created: float = field(default_factory=time.time)
+    last_used: float = field(default_factory=time.monotonic)
     contact_center_active: bool = False
 
     def __repr__(self) -> str:
@@ -38,9 +42,13 @@ class HttpSession:
 class SessionStore:
     """The configured users and their live HTTP sessions (used by REST and by the Bayeux endpoint)."""
 
-    def __init__(self, users: dict[str, str]) -> None:
+    def __init__(self, users: dict[str, str], max_idle_s: float = 1800.0) -> None:
+        if not max_idle_s > 0:
+            raise ValueError(f"max_idle_s must be > 0, got {max_idle_s!r}")
         self._users = dict(users)
-        self._sessions: dict[str, HttpSession] = {}
+        self.max_idle_s = max_idle_s
+        # least recently used first, so expiry only looks at the front
+        self._sessions: OrderedDict[str, HttpSession] = OrderedDict()
 
     def __repr__(self) -> str:
         return f"SessionStore(users={sorted(self._users)!r}, sessions={len(self._sessions)})"
@@ -80,7 +88,22 @@ class SessionStore:
     def from_cookie(self, request: web.Request) -> HttpSession | None:
         """The live session named by the request's ``JSESSIONID`` cookie, if any."""
         sid = request.cookies.get(SESSION_COOKIE)
-        return self._sessions.get(sid) if sid else None
+        if not sid:
+            return None
+        self._expire_idle()
+        session = self._sessions.get(sid)
+        if session is not None:
+            session.last_used = time.monotonic()
+            self._sessions.move_to_end(sid)
+        return session
+
+    def _expire_idle(self) -> None:
+        oldest_allowed = time.monotonic() - self.max_idle_s
+        while self._sessions:
+            sid, session = next(iter(self._sessions.items()))
+            if session.last_used >= oldest_allowed:
+                return
+            del self._sessions[sid]
 
     def authenticate(self, request: web.Request) -> tuple[HttpSession | None, bool]:
         """Find or create the session of ``request``.
@@ -99,6 +122,7 @@ class SessionStore:
         return cookie_session, False
 
     def create(self, username: str) -> HttpSession:
+        self._expire_idle()
         session = HttpSession(
             id=secrets.token_hex(16).upper(), username=username, csrf_token=secrets.token_urlsafe(24)
         )

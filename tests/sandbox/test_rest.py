@@ -3,6 +3,8 @@ contact-center session."""
 
 from __future__ import annotations
 
+import time
+
 import requests
 
 from gwsnb.sandbox import Sandbox
@@ -152,3 +154,20 @@ def test_password_not_in_repr() -> None:
         assert "s3cret-Pa55" not in repr(sb)
         assert "s3cret-Pa55" not in str(sb)
         assert "s3cret-Pa55" not in repr(sb.faults)
+
+
+def test_idle_http_sessions_expire_and_used_ones_live_on() -> None:
+    with Sandbox(chains=5, seed=1, http_session_idle_s=0.6) as sb:
+        idle, used = requests.Session(), requests.Session()
+        for s in (idle, used):
+            assert s.get(sb.url + "/me", auth=(sb.username, sb.password), timeout=10).status_code == 200
+        # cookie-less Basic requests (curl style) each open a session of their own
+        for _ in range(5):
+            requests.get(sb.url + "/me", auth=(sb.username, sb.password), timeout=10)
+        assert sb.http_session_count() == 7
+        for _ in range(8):  # 1.2 s, twice the idle limit: `used` keeps being used, the others do not
+            time.sleep(0.15)
+            assert used.get(sb.url + "/me/devices", timeout=10).json()["statusCode"] == 0
+        expired = idle.get(sb.url + "/me", timeout=10)
+        assert expired.status_code == 401 and expired.json()["statusCode"] == 20
+        assert sb.http_session_count() == 1
