@@ -29,7 +29,11 @@ that keeps forgetting the client cannot cause a handshake storm.  If the server 
 ``reconnect: "none"`` the session is reopened from scratch under the same policy.  A successful
 handshake resets the backoff (the server answers again), not the handshake cap.
 
-Silent server: the library gives each long-poll 1.2 × the advised ``timeout``; a poll that gets no answer
+Silent server: the library gives each long-poll 1.2 × the advised ``timeout``, and none at all when the
+server's advice names no timeout (a ``402`` reply's advice usually does not), which would let a silent
+server stall the session for good: so advice without a ``timeout`` is supplemented with the last one
+advised (:data:`DEFAULT_ADVICE_TIMEOUT_MS`, GWS's 30 s, until the server names one) before the library
+reads it, while the event log keeps the message as the server sent it.  A long-poll a poll that gets no answer
 in that time sets :attr:`CometdSession.state` to ``"unresponsive"``, counts it in ``unanswered_polls`` and
 logs one warning per outage (and one when the server answers again); the library then polls again.
 Received array elements that are not JSON objects with a ``channel`` are logged in the event log (a
@@ -67,6 +71,8 @@ LOGGER = logging.getLogger(__name__)
 T = TypeVar("T")
 
 DEFAULT_EVENT_LOG_SIZE = 100_000
+#: the long-poll timeout assumed until the server advises one (GWS advises 30000 ms [sample])
+DEFAULT_ADVICE_TIMEOUT_MS = 30_000
 #: an event-log entry for a received array element that was not a JSON object: ``{key: the value}``
 INVALID_MESSAGE_KEY = "gwsnb.invalid_message"
 
@@ -251,6 +257,8 @@ class _GwsExtension(AuthExtension):
         self.first_connect_pending = True
         self.need_refresh = False
         self.sent_cookies: dict[str, str] = {}
+        #: the last long-poll timeout the server advised (ms)
+        self.advised_timeout_ms: float = DEFAULT_ADVICE_TIMEOUT_MS
 
     async def outgoing(self, payload: list[dict[str, Any]], headers: dict[str, str]) -> None:
         owner = self._owner
@@ -287,7 +295,7 @@ class _GwsExtension(AuthExtension):
         now = time.time()
         events: list[Event] = []
         invalid = 0
-        for message in payload:
+        for index, message in enumerate(payload):
             if not isinstance(message, dict) or not isinstance(message.get("channel"), str):
                 # logged (a non-object wrapped, so the log holds dicts only) and left to the correlator
                 # to count; removed below, the library would raise on it and pause its connect loop
@@ -316,7 +324,8 @@ class _GwsExtension(AuthExtension):
                     advice = message.get("advice")
                     if _is_unknown_client(message) and not (isinstance(advice, dict) and "reconnect" in advice):
                         # CometD servers send advice with 402; without it the library would retry forever
-                        message["advice"] = {"reconnect": "handshake", "interval": 0}
+                        payload[index] = {**message, "advice": {"reconnect": "handshake", "interval": 0}}
+            payload[index] = self._with_timeout_advice(payload[index])
             event = Event(now, message)
             owner.event_log.append(event)
             events.append(event)
@@ -330,6 +339,20 @@ class _GwsExtension(AuthExtension):
                 owner.on_messages(events)
             except Exception:  # a bug in a consumer must not kill the transport
                 LOGGER.exception("CometD: message handler failed")
+
+    def _with_timeout_advice(self, message: dict[str, Any]) -> dict[str, Any]:
+        """``message`` as the library should read it: advice always names a long-poll timeout."""
+        advice = message.get("advice")
+        if isinstance(advice, dict):
+            timeout = advice.get("timeout")
+            if isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
+                self.advised_timeout_ms = timeout
+                return message
+        elif not (message.get("channel") == "/meta/handshake" and message.get("successful")):
+            return message  # no advice: the library keeps the previous one, which names a timeout
+        supplemented = dict(advice) if isinstance(advice, dict) else {}
+        supplemented["timeout"] = self.advised_timeout_ms
+        return {**message, "advice": supplemented}
 
     async def authenticate(self) -> None:
         # the library calls this on a Bayeux 401/403 and resends once; faye's "401::Unknown client"

@@ -309,6 +309,8 @@ class BayeuxServer:
         return self._unknown_client(msg)
 
     def _advice(self) -> dict[str, Any]:
+        if self._faults.omit_timeout_advice:
+            return {"interval": 0, "reconnect": "retry"}
         return {"interval": 0, "timeout": self.timeout_ms, "reconnect": "retry"}
 
     def _client_of(self, msg: Message, session_id: str) -> _Client | None:

@@ -37,6 +37,8 @@ class Faults:
         to handshake again at once: the worst case for a client's handshake storm.
     :param drop_user_events: never send the ``/me/internal`` DeviceUserEventMessages (a GWS whose
         user events do not reach this session): only the outbound notifications arrive.
+    :param omit_timeout_advice: handshake and connect replies advise no ``timeout`` (the server still
+        holds connects for its own timeout): a client must not wait forever on a silent server then.
     :param foreign: every notification of a call is also delivered to the CometD clients of every
         *other* HTTP session (a server mixing up sessions): they see referenceIds that are not theirs.
     """
@@ -52,6 +54,7 @@ class Faults:
     unknown_types: bool = False
     foreign: bool = False
     drop_user_events: bool = False
+    omit_timeout_advice: bool = False
     refuse_handshakes: bool = False
 
     def __post_init__(self) -> None:

@@ -14,9 +14,9 @@ from collections.abc import Iterator
 import pytest
 
 import gwsnb
-from gwsnb import errors
+from gwsnb import _cometd, errors
 from gwsnb._cometd import ReconnectPolicy
-from gwsnb.sandbox import Sandbox
+from gwsnb.sandbox import Faults, Sandbox
 from tests.chains import ChainIndex, record_keys
 
 from .conftest import Recorder, wait_for
@@ -218,3 +218,27 @@ def test_silent_server_detected_reported_and_recovered(own: Sandbox, client: gws
                        note=f"detected after {detected:.1f} s, advised timeout {advised:.1f} s; "
                             "the call made during the silence timed out as expected")
     assert survived == 3
+
+
+def test_silence_is_detected_when_the_server_advises_no_timeout(reliability: Recorder,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # the library sets no request timeout when the advice names none; the client then assumes one
+    # (GWS's 30 s; 1 s here, matching what this sandbox really holds connects for, to keep the test short)
+    monkeypatch.setattr(_cometd, "DEFAULT_ADVICE_TIMEOUT_MS", COMETD_TIMEOUT_MS)
+    with Sandbox(chains=30, seed=7, cometd_timeout_ms=COMETD_TIMEOUT_MS,
+                 faults=Faults(omit_timeout_advice=True)) as sb, \
+            gwsnb.connect(sb.url, sb.username, sb.password, timeout=10.0) as c:
+        assert _call(c, sb)
+        handshakes = [e for e in c.event_log if e.channel == "/meta/handshake"]
+        # the event log shows the advice as the server sent it
+        assert handshakes and all("timeout" not in e.message.get("advice", {}) for e in handshakes)
+        sb.faults.silent = True
+        t0 = time.monotonic()
+        wait_for(lambda: c.connection_state == "unresponsive", 10.0, "silence detection without timeout advice")
+        detected = time.monotonic() - t0
+        sb.faults.silent = False
+        wait_for(lambda: c.connection_state == "connected", 10.0, "recovery")
+        survived = sum(_call(c, sb, h) for h in sb.record_handles[:2])
+    reliability.record("silent server that advises no timeout", tried=3, survived=1 + survived,
+                       note=f"detected after {detected:.1f} s with the assumed timeout")
+    assert survived == 2

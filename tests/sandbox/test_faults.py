@@ -101,6 +101,22 @@ def test_drop_user_events(fsb: Sandbox, peer: RawGws) -> None:
     assert _kind(got[-1]) == ("outbound", "ChainedRecordsDataEnd", handle)
 
 
+def test_omit_timeout_advice(fsb: Sandbox) -> None:
+    fsb.faults = Faults(omit_timeout_advice=True)
+    peer = RawGws(fsb)
+    try:
+        handshake = peer.handshake()
+        connect = [m for m in peer.connect(timeout_ms=0) if m["channel"] == "/meta/connect"][0]
+        for reply in (handshake, connect):
+            assert reply["successful"] is True
+            assert "timeout" not in reply["advice"] and reply["advice"]["reconnect"] == "retry"
+        fsb.faults = Faults()
+        connect = [m for m in peer.connect(timeout_ms=0) if m["channel"] == "/meta/connect"][0]
+        assert connect["advice"]["timeout"] == 30000
+    finally:
+        peer.close()
+
+
 def test_duplicate(fsb: Sandbox, peer: RawGws) -> None:
     handle = fsb.record_handles[0]
     normal = _normal_sequence(peer, handle)
