@@ -14,18 +14,17 @@ from collections.abc import Sequence
 from types import FrameType
 
 from ._cli_chained_records import add_chained_records
+from .errors import InvalidParameterError
+from .params import parse_handles
 
 __all__ = ["build_parser", "main"]
 
 
 def _handles(text: str) -> set[int]:
     try:
-        values = {int(part) for part in text.split(",") if part.strip()}
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated record handles like 7,9, got {text!r}") from None
-    if any(v < 0 for v in values):
-        raise argparse.ArgumentTypeError(f"record handles must be non-negative, got {text!r}")
-    return values
+        return set(parse_handles(text))
+    except InvalidParameterError as exc:
+        raise argparse.ArgumentTypeError(f"expected record handles like 7,9 or 20-30: {exc}") from None
 
 
 def _non_negative_float(text: str) -> float:
@@ -57,7 +56,7 @@ def _add_sandbox(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     faults.add_argument("--drop-data-end", action="store_true", help="never send ChainedRecordsDataEnd")
     faults.add_argument("--duplicate", action="store_true", help="deliver every notification twice")
     faults.add_argument("--reorder", action="store_true", help="shuffle the notifications of each call")
-    faults.add_argument("--error-handles", type=_handles, default=set(), metavar="7,9",
+    faults.add_argument("--error-handles", type=_handles, default=set(), metavar="7,9,20-30",
                         help="record handles answered with the asynchronous Error notification")
     p.set_defaults(func=_run_sandbox)
 
