@@ -556,13 +556,6 @@ class CometdSession:
                 self.policy.failure()
                 LOGGER.warning("CometD reopen failed: %s", _describe(exc))
 
-    async def wait_connected(self, timeout: float) -> bool:
-        try:
-            await asyncio.wait_for(self.connected.wait(), timeout)
-            return True
-        except asyncio.TimeoutError:
-            return False
-
     async def close(self, timeout: float = 5.0) -> None:
         """Disconnect (trap 7: bounded by ``timeout``).  Idempotent."""
         self._closing = True
