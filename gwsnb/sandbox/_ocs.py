@@ -210,7 +210,7 @@ class OcsEmulator:
             return ERROR_UNKNOWN_CAMPAIGN, f"Campaign {req.campaign_name!r} is unknown"
         if req.handle in self.faults.error_handles:
             return ERROR_INJECTED, f"Injected error for record handle {req.handle}"
-        if self.calling_list.chain(req.handle) is None:
+        if req.handle not in self.calling_list:
             return ERROR_UNKNOWN_HANDLE, f"Record handle {req.handle} is unknown (no such record or already finished)"
         return None
 
