@@ -1,73 +1,111 @@
 """gwsnb: Genesys Web Services (GWS) v2 Outbound GetChainedRecord from Jupyter notebooks.
 
-The public API is what ``__all__`` lists; modules whose names start with ``_`` are private.
+The public API is what ``__all__`` lists; modules whose names start with ``_`` are private.  Only the
+errors and the parameter validator are imported eagerly: the client (aiohttp, the CometD transport), the
+data model, the sandbox (aiohttp.web, pandas) and the form (ipywidgets) load on first use, so a script
+that only needs part of gwsnb pays only for that part.
 """
 
-from __future__ import annotations
+import importlib as _importlib
+import logging as _logging
+import typing as _typing
 
-import logging
-from typing import TYPE_CHECKING, Any
-
-from .batch import ChainedRecordBatch, HandleFailure
-from .client import Device, GwsClient, connect
 from .errors import (
+    AlreadyExistsError,
+    AlreadyInUseError,
     AuthenticationError,
     ChainedRecordError,
     CsrfError,
     DeviceSelectionError,
+    ForbiddenError,
     GwsError,
     GwsStatusError,
+    InputValidationError,
+    InternalServerError,
     InvalidParameterError,
+    InvalidStateError,
+    MissingParameterError,
+    NoPermissionError,
     NotAuthenticatedError,
     NotFoundError,
     NotificationTimeout,
+    PasswordChangeRequiredError,
     TransportError,
 )
 from .params import ChainedRecordParams, parse_handles
-from .results import CallTimings, ChainedRecordResult, Event
-from .sandbox import Faults, Sandbox
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
+    from .batch import ChainedRecordBatch, HandleFailure
+    from .client import Device, GwsClient, connect
+    from .results import CallTimings, ChainedRecordResult, Event
+    from .sandbox import Faults, Sandbox
     from .widgets import ChainedRecordForm
 
 __version__ = "0.1.0"
 
-logging.getLogger(__name__).addHandler(logging.NullHandler())
+_logging.getLogger(__name__).addHandler(_logging.NullHandler())
+
+#: public name -> the module that defines it, imported on first access
+_LAZY = {
+    "CallTimings": ".results",
+    "ChainedRecordBatch": ".batch",
+    "ChainedRecordForm": ".widgets",
+    "ChainedRecordResult": ".results",
+    "Device": ".client",
+    "Event": ".results",
+    "Faults": ".sandbox",
+    "GwsClient": ".client",
+    "HandleFailure": ".batch",
+    "Sandbox": ".sandbox",
+    "connect": ".client",
+}
 
 __all__ = [
+    "AlreadyExistsError",
+    "AlreadyInUseError",
     "AuthenticationError",
+    "CallTimings",
     "ChainedRecordBatch",
     "ChainedRecordError",
     "ChainedRecordForm",
     "ChainedRecordParams",
+    "ChainedRecordResult",
     "CsrfError",
     "Device",
     "DeviceSelectionError",
+    "Event",
+    "Faults",
+    "ForbiddenError",
     "GwsClient",
     "GwsError",
     "GwsStatusError",
     "HandleFailure",
+    "InputValidationError",
+    "InternalServerError",
     "InvalidParameterError",
+    "InvalidStateError",
+    "MissingParameterError",
+    "NoPermissionError",
     "NotAuthenticatedError",
     "NotFoundError",
     "NotificationTimeout",
+    "PasswordChangeRequiredError",
+    "Sandbox",
     "TransportError",
+    "__version__",
     "connect",
     "parse_handles",
-    "CallTimings",
-    "ChainedRecordResult",
-    "Event",
-    "Faults",
-    "Sandbox",
-    "__version__",
 ]
 
 
-def __getattr__(name: str) -> Any:
-    # ChainedRecordForm is loaded on first use: only gwsnb.widgets imports ipywidgets, and the CLI and
-    # scripts should not pay for it.
-    if name == "ChainedRecordForm":
-        from .widgets import ChainedRecordForm
+def __getattr__(name: str) -> _typing.Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(_importlib.import_module(module, __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
 
-        return ChainedRecordForm
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -14,10 +14,12 @@ import getpass
 import io
 import os
 import sys
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING
 
+from ._bulk import MAX_CONCURRENCY, MAX_RETRIES
+from ._cli_args import handles_arg, int_arg, seconds_arg
 from .errors import GwsError, InvalidParameterError
-from .params import ChainedRecordParams, parse_handles
+from .params import MAX_HANDLE, ChainedRecordParams, parse_handles
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -48,40 +50,8 @@ _TABLE_HIDDEN = ("reference_id", "campaign_name", "calling_list", "application_i
 _FAILURES_LISTED = 20
 
 
-def _int_arg(low: int, high: int) -> Any:
-    def convert(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must be between {low} and {high}, got {text!r}")
-        return value
-
-    return convert
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number of seconds > 0, got {text!r}")
-    return value
-
-
-def _handles(text: str) -> list[int]:
-    try:
-        return parse_handles(text)
-    except InvalidParameterError as exc:
-        raise argparse.ArgumentTypeError(f"{exc.reason}: {exc.value!r}") from None
-
-
 def add_chained_records(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register the ``chained-records`` subcommand."""
-    from .client import _MAX_CONCURRENCY, _MAX_RETRIES
-
     p = sub.add_parser(
         "chained-records",
         help="GetChainedRecord for many record handles; records to stdout or a file",
@@ -94,17 +64,17 @@ def add_chained_records(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     p.add_argument("--password-env", metavar="VAR",
                    help="environment variable holding the password (default: ask, without echo)")
     p.add_argument("--campaign", required=True, help="campaign name")
-    p.add_argument("--application-id", required=True, type=_int_arg(1, 2**31 - 1), metavar="N",
+    p.add_argument("--application-id", required=True, type=int_arg("application_id", 1, MAX_HANDLE), metavar="N",
                    help="OCS application id")
     p.add_argument("--device", metavar="PATH", help="devicePath, e.g. /devices/<id> (default: the user's only one)")
     source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--handles", type=_handles, metavar='"7,9,20-30"', help="record handles and ranges")
+    source.add_argument("--handles", type=handles_arg, metavar='"7,9,20-30"', help="record handles and ranges")
     source.add_argument("--handles-file", metavar="FILE",
                         help="file of record handles (commas, spaces or new lines; ranges allowed)")
-    p.add_argument("--concurrency", type=_int_arg(1, _MAX_CONCURRENCY), default=16,
+    p.add_argument("--concurrency", type=int_arg("concurrency", 1, MAX_CONCURRENCY), default=16,
                    help="calls in flight at once (default 16)")
-    p.add_argument("--timeout", type=_seconds, metavar="S", help="seconds per attempt (default 30)")
-    p.add_argument("--retries", type=_int_arg(0, _MAX_RETRIES), default=2, metavar="N",
+    p.add_argument("--timeout", type=seconds_arg, metavar="S", help="seconds per attempt (default 30)")
+    p.add_argument("--retries", type=int_arg("retries", 0, MAX_RETRIES), default=2, metavar="N",
                    help="retries of a call whose notifications were lost (default 2)")
     p.add_argument("--fail-fast", action="store_true", help="stop at the first failed handle")
     p.add_argument("--format", choices=("table", "csv", "json", "parquet"), default="table",

@@ -44,16 +44,15 @@ before the library sees them (it would raise and pause its connect loop).
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import logging
 import random
 import threading
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from types import SimpleNamespace
-from typing import Any, TypeVar
+from typing import Any
 
 import aiohttp
 from aiocometd_noloop import Client
@@ -62,13 +61,12 @@ from aiocometd_noloop.constants import ConnectionType
 from aiocometd_noloop.extensions import AuthExtension
 from yarl import URL
 
-from .errors import TransportError
+from .errors import TransportError, describe
 from .results import Event
 
-__all__ = ["EventLog", "LoopThread", "LoopTimeout", "ReconnectPolicy", "CometdSession"]
+__all__ = ["EventLog", "ReconnectPolicy", "CometdSession"]
 
 LOGGER = logging.getLogger(__name__)
-T = TypeVar("T")
 
 DEFAULT_EVENT_LOG_SIZE = 100_000
 #: the long-poll timeout assumed until the server advises one (GWS advises 30000 ms [sample])
@@ -119,91 +117,6 @@ class EventLog:
 
     def __repr__(self) -> str:
         return f"<EventLog {len(self)}/{self.maxlen} messages, {self.dropped} dropped>"
-
-
-class LoopTimeout(Exception):
-    """A blocking call got no answer from the loop thread in time."""
-
-
-class LoopThread:
-    """A private asyncio event loop running forever on a daemon thread.
-
-    Blocking callers submit coroutines to it and wait on a ``concurrent.futures.Future``; this works the
-    same from a script, from IPython and from a Jupyter kernel whose own loop is running (patched by
-    ``nest_asyncio`` or not), because our loop never shares a thread with the caller's.
-    """
-
-    def __init__(self, name: str = "gwsnb-loop", workers: int = 16) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.executor = concurrent.futures.ThreadPoolExecutor(max_workers=workers,
-                                                              thread_name_prefix=f"{name}-rest")
-        self.loop.set_default_executor(self.executor)
-        self._ready = threading.Event()
-        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self.thread.start()
-        self._ready.wait()
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        self.loop.call_soon(self._ready.set)
-        self.loop.run_forever()
-
-    @property
-    def running(self) -> bool:
-        return self.thread.is_alive() and not self.loop.is_closed()
-
-    def in_loop_thread(self) -> bool:
-        return threading.current_thread() is self.thread
-
-    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
-        if not self.running:
-            coro.close()
-            raise TransportError("the client is closed")
-        return asyncio.run_coroutine_threadsafe(coro, self.loop)
-
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None) -> T:
-        """Run ``coro`` on the loop and wait for it (at most ``timeout`` s; then cancel it).
-
-        :raises RuntimeError: called from the loop thread itself (it would deadlock).
-        :raises LoopTimeout: no result in time (the coroutine is cancelled).  A distinct type, because
-            since Python 3.11 ``concurrent.futures.TimeoutError`` is the builtin ``TimeoutError``, which
-            the coroutine's own errors (``NotificationTimeout``) also are.
-        """
-        if self.in_loop_thread():
-            coro.close()
-            raise RuntimeError("blocking gwsnb call made from the client's own event loop; use the *_async API")
-        future = self.submit(coro)
-        try:
-            done, _ = concurrent.futures.wait([future], timeout)
-        except BaseException:
-            # KeyboardInterrupt in a notebook: do not leave the call running behind the user's back
-            future.cancel()
-            raise
-        if not done:
-            future.cancel()
-            raise LoopTimeout(f"no answer from the client's event loop within {timeout} s")
-        return future.result()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Cancel what is left on the loop, stop it and join the thread (bounded)."""
-        if self.loop.is_closed():
-            return
-        if self.thread.is_alive() and not self.in_loop_thread():
-            async def _cancel_all() -> None:
-                current = asyncio.current_task()
-                tasks = [t for t in asyncio.all_tasks() if t is not current]
-                for task in tasks:
-                    task.cancel()
-                if tasks:
-                    await asyncio.wait(tasks, timeout=timeout)
-
-            with contextlib.suppress(Exception):
-                asyncio.run_coroutine_threadsafe(_cancel_all(), self.loop).result(timeout + 1)
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self.thread.join(timeout)
-        self.executor.shutdown(wait=False, cancel_futures=True)
-        if not self.thread.is_alive():
-            self.loop.close()
 
 
 class ReconnectPolicy:
@@ -498,7 +411,7 @@ class CometdSession:
             raise TransportError(f"CometD handshake with {self.url} did not complete within {timeout} s") from None
         except (cometd_errors.AiocometdException, aiohttp.ClientError, OSError) as exc:
             await self._drop_client()
-            raise TransportError(f"CometD handshake with {self.url} failed: {_describe(exc)}") from None
+            raise TransportError(f"CometD handshake with {self.url} failed: {describe(exc)}") from None
         self._consumer = asyncio.get_running_loop().create_task(self._consume(), name="gwsnb-cometd-consumer")
 
     async def _open_client(self) -> None:
@@ -539,7 +452,7 @@ class CometdSession:
                     return
                 self._mark_down("lost")
                 self.policy.failure()
-                LOGGER.warning("CometD session lost (%s); reopening", _describe(exc))
+                LOGGER.warning("CometD session lost (%s); reopening", describe(exc))
                 await self._reopen()
 
     async def _reopen(self) -> None:
@@ -554,7 +467,7 @@ class CometdSession:
                 raise
             except Exception as exc:
                 self.policy.failure()
-                LOGGER.warning("CometD reopen failed: %s", _describe(exc))
+                LOGGER.warning("CometD reopen failed: %s", describe(exc))
 
     async def close(self, timeout: float = 5.0) -> None:
         """Disconnect (trap 7: bounded by ``timeout``).  Idempotent."""
@@ -567,11 +480,6 @@ class CometdSession:
         await self._drop_client(timeout)
         self.connected.clear()
         self._state = "closed"
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _ssl_context(cafile: str) -> Any:

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import html
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .errors import ChainedRecordError, GwsStatusError
+from .errors import ChainedRecordError, GwsStatusError, describe
 from .results import ChainedRecordResult
 
 if TYPE_CHECKING:
@@ -23,10 +23,26 @@ if TYPE_CHECKING:
 
     import pandas as pd
 
-__all__ = ["ChainedRecordBatch", "HandleFailure"]
+__all__ = ["ChainedRecordBatch", "HandleFailure", "percentiles"]
 
 _PERCENTILES = (50, 90, 99)
 _LISTED_PER_REASON = 10
+
+
+def percentiles(values: Iterable[float], ps: Sequence[int] = _PERCENTILES) -> dict[int, float]:
+    """``{p: value}`` for each percentile ``p`` of ``values``, by linear interpolation between the closest
+    ranks (numpy's default method), without importing numpy; empty for no values.  Every percentile gwsnb
+    shows (batches, the form, runs) comes from here."""
+    ordered = sorted(values)
+    if not ordered:
+        return {}
+    out: dict[int, float] = {}
+    for p in ps:
+        pos = (len(ordered) - 1) * p / 100
+        low = int(pos)
+        high = min(low + 1, len(ordered) - 1)
+        out[p] = ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+    return out
 
 
 @dataclass(frozen=True)
@@ -56,7 +72,7 @@ class HandleFailure:
         return carried if isinstance(carried, ChainedRecordResult) else None
 
     def __str__(self) -> str:
-        return f"handle {self.record_handle}: {type(self.error).__name__}: {self.error} (attempts {self.attempts})"
+        return f"handle {self.record_handle}: {describe(self.error)} (attempts {self.attempts})"
 
 
 @dataclass
@@ -121,17 +137,7 @@ class ChainedRecordBatch:
     def latency_percentiles(self) -> dict[int, float]:
         """p50 / p90 / p99 of the successful calls' ``total_ms`` (POST sent to DataEnd, last attempt);
         empty when no call succeeded."""
-        values = sorted(t for t in (r.timings.total_ms for r in self.results) if t is not None)
-        if not values:
-            return {}
-        out: dict[int, float] = {}
-        for p in _PERCENTILES:
-            # linear interpolation between closest ranks (numpy's default), without importing numpy here
-            pos = (len(values) - 1) * p / 100
-            low = int(pos)
-            high = min(low + 1, len(values) - 1)
-            out[p] = values[low] + (values[high] - values[low]) * (pos - low)
-        return out
+        return percentiles(t for t in (r.timings.total_ms for r in self.results) if t is not None)
 
     def summary(self) -> str:
         """One line of counts, e.g. for a log or the command line's stderr."""

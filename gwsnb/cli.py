@@ -13,18 +13,10 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
+from ._cli_args import handles_arg
 from ._cli_chained_records import add_chained_records
-from .errors import InvalidParameterError
-from .params import parse_handles
 
 __all__ = ["build_parser", "main"]
-
-
-def _handles(text: str) -> set[int]:
-    try:
-        return set(parse_handles(text))
-    except InvalidParameterError as exc:
-        raise argparse.ArgumentTypeError(f"expected record handles like 7,9 or 20-30: {exc}") from None
 
 
 def _non_negative_float(text: str) -> float:
@@ -56,7 +48,7 @@ def _add_sandbox(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     faults.add_argument("--drop-data-end", action="store_true", help="never send ChainedRecordsDataEnd")
     faults.add_argument("--duplicate", action="store_true", help="deliver every notification twice")
     faults.add_argument("--reorder", action="store_true", help="shuffle the notifications of each call")
-    faults.add_argument("--error-handles", type=_handles, default=set(), metavar="7,9,20-30",
+    faults.add_argument("--error-handles", type=handles_arg, default=[], metavar="7,9,20-30",
                         help="record handles answered with the asynchronous Error notification")
     p.set_defaults(func=_run_sandbox)
 
@@ -69,7 +61,7 @@ def _run_sandbox(args: argparse.Namespace) -> int:
         drop_data_end=args.drop_data_end,
         duplicate=args.duplicate,
         reorder=args.reorder,
-        error_handles=args.error_handles,
+        error_handles=set(args.error_handles),
     )
     stop = threading.Event()
 

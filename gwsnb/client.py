@@ -9,27 +9,24 @@ Jupyter kernel whose loop is already running, with or without ``nest_asyncio``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import dataclasses
 import getpass
 import logging
-import math
 import os
-import queue
-import random
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from . import protocol
-from ._cometd import DEFAULT_EVENT_LOG_SIZE, CometdSession, EventLog, LoopThread, LoopTimeout
+from ._bulk import MAX_CONCURRENCY, MAX_RETRIES, BatchRun, run_async, run_blocking
+from ._cometd import DEFAULT_EVENT_LOG_SIZE, CometdSession, EventLog
 from ._correlate import Correlator
+from ._loop import LoopThread, LoopTimeout
 from ._rest import RestSession, check_base_url
-from .batch import ChainedRecordBatch, HandleFailure
+from .batch import ChainedRecordBatch
 from .errors import (
     DeviceSelectionError,
     GwsError,
@@ -37,7 +34,7 @@ from .errors import (
     NotificationTimeout,
     TransportError,
 )
-from .params import ChainedRecordParams, parse_handles
+from .params import ChainedRecordParams, check_int, check_timeout, parse_handles
 from .results import CallTimings, ChainedRecordResult, Event
 
 if TYPE_CHECKING:
@@ -48,15 +45,6 @@ __all__ = ["connect", "GwsClient", "Device"]
 LOGGER = logging.getLogger(__name__)
 #: extra seconds a blocking caller waits beyond the call's own timeout before giving up on the loop
 _BLOCKING_MARGIN = 5.0
-#: get_chained_records: retry backoff (seconds) of the first retry, doubled per retry up to the cap
-_RETRY_BASE_S = 0.5
-_RETRY_CAP_S = 8.0
-_MAX_CONCURRENCY = 1024
-_MAX_RETRIES = 10
-#: seconds an interrupted batch waits for its cancelled calls to unwind before returning anyway
-_INTERRUPT_GRACE_S = 10.0
-#: errors meaning the notifications (or the answer) were lost, not a verdict: GetChainedRecord only reads
-_RETRIABLE = (NotificationTimeout, TransportError)
 
 
 @dataclass(frozen=True)
@@ -80,86 +68,6 @@ class Device:
                    state=None if state is None else str(state), raw=obj)
 
 
-def _check_timeout(field_name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise InvalidParameterError(field_name, value, "must be a finite number of seconds > 0")
-    return float(value)
-
-
-def _retry_delay(attempt: int) -> float:
-    # "equal jitter": calls lost to the same reconnect spread out, yet each waits at least half the step
-    ceiling = min(_RETRY_CAP_S, _RETRY_BASE_S * 2 ** (attempt - 1))
-    return ceiling / 2 + random.uniform(0.0, ceiling / 2)
-
-
-def _check_count(field_name: str, value: Any, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise InvalidParameterError(field_name, value, f"expected an integer between {low} and {high}")
-    return value
-
-
-def _progress_bar(progress: Any, total: int) -> tuple[Any, bool]:
-    """``(bar, owned)``: a new ``tqdm.auto`` bar for ``True``, none for ``False``/``None``, else the caller's."""
-    if progress is None or progress is False:
-        return None, False
-    if progress is True:
-        from tqdm.auto import tqdm
-
-        return tqdm(total=total, desc="GetChainedRecord", unit="call", dynamic_ncols=True), True
-    if callable(getattr(progress, "update", None)):
-        return progress, False
-    raise InvalidParameterError("progress", progress, "expected True, False or a tqdm-like object with update()")
-
-
-class _BatchRun:
-    """One get_chained_records run.  Outcomes are written on the client's loop thread; the caller reads them
-    (a dict assignment per handle is atomic under the GIL) to build a partial batch after an interrupt."""
-
-    def __init__(self, handles: list[int], params: ChainedRecordParams, device_path: str, concurrency: int,
-                 retries: int, fail_fast: bool) -> None:
-        self.handles = handles
-        self.params = params
-        self.device_path = device_path
-        self.concurrency = concurrency
-        self.retries = retries
-        self.fail_fast = fail_fast
-        self.outcomes: dict[int, ChainedRecordResult | HandleFailure] = {}
-        self.failed = 0
-        self.interrupted = False
-        self.started = time.monotonic()
-        self.notify: Callable[[ChainedRecordResult | HandleFailure], None] = lambda outcome: None
-        self.workers: list[asyncio.Task[None]] = []
-        self.stopping = False
-
-    def stop(self) -> None:
-        """Cancel the workers (loop thread only); calls in flight unwind and their handles are skipped."""
-        # the flag as well as cancel(): asyncio.wait_for (3.11) can swallow a cancellation that arrives
-        # just as the awaited call finishes, and such a worker must still not take another handle
-        self.stopping = True
-        current = asyncio.current_task()
-        for worker in self.workers:
-            if worker is not current:
-                worker.cancel()
-
-    def record(self, handle: int, outcome: ChainedRecordResult | HandleFailure) -> None:
-        self.outcomes[handle] = outcome
-        if isinstance(outcome, HandleFailure):
-            self.failed += 1
-        self.notify(outcome)
-
-    def batch(self) -> ChainedRecordBatch:
-        return ChainedRecordBatch.from_outcomes(self.handles, dict(self.outcomes), interrupted=self.interrupted,
-                                                elapsed_s=time.monotonic() - self.started)
-
-
-def _advance(bar: Any, outcome: ChainedRecordResult | HandleFailure, run: _BatchRun) -> None:
-    if bar is None:
-        return
-    if isinstance(outcome, HandleFailure):
-        bar.set_postfix(failed=run.failed, refresh=False)
-    bar.update(1)
-
-
 class GwsClient:
     """A logged-in GWS session with its CometD notifications.  Create it with :func:`connect`.
 
@@ -178,7 +86,7 @@ class GwsClient:
         if not isinstance(password, str):
             raise InvalidParameterError("password", "<hidden>", "expected a string")
         self.username = username
-        self.timeout = _check_timeout("timeout", timeout)
+        self.timeout = check_timeout("timeout", timeout)
         if not isinstance(notifications_path, str) or not (
                 notifications_path.startswith("/") or notifications_path.startswith(("http://", "https://"))):
             raise InvalidParameterError("notifications_path", notifications_path,
@@ -206,7 +114,7 @@ class GwsClient:
 
     # --- lifecycle ------------------------------------------------------------------------------
     def _open(self) -> GwsClient:
-        self._loop = LoopThread()
+        self._loop = LoopThread(workers=16)
         try:
             self._loop.run(self._open_async(), self.timeout * 3 + _BLOCKING_MARGIN)
         except LoopTimeout:
@@ -444,16 +352,17 @@ class GwsClient:
 
     # --- many handles ---------------------------------------------------------------------------
     def _prepare_batch(self, handles: Any, campaign_name: Any, application_id: Any, device_path: Any,
-                       concurrency: Any, timeout: Any, retries: Any, fail_fast: Any) -> _BatchRun:
+                       concurrency: Any, timeout: Any, retries: Any, fail_fast: Any) -> BatchRun:
         handle_list = parse_handles(handles)
         params, device = self._prepare(handle_list[0], campaign_name, application_id, device_path, None, timeout)
-        concurrency = _check_count("concurrency", concurrency, 1, _MAX_CONCURRENCY)
-        retries = _check_count("retries", retries, 0, _MAX_RETRIES)
+        concurrency = check_int("concurrency", concurrency, 1, MAX_CONCURRENCY)
+        retries = check_int("retries", retries, 0, MAX_RETRIES)
         if not isinstance(fail_fast, bool):
             raise InvalidParameterError("fail_fast", fail_fast, "expected True or False")
         if self._loop is None:
             raise TransportError("the client is not connected")
-        return _BatchRun(handle_list, params, device, concurrency, retries, fail_fast)
+        return BatchRun(handle_list, params, device, concurrency=concurrency, retries=retries,
+                        fail_fast=fail_fast, call=self._get_chained_record, closed=lambda: self._closed)
 
     def get_chained_records(self, handles: Iterable[int | str] | str | int, *, campaign_name: str,
                             application_id: int, device_path: str | None = None, concurrency: int = 16,
@@ -488,43 +397,8 @@ class GwsClient:
         """
         run = self._prepare_batch(handles, campaign_name, application_id, device_path, concurrency, timeout,
                                   retries, fail_fast)
-        loop = self._loop
-        assert loop is not None
-        if loop.in_loop_thread():
-            raise RuntimeError("blocking gwsnb call made from the client's own event loop; use the *_async API")
-        done: queue.SimpleQueue[ChainedRecordResult | HandleFailure] = queue.SimpleQueue()
-        run.notify = done.put
-        bar, owned = _progress_bar(progress, len(run.handles))
-        try:
-            future = loop.submit(self._run_batch(run))
-            try:
-                # the progress bar is advanced here, in the caller's thread, so a Ctrl-C lands in this loop
-                while True:
-                    try:
-                        _advance(bar, done.get(timeout=0.1), run)
-                    except queue.Empty:
-                        if future.done():
-                            break
-                while not done.empty():
-                    _advance(bar, done.get_nowait(), run)
-                if future.cancelled():  # the client was closed under the run
-                    run.interrupted = True
-                    return run.batch()
-                return future.result()
-            except KeyboardInterrupt:
-                run.interrupted = True
-                loop.loop.call_soon_threadsafe(run.stop)
-                try:
-                    future.result(_INTERRUPT_GRACE_S)
-                except BaseException as exc:  # a second Ctrl-C, or calls slow to unwind: stop waiting
-                    LOGGER.debug("interrupted batch: %r", exc)
-                    future.cancel()
-                batch = run.batch()
-                LOGGER.warning("GetChainedRecord batch interrupted: %s", batch.summary())
-                return batch
-        finally:
-            if owned:
-                bar.close()
+        assert self._loop is not None
+        return run_blocking(self._loop, run, progress)
 
     async def get_chained_records_async(self, handles: Iterable[int | str] | str | int, *, campaign_name: str,
                                         application_id: int, device_path: str | None = None,
@@ -540,90 +414,8 @@ class GwsClient:
         """
         run = self._prepare_batch(handles, campaign_name, application_id, device_path, concurrency, timeout,
                                   retries, fail_fast)
-        loop = self._loop
-        assert loop is not None
-        caller = asyncio.get_running_loop()
-        bar, owned = _progress_bar(progress, len(run.handles))
-
-        def notify(outcome: ChainedRecordResult | HandleFailure) -> None:
-            # RuntimeError: the caller's loop is gone (it stopped waiting), there is no bar to advance
-            with contextlib.suppress(RuntimeError):
-                caller.call_soon_threadsafe(_advance, bar, outcome, run)
-
-        run.notify = notify
-        try:
-            future: asyncio.Future[ChainedRecordBatch] = (
-                asyncio.ensure_future(self._run_batch(run)) if loop.in_loop_thread()
-                else asyncio.wrap_future(loop.submit(self._run_batch(run))))
-            try:
-                batch = await asyncio.shield(future)
-            except asyncio.CancelledError as exc:
-                run.interrupted = True
-                loop.loop.call_soon_threadsafe(run.stop)
-                await asyncio.wait({future}, timeout=_INTERRUPT_GRACE_S)
-                exc.batch = run.batch()  # type: ignore[attr-defined]
-                raise
-            if future.cancelled():
-                run.interrupted = True
-                return run.batch()
-            return batch
-        finally:
-            if owned:
-                bar.close()
-
-    async def _run_batch(self, run: _BatchRun) -> ChainedRecordBatch:
-        pending = iter(run.handles)  # shared by the workers: each next() hands out one handle
-
-        async def worker() -> None:
-            for handle in pending:
-                if run.stopping:
-                    return
-                outcome = await self._call_with_retries(dataclasses.replace(run.params, record_handle=handle),
-                                                        run.device_path, run.retries)
-                run.record(handle, outcome)
-                if run.fail_fast and isinstance(outcome, HandleFailure):
-                    run.stop()
-                    return
-
-        loop = asyncio.get_running_loop()
-        run.workers = [loop.create_task(worker()) for _ in range(min(run.concurrency, len(run.handles)))]
-        try:
-            await asyncio.wait(run.workers)
-        except asyncio.CancelledError:
-            run.stop()
-            await asyncio.wait(run.workers, timeout=_INTERRUPT_GRACE_S)
-            raise
-        for task in run.workers:
-            if not task.cancelled() and task.exception() is not None:
-                raise task.exception()  # type: ignore[misc]  # a bug, not a call failure
-        return run.batch()
-
-    async def _call_with_retries(self, params: ChainedRecordParams, device_path: str,
-                                 retries: int) -> ChainedRecordResult | HandleFailure:
-        handle = params.record_handle
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                result = await self._get_chained_record(params, device_path)
-            except _RETRIABLE as exc:
-                if attempt > retries or self._closed:
-                    return self._failure(handle, exc, attempt)
-                delay = _retry_delay(attempt)
-                LOGGER.debug("handle %s attempt %d: %s; retrying in %.2f s", handle, attempt, exc, delay)
-                await asyncio.sleep(delay)
-            except Exception as exc:  # a server verdict (Error notification, statusCode): retrying cannot help
-                return self._failure(handle, exc, attempt)
-            else:
-                result.attempts = attempt
-                return result
-
-    @staticmethod
-    def _failure(handle: int, error: BaseException, attempts: int) -> HandleFailure:
-        carried = getattr(error, "result", None)
-        if isinstance(carried, ChainedRecordResult):
-            carried.attempts = attempts
-        return HandleFailure(handle, error, attempts)
+        assert self._loop is not None
+        return await run_async(self._loop, run, progress)
 
 
 def connect(url: str, username: str, password: str | None = None, *, verify: bool | str = True,

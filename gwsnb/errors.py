@@ -65,6 +65,8 @@ __all__ = [
     "ChainedRecordError",
     "NotificationTimeout",
     "status_error",
+    "describe",
+    "describe_error",
 ]
 
 
@@ -242,3 +244,31 @@ class ChainedRecordError(GwsError):
 
 class NotificationTimeout(GwsError, TimeoutError):
     """ChainedRecordsDataEnd did not arrive in time; ``.result`` holds what did arrive."""
+
+
+def describe(error: BaseException) -> str:
+    """``"TypeName: message"`` (just the type name when the message is empty): the one short form used in
+    logs, frames' ``error`` column and batch listings."""
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def describe_error(error: BaseException) -> str:
+    """One line for a person: the statusCode or errorCode and the server's message, the partial record
+    count of a timeout, else :func:`describe`."""
+    if isinstance(error, GwsStatusError):
+        text = f"statusCode {error.status_code}"
+        if error.status_message:
+            text += f": {error.status_message}"
+        return f"{text} ({type(error).__name__})"
+    if isinstance(error, ChainedRecordError):
+        text = f"Error notification, errorCode {error.error_code!r}"
+        if error.error_message:
+            text += f": {error.error_message}"
+        return text
+    if isinstance(error, InvalidParameterError):
+        return str(error)
+    if isinstance(error, NotificationTimeout):
+        got = len(error.result.records) if error.result is not None else 0
+        return f"{error} (partial result: {got} record(s))"
+    return describe(error)

@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from . import labels as _labels
+from .errors import describe
 from .labels import CodeLabels
 from .results import ChainedRecordResult, Event
 
@@ -781,8 +782,7 @@ def calls_frame(items: Iterable[Any]) -> pd.DataFrame:
             carried = getattr(item, "result", None)
             result = carried if isinstance(carried, ChainedRecordResult) else None
             statuses.append("error")
-            text = str(item)
-            errors.append(f"{type(item).__name__}: {text}" if text else type(item).__name__)
+            errors.append(describe(item))
             handle = getattr(item, "record_handle", None)
             handles.append(handle if handle is not None else (result.record_handle if result else None))
         else:

@@ -25,9 +25,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from . import protocol
 from .errors import InvalidParameterError
 
-__all__ = ["ChainedRecordParams", "parse_handles", "MAX_HANDLE", "MAX_HANDLES"]
+__all__ = ["ChainedRecordParams", "parse_handles", "check_int", "check_timeout", "MAX_HANDLE", "MAX_HANDLES"]
 
 MAX_HANDLE = 2**31 - 1
 MAX_HANDLES = 100_000
@@ -36,10 +37,15 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _DIGITS = re.compile(r"[0-9]+")
 
 
-def _positive_int(field: str, value: Any, *, maximum: int = MAX_HANDLE) -> int:
+def check_int(field: str, value: Any, low: int, high: int, *, digits: bool = False) -> int:
+    """The one integer rule: an ``int`` (or ``__index__``) in ``low..high``; ``bool`` and floats refused.
+
+    :param digits: also accept a string of decimal digits (as typed in a form, a notebook or a command line).
+    :raises InvalidParameterError: naming ``field`` and ``value``.
+    """
     if isinstance(value, bool):
         raise InvalidParameterError(field, value, "expected an integer, got a bool")
-    if isinstance(value, str):
+    if isinstance(value, str) and digits:
         text = value.strip()
         if not _DIGITS.fullmatch(text):
             raise InvalidParameterError(field, value, "expected an integer (decimal digits)")
@@ -52,9 +58,25 @@ def _positive_int(field: str, value: Any, *, maximum: int = MAX_HANDLE) -> int:
         except (AttributeError, TypeError):
             raise InvalidParameterError(
                 field, value, f"expected an integer, got {type(value).__name__}") from None
-    if not 1 <= number <= maximum:
-        raise InvalidParameterError(field, value, f"must be between 1 and {maximum}")
+    if not low <= number <= high:
+        raise InvalidParameterError(field, value, f"must be between {low} and {high}")
     return number
+
+
+def check_timeout(field: str, value: Any) -> float:
+    """The one timeout rule: a finite number of seconds > 0 (``bool`` refused), returned as a float.
+
+    :raises InvalidParameterError: naming ``field`` and ``value``.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidParameterError(field, value, "expected a number of seconds")
+    if not math.isfinite(value) or value <= 0:
+        raise InvalidParameterError(field, value, "must be a finite number of seconds > 0")
+    return float(value)
+
+
+def _positive_int(field: str, value: Any) -> int:
+    return check_int(field, value, 1, MAX_HANDLE, digits=True)
 
 
 def _text(field: str, value: Any, *, max_len: int) -> str:
@@ -98,19 +120,13 @@ class ChainedRecordParams:
                 raise InvalidParameterError("reference_id", ref, "expected a string or an integer")
             if isinstance(ref, str):
                 _text("reference_id", ref, max_len=128)
-        timeout = self.timeout
-        if timeout is not None:
-            if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-                raise InvalidParameterError("timeout", timeout, "expected a number of seconds")
-            if not math.isfinite(timeout) or timeout <= 0:
-                raise InvalidParameterError("timeout", timeout, "must be a finite number of seconds > 0")
-            timeout = float(timeout)
+        timeout = None if self.timeout is None else check_timeout("timeout", self.timeout)
         return ChainedRecordParams(handle, campaign, application, device, ref, timeout)
 
     def request_body(self, reference_id: str | int, device_path: str) -> dict[str, Any]:
-        """The JSON body of the POST (contract section 3)."""
+        """The JSON body of the POST (see docs/gws-flow.md)."""
         return {
-            "operationName": "GetChainedRecord",
+            "operationName": protocol.GET_CHAINED_RECORD,
             "campaignName": self.campaign_name,
             "applicationId": self.application_id,
             "devicePath": device_path,

@@ -30,12 +30,10 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
-from .batch import ChainedRecordBatch
+from .batch import ChainedRecordBatch, percentiles
 from .errors import (
-    ChainedRecordError,
-    GwsStatusError,
     InvalidParameterError,
-    NotificationTimeout,
+    describe_error,
 )
 from .params import MAX_HANDLE, ChainedRecordParams, parse_handles
 from .results import ChainedRecordResult
@@ -59,26 +57,6 @@ class _SecretText(w.Password):
 
 def _style() -> dict[str, str]:
     return {"description_width": _LABEL_WIDTH}
-
-
-def describe_error(error: BaseException) -> str:
-    """One line for the status/error area: the statusCode or errorCode and the server's message."""
-    if isinstance(error, GwsStatusError):
-        text = f"statusCode {error.status_code}"
-        if error.status_message:
-            text += f": {error.status_message}"
-        return f"{text} ({type(error).__name__})"
-    if isinstance(error, ChainedRecordError):
-        text = f"Error notification, errorCode {error.error_code!r}"
-        if error.error_message:
-            text += f": {error.error_message}"
-        return text
-    if isinstance(error, InvalidParameterError):
-        return str(error)
-    if isinstance(error, NotificationTimeout):
-        got = len(error.result.records) if error.result is not None else 0
-        return f"{error} (partial result: {got} record(s))"
-    return f"{type(error).__name__}: {error}"
 
 
 class ChainedRecordForm:
@@ -574,16 +552,11 @@ def _summary_html(results: list[ChainedRecordResult], metrics: pd.DataFrame) -> 
     per_event = processing_ms(metrics)
     server = None if per_event is None else per_event.dropna()
 
-    def pct(values: Sequence[float], q: float) -> float | None:
-        if not values:
-            return None
-        return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
-
     cells = [
         ("calls", str(len(results))),
         ("records", str(sum(len(r.records) for r in results))),
         ("events", str(sum(len(r.events) for r in results))),
-        ("DataEnd p50", _fmt_ms(pct(totals, 0.5))),
+        ("DataEnd p50", _fmt_ms(percentiles(totals, (50,)).get(50))),
         ("DataEnd max", _fmt_ms(totals[-1] if totals else None)),
     ]
     if server is not None and len(server):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import threading
@@ -14,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiohttp import web
 
+from .._loop import LoopThread
 from ..protocol import API_PREFIX
 from ._bayeux import BayeuxServer
 from ._calling_list import CallingList
@@ -129,8 +129,7 @@ class Sandbox:
         )
         self._api = RestApi(self._config, self._sessions, self._bayeux, self._ocs)
         self._port = port
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._loop: LoopThread | None = None
         self._runner: web.AppRunner | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self._lock = threading.Lock()
@@ -192,21 +191,7 @@ class Sandbox:
         with self._lock:
             if self._runner is not None:
                 return self
-            loop = asyncio.new_event_loop()
-            ready = threading.Event()
-
-            def run() -> None:
-                asyncio.set_event_loop(loop)
-                loop.call_soon(ready.set)
-                loop.run_forever()
-                with contextlib.suppress(Exception):
-                    loop.run_until_complete(loop.shutdown_asyncgens())
-                loop.close()
-
-            thread = threading.Thread(target=run, name=f"gwsnb-sandbox-{id(self):x}", daemon=True)
-            thread.start()
-            ready.wait(_START_TIMEOUT_S)
-            self._loop, self._thread = loop, thread
+            self._loop = LoopThread(name=f"gwsnb-sandbox-{id(self):x}")
             try:
                 self._call(self._astart())
             except BaseException:
@@ -257,29 +242,24 @@ class Sandbox:
         self._bayeux.expire_clients()
 
     def _halt_loop(self) -> None:
-        loop, thread = self._loop, self._thread
+        loop, self._loop = self._loop, None
         self._runner = None
-        if loop is not None and thread is not None:
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(10)
-        self._loop = self._thread = None
+        if loop is not None:
+            loop.stop(timeout=10.0)
 
     def _call(self, coro: Coroutine[Any, Any, T], timeout: float = _START_TIMEOUT_S) -> T:
         loop = self._loop
         if loop is None:
             coro.close()
             raise RuntimeError("the sandbox is not running")
-        return asyncio.run_coroutine_threadsafe(coro, loop).result(timeout)
+        return loop.run(coro, timeout)
 
     def _run_on_loop(self, fn: Any) -> Any:
         """Run a plain function on the loop thread (state belongs to it); direct call when stopped."""
-        if self._loop is None:
+        loop = self._loop
+        if loop is None:
             return fn()
-
-        async def wrapper() -> Any:
-            return fn()
-
-        return self._call(wrapper())
+        return loop.call(fn, _START_TIMEOUT_S)
 
     def __enter__(self) -> Sandbox:
         return self.start()

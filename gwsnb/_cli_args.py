@@ -1,0 +1,48 @@
+"""argparse converters over the one validator of :mod:`gwsnb.params`: the command line applies the same
+rules as the client and the form, and reports a violation argparse's way (exit status 2, naming the option)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+from .errors import InvalidParameterError
+from .params import check_int, check_timeout, parse_handles
+
+__all__ = ["handles_arg", "int_arg", "seconds_arg"]
+
+
+def _usage(exc: InvalidParameterError) -> argparse.ArgumentTypeError:
+    return argparse.ArgumentTypeError(f"{exc.reason}, got {exc.value!r}")
+
+
+def int_arg(field: str, low: int, high: int) -> Callable[[str], int]:
+    """An integer option in ``low..high``."""
+    def convert(text: str) -> int:
+        try:
+            return check_int(field, text, low, high, digits=True)
+        except InvalidParameterError as exc:
+            raise _usage(exc) from None
+
+    convert.__name__ = field  # argparse names the converter in "invalid <name> value"
+    return convert
+
+
+def seconds_arg(text: str) -> float:
+    """A finite number of seconds > 0."""
+    try:
+        value: object = float(text)
+    except ValueError:
+        value = text
+    try:
+        return check_timeout("timeout", value)
+    except InvalidParameterError as exc:
+        raise _usage(exc) from None
+
+
+def handles_arg(text: str) -> list[int]:
+    """Record handles and ranges, ``"7, 9, 20-30"``, in the order given, duplicates dropped."""
+    try:
+        return parse_handles(text)
+    except InvalidParameterError as exc:
+        raise argparse.ArgumentTypeError(f"{exc.reason}: {exc.value!r}") from None
