@@ -9,9 +9,7 @@ from typing import Any
 
 from gwsnb.results import CallTimings, ChainedRecordResult, Event
 
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples"
-if not SAMPLES.is_dir():  # a fresh clone next to the shared folder, or the build tree
-    SAMPLES = Path("/work/shared/samples")
+SAMPLES = Path(__file__).resolve().parents[2] / "docs" / "samples"
 
 DEVICE = "c259da54-7c22-4a43-9440-77a92facc86b"
 
