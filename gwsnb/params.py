@@ -135,69 +135,79 @@ class ChainedRecordParams:
 
 
 _TOKEN = re.compile(r"\s*([^,\s-]+)\s*-\s*([^,\s-]+)\s*|\s*([^,\s]+)\s*")
+_HANDLES_FIELD = "record_handles"
+
+
+class _HandleSet:
+    """Handles in first-seen order, bounded by ``limit``; ``source`` is what the user gave (for errors)."""
+
+    def __init__(self, source: Any, limit: int) -> None:
+        self.source = source
+        self.limit = limit
+        self.handles: dict[int, None] = {}
+
+    def add(self, number: int) -> None:
+        self.handles[number] = None
+        if len(self.handles) > self.limit:
+            raise InvalidParameterError(_HANDLES_FIELD, self.source, f"more than {self.limit} handles")
+
+    def add_range(self, text: str, low: int, high: int) -> None:
+        if high < low:
+            raise InvalidParameterError(_HANDLES_FIELD, text, "range end is before its start")
+        if high - low + 1 + len(self.handles) > self.limit:
+            raise InvalidParameterError(_HANDLES_FIELD, text, f"more than {self.limit} handles")
+        for number in range(low, high + 1):
+            self.add(number)
+
+    def add_text(self, chunk: str) -> None:
+        for part in chunk.split(","):
+            pos = 0
+            while part[pos:].strip():
+                match = _TOKEN.match(part, pos)
+                if match is None or match.end() == pos:
+                    raise InvalidParameterError(_HANDLES_FIELD, part.strip(),
+                                                "not a handle or a range like 20-30")
+                pos = match.end()
+                if match.group(3) is not None:
+                    self.add(_handle_token(match.group(3)))
+                else:
+                    self.add_range(match.group(0).strip(), _handle_token(match.group(1)),
+                                   _handle_token(match.group(2)))
+
+    def add_item(self, item: Any) -> None:
+        if isinstance(item, str):
+            self.add_text(item)
+        else:
+            self.add(_positive_int(_HANDLES_FIELD, item))
+
+
+def _handle_token(token: str) -> int:
+    if not _DIGITS.fullmatch(token):
+        raise InvalidParameterError(_HANDLES_FIELD, token, "not a handle (expected decimal digits)")
+    number = int(token)
+    if not 1 <= number <= MAX_HANDLE:
+        raise InvalidParameterError(_HANDLES_FIELD, token, f"handle must be between 1 and {MAX_HANDLE}")
+    return number
 
 
 def parse_handles(text: Any, *, limit: int = MAX_HANDLES) -> list[int]:
     """Parse record handles: ``7``, ``"7, 9, 20-30"`` (ranges inclusive; commas or spaces separate),
-    or an iterable of ints / such strings.  Duplicates are removed, first occurrence kept.
+    or an iterable of ints / such strings.  Duplicates are removed, first occurrence kept.  The one handle
+    parser of the client, the form and the command line.
 
     :raises InvalidParameterError: (field ``record_handles``) naming the bad token, for an empty input,
         a reversed range, a handle out of 1..2**31-1 or more than ``limit`` handles.
     """
-    field = "record_handles"
-    out: dict[int, None] = {}
-
-    def add(number: int) -> None:
-        out[number] = None
-        if len(out) > limit:
-            raise InvalidParameterError(field, text, f"more than {limit} handles")
-
-    def parse_text(chunk: str) -> None:
-        for part in chunk.split(","):
-            if not part.strip():
-                continue
-            pos = 0
-            while pos < len(part):
-                if part[pos:].strip() == "":
-                    break
-                match = _TOKEN.match(part, pos)
-                if match is None or match.end() == pos:
-                    raise InvalidParameterError(field, part.strip(), "not a handle or a range like 20-30")
-                pos = match.end()
-                if match.group(3) is not None:
-                    add(_handle_token(match.group(3)))
-                else:
-                    low = _handle_token(match.group(1))
-                    high = _handle_token(match.group(2))
-                    if high < low:
-                        raise InvalidParameterError(field, match.group(0).strip(), "range end is before its start")
-                    if high - low + 1 + len(out) > limit:
-                        raise InvalidParameterError(field, match.group(0).strip(), f"more than {limit} handles")
-                    for number in range(low, high + 1):
-                        add(number)
-
-    def _handle_token(token: str) -> int:
-        if not _DIGITS.fullmatch(token):
-            raise InvalidParameterError(field, token, "not a handle (expected decimal digits)")
-        number = int(token)
-        if not 1 <= number <= MAX_HANDLE:
-            raise InvalidParameterError(field, token, f"handle must be between 1 and {MAX_HANDLE}")
-        return number
-
-    if isinstance(text, str):
-        parse_text(text)
-    elif isinstance(text, bool):
-        raise InvalidParameterError(field, text, "expected handles, got a bool")
-    elif isinstance(text, int):
-        add(_positive_int(field, text))
+    found = _HandleSet(text, limit)
+    if isinstance(text, bool):
+        raise InvalidParameterError(_HANDLES_FIELD, text, "expected handles, got a bool")
+    if isinstance(text, (str, int)):
+        found.add_item(text)
     elif isinstance(text, Iterable):
         for item in text:
-            if isinstance(item, str):
-                parse_text(item)
-            else:
-                add(_positive_int(field, item))
+            found.add_item(item)
     else:
-        raise InvalidParameterError(field, text, f"expected handles, got {type(text).__name__}")
-    if not out:
-        raise InvalidParameterError(field, text, "no record handle given")
-    return list(out)
+        raise InvalidParameterError(_HANDLES_FIELD, text, f"expected handles, got {type(text).__name__}")
+    if not found.handles:
+        raise InvalidParameterError(_HANDLES_FIELD, text, "no record handle given")
+    return list(found.handles)
