@@ -891,8 +891,10 @@ def _iso_utc(values: pd.Series) -> list[str | None]:
     ns = values.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="M8[ns]")
     missing = np.isnat(ns)
     whole = ns[~missing].astype(np.int64)
-    unit = "s" if not whole.size or not (whole % 10**9).any() else "us"
-    text = np.datetime_as_string(ns.astype(f"M8[{unit}]"), unit=unit)
+    if not whole.size or not (whole % 10**9).any():
+        text = np.datetime_as_string(ns.astype("M8[s]"), unit="s")
+    else:
+        text = np.datetime_as_string(ns.astype("M8[us]"), unit="us")
     return [None if gone else f"{value}Z" for value, gone in zip(text.tolist(), missing.tolist(), strict=True)]
 
 
