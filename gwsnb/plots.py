@@ -20,7 +20,8 @@ The HTML summaries draw the same pictures, small, on figures of their own (no py
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import frames
@@ -132,10 +133,16 @@ def _frame(source: Any, name: str) -> pd.DataFrame:
         return getattr(frames, name)([source])
     if not isinstance(source, Iterable):
         raise TypeError(f"expected a batch, a form or an iterable of results, got {type(source).__name__}")
-    items = list(source)
-    if name == "calls_frame":
-        return frames.calls_frame(items)
-    return getattr(frames, name)([item for item in items if isinstance(item, ChainedRecordResult)])
+    with warnings.catch_warnings():  # a FrameWarning belongs to whoever builds the frame, not to a picture
+        warnings.simplefilter("ignore", frames.FrameWarning)
+        return getattr(frames, name)(source)  # what a builder does not read it skips (errors, other messages)
+
+
+def _reusable(source: Any) -> Any:
+    """``source`` itself, or a list of it when it is a one-pass iterator (a generator, ``map(...)``)."""
+    if isinstance(source, Iterator):
+        return list(source)
+    return source
 
 
 def server_ms(metrics: pd.DataFrame) -> pd.Series:
@@ -175,6 +182,7 @@ def latency(source: Any, *, fig: Figure | None = None) -> Figure:
     """Two histograms: the client's POST-to-DataEnd time of each successful call (left) and the server's
     processing time of each event (right, ``node_processing_ms``, else ``server_processing_ms``), each
     with its p50 / p90 / p99 as vertical lines labelled in ms.  Returns the Figure."""
+    source = _reusable(source)
     calls = _frame(source, "calls_frame")
     metrics = _frame(source, "metrics_frame")
     if fig is None:
