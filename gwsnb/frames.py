@@ -974,7 +974,7 @@ def to_json(frame: pd.DataFrame) -> str:
     Values are written as :func:`readable` writes them (ISO 8601 UTC instants, ``HH:MM:SS`` windows, labels
     as text), except that lists and dicts of custom fields stay JSON arrays and objects; missing values
     are ``null``, text is UTF-8 (no ``\\u`` escapes, no escaped slashes).  ``pd.read_json(text,
-    orient="records", dtype=False)`` and DuckDB's ``read_json`` read it back.
+    orient="records", dtype=False, precise_float=True)`` and DuckDB's ``read_json`` read it back.
     """
     written = _written(frame, nested_as_text=False)
     names = [str(name) for name in written.columns]

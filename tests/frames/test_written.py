@@ -101,7 +101,7 @@ def test_json_format_reads_back_with_pandas_and_duckdb(df: pd.DataFrame, tmp_pat
     assert rows[3]["tags"] == ["x/y", {"k": "ü"}] and rows[4]["tz_offset_min"] == -210
     path = tmp_path / "records.json"
     path.write_text(text, encoding="utf-8")
-    back = pd.read_json(path, orient="records", dtype=False)
+    back = pd.read_json(path, orient="records", dtype=False, precise_float=True)
     assert_same_values(df, parsed(back, df))
     duck = duckdb.read_json(str(path)).df()
     # a list mixing text and objects is DuckDB's JSON[]: each element is JSON text
