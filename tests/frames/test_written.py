@@ -167,7 +167,7 @@ def norm(value: Any) -> Any:
         return pd.Timedelta(value).total_seconds()
     if isinstance(value, dt.time):
         return value.hour * 3600 + value.minute * 60 + value.second + value.microsecond / 1e6
-    if isinstance(value, str) and HMS.match(value):  # DuckDB keeps "24:00:00" as text (TIME stops at 23:59:59)
+    if isinstance(value, str) and HMS.match(value):  # DuckDB's TIME 24:00:00 reaches Python as text
         hours, minutes, seconds = (int(part) for part in value.lstrip("-").split(":"))
         return (-1 if value.startswith("-") else 1) * (hours * 3600 + minutes * 60 + seconds)
     if isinstance(value, str) and value[:1] in "[{":
