@@ -9,8 +9,10 @@
 The same functions are methods of the data model: ``result.plot_timeline()``, ``batch.plot_latency()``,
 ``batch.plot_breakdown()``.  Each returns what it drew on (the :class:`~matplotlib.axes.Axes` for one
 panel, the :class:`~matplotlib.figure.Figure` for several) so that you can adjust titles, limits or
-save it.  Given no ``ax`` / ``fig``, a new pyplot figure is made (in a notebook it is shown under the
-cell, as pandas' ``.plot()`` does; in a script call ``matplotlib.pyplot.show()`` or ``savefig``).
+save it.  Given no ``ax`` / ``fig``, a new pyplot figure is made: in a notebook it is shown under the
+cell, as pandas' ``.plot()`` does (assign the result, ``fig = batch.plot_latency()``, or end the line
+with ``;``: a Figure left as a cell's last value is drawn a second time by Jupyter, as any pyplot figure
+is); in a script call ``matplotlib.pyplot.show()`` or ``fig.savefig(...)``.
 The HTML summaries draw the same pictures, small, on figures of their own (no pyplot state).
 
 ``latency`` and ``breakdown`` take a :class:`~gwsnb.batch.ChainedRecordBatch`, a

@@ -453,7 +453,7 @@ class ChainedRecordForm(w.VBox):
                 if -1 in failed:
                     self.errors[-1] = failed[-1]
                 self.error = next(iter(self.errors.values()), None)
-                self._render(time.monotonic() - started, len(params))
+                self._show_results(time.monotonic() - started, len(params))
                 self.run_button.disabled = False
 
     def _call_all(self, params: list[ChainedRecordParams], done: dict[int, ChainedRecordResult],
@@ -480,7 +480,7 @@ class ChainedRecordForm(w.VBox):
         for handle in batch.skipped:
             failed[handle] = RuntimeError("not run: the batch was interrupted")
 
-    def _render(self, elapsed: float, asked: int) -> None:
+    def _show_results(self, elapsed: float, asked: int) -> None:
         results, errors = self.results, self.errors
         n_records = sum(len(r.records) for r in results)
         if errors and not results:
