@@ -150,6 +150,9 @@ def _write(batch: ChainedRecordBatch, fmt: str, out: str | None) -> None:
 
 def _report(batch: ChainedRecordBatch, stream: IO[str]) -> None:
     print(f"gwsnb chained-records: {batch.summary()}", file=stream)
+    latency = batch.latency_percentiles()
+    if latency:
+        print("  POST to DataEnd: " + ", ".join(f"p{p} {ms:.1f} ms" for p, ms in latency.items()), file=stream)
     for reason, handles in batch.failures_by_reason().items():
         print(f"  {reason}: {len(handles)} handle(s)", file=stream)
     for failure in batch.failures[:_FAILURES_LISTED]:

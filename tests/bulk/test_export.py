@@ -140,3 +140,14 @@ def test_failure_reason_for_status_errors() -> None:
     failure = gwsnb.HandleFailure(7, errors.status_error({"statusCode": 6}), 1)
     assert failure.reason == "NotFoundError (statusCode 6)"
     assert failure.result is None
+
+
+def test_command_line_report_names_units(batch: gwsnb.ChainedRecordBatch) -> None:
+    import io
+
+    from gwsnb._cli_chained_records import _report
+
+    stream = io.StringIO()
+    _report(batch, stream)
+    pct = batch.latency_percentiles()
+    assert f"POST to DataEnd: p50 {pct[50]:.1f} ms, p90 {pct[90]:.1f} ms, p99 {pct[99]:.1f} ms" in stream.getvalue()
