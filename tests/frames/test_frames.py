@@ -455,3 +455,26 @@ def test_private_pandas_helper_matches_the_portable_columns() -> None:
                 assert value is expected or value == expected, (key, value, expected)
                 assert type(value) is type(expected), (key, value, expected)
     assert frames._columns(rows, keys)["c"][0] == [1, 2]  # a list stays one value
+
+
+def test_the_data_model_does_not_import_its_views() -> None:
+    """frames, plots and _render import the data model, never the reverse: results and batch reach them only
+    through ``results._view`` on first use (so no import cycle, and no pandas or matplotlib at import)."""
+    import ast
+    import subprocess
+    import sys
+
+    import gwsnb
+
+    code = ("import sys, gwsnb.results, gwsnb.batch; print(' '.join(m for m in ('gwsnb.frames', 'gwsnb.plots', "
+            "'gwsnb._render', 'pandas', 'matplotlib') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    assert loaded.split() == []
+    views = {"frames", "plots", "_render"}
+    for name in ("results.py", "batch.py"):
+        tree = ast.parse((Path(gwsnb.__file__).parent / name).read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                assert not (views & {node.module or "", *(a.name for a in node.names)}), (name, node.lineno)
+            elif isinstance(node, ast.Import):
+                assert not any(a.name.split(".")[-1] in views for a in node.names), (name, node.lineno)
