@@ -104,7 +104,8 @@ def draw_timeline(ax: Axes, result: ChainedRecordResult, *, labels: bool = True)
                  fontsize=9 if labels else 8)
     ax.grid(axis="x", alpha=0.3)
     if labels:
-        ax.legend(fontsize=7, loc="lower right")
+        # outside, on the right: the messages run from the top left to the bottom right
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     return ax
 
 
