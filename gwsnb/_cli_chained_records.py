@@ -1,7 +1,9 @@
 """``gwsnb chained-records``: GetChainedRecord for many record handles from a script or a scheduler.
 
 Records go to stdout (or ``--out``) as a table, CSV, JSON or Parquet; the progress bar and the summary go
-to stderr.  Exit status: 0 when every handle succeeded, 1 when any failed (or the server could not be
+to stderr.  Table, CSV and JSON write values in their readable forms (ISO 8601 UTC instants, ``HH:MM:SS``
+windows, units in the column names: :func:`gwsnb.frames.readable`); Parquet keeps the frame's native
+types.  Exit status: 0 when every handle succeeded, 1 when any failed (or the server could not be
 reached), 2 for a bad argument (argparse style, naming the option), 130 after Ctrl-C (what finished is
 still written).  The password comes from ``--password-env VAR`` or is asked for without echo (read from
 stdin when stdin is not a terminal); it is never printed.
@@ -111,10 +113,25 @@ def _password(args: argparse.Namespace) -> str:
 
 
 def _table(frame: pd.DataFrame) -> str:
+    """The records for a person: written forms (``HH:MM:SS``, ISO 8601 UTC), blanks for missing values."""
+    from .frames import readable
+
     shown = frame.drop(columns=[c for c in _TABLE_HIDDEN if c in frame.columns])
     if shown.empty:
         return "(no records)\n"
-    return shown.to_string(index=False) + "\n"
+    written = readable(shown).astype(object)
+    return written.where(written.notna(), "").to_string(index=False) + "\n"
+
+
+def _text(frame: pd.DataFrame, fmt: str) -> str:
+    """The records as ``fmt`` text: csv, json (one array, see :func:`gwsnb.frames.to_json`) or table."""
+    from .frames import readable, to_json
+
+    if fmt == "csv":
+        return str(readable(frame).to_csv(index=False))
+    if fmt == "json":
+        return to_json(frame) + "\n"
+    return _table(frame)
 
 
 def _write(batch: ChainedRecordBatch, fmt: str, out: str | None) -> None:
@@ -122,13 +139,7 @@ def _write(batch: ChainedRecordBatch, fmt: str, out: str | None) -> None:
         assert out is not None
         batch.to_parquet(out)
         return
-    frame = batch.records_frame()
-    if fmt == "csv":
-        text = frame.to_csv(index=False)
-    elif fmt == "json":
-        text = frame.to_json(orient="records", date_format="iso", date_unit="s", force_ascii=False) + "\n"
-    else:
-        text = _table(frame)
+    text = _text(batch.records_frame(), fmt)
     if out is None:
         sys.stdout.write(text)
         sys.stdout.flush()
@@ -139,6 +150,9 @@ def _write(batch: ChainedRecordBatch, fmt: str, out: str | None) -> None:
 
 def _report(batch: ChainedRecordBatch, stream: IO[str]) -> None:
     print(f"gwsnb chained-records: {batch.summary()}", file=stream)
+    latency = batch.latency_percentiles()
+    if latency:
+        print("  POST to DataEnd: " + ", ".join(f"p{p} {ms:.1f} ms" for p, ms in latency.items()), file=stream)
     for reason, handles in batch.failures_by_reason().items():
         print(f"  {reason}: {len(handles)} handle(s)", file=stream)
     for failure in batch.failures[:_FAILURES_LISTED]:

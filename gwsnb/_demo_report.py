@@ -32,7 +32,7 @@ print({_SUMMARY_MARK!r} + _json.dumps({{
     .astype("string").fillna("").to_dict("records"),
     "events": len(result.events),
     "http_ms": _t.http_ms, "first_event_ms": _t.first_event_ms, "total_ms": _t.total_ms,
-    "server_ms": [x.total_seconds() * 1000 for x in result.metrics_frame()["node_processing"].dropna()],
+    "server_ms": [float(x) for x in result.metrics_frame()["node_processing_ms"].dropna()],
     "form_calls": len(form.results), "form_errors": len(form.errors),
     "form_records": int(len(form.records_frame())),
 }}))

@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .errors import ChainedRecordError, GwsStatusError, describe
-from .results import ChainedRecordResult
+from .results import ChainedRecordResult, _view
 
 if TYPE_CHECKING:
     import os
 
     import pandas as pd
+    from matplotlib.figure import Figure
 
 __all__ = ["ChainedRecordBatch", "HandleFailure", "percentiles"]
 
@@ -171,29 +172,38 @@ class ChainedRecordBatch:
             rows.append(f"<tr><td>{esc(reason)}</td><td>{len(handles)}</td><td>{esc(shown)}</td></tr>")
         table = ("<table><thead><tr><th>failure reason</th><th>count</th><th>handles</th></tr></thead><tbody>"
                  + "".join(rows) + "</tbody></table>") if rows else ""
-        return f"<div class='gwsnb-batch'>{head}{latency}{table}</div>"
+        return f"<div class='gwsnb-batch'>{head}{latency}{self._chart_html()}{table}</div>"
+
+    def _chart_html(self) -> str:
+        """The small inline latency chart of :meth:`_repr_html_` (see :mod:`gwsnb._render`)."""
+        return str(_view("_render").latency_chart(self))
+
+    # --- plots ----------------------------------------------------------------------------------
+    def plot_latency(self, *, fig: Figure | None = None) -> Figure:
+        """Histograms of the client's POST-to-DataEnd time and the server's processing time per event, with
+        p50 / p90 / p99 (matplotlib); see :func:`gwsnb.plots.latency`.  Returns the Figure."""
+        return _view("plots").latency(self, fig=fig)
+
+    def plot_breakdown(self, *, fig: Figure | None = None) -> Figure:
+        """Chain lengths, ``record_status`` and ``call_result`` counts as bar charts (matplotlib); see
+        :func:`gwsnb.plots.breakdown`.  Returns the Figure."""
+        return _view("plots").breakdown(self, fig=fig)
 
     # --- frames and export ----------------------------------------------------------------------
     def records_frame(self, **kwargs: Any) -> pd.DataFrame:
         """One row per chained record of the successful calls, in handle order; see
         :func:`gwsnb.frames.records_frame` (keyword arguments such as ``labels`` are passed on)."""
-        from . import frames
-
-        return frames.records_frame(self.results, **kwargs)
+        return _view("frames").records_frame(self.results, **kwargs)
 
     def metrics_frame(self) -> pd.DataFrame:
         """One row per server event of the successful calls; see :func:`gwsnb.frames.metrics_frame`."""
-        from . import frames
-
-        return frames.metrics_frame(self.results)
+        return _view("frames").metrics_frame(self.results)
 
     def calls_frame(self) -> pd.DataFrame:
         """One row per finished handle (successes and failures, in handle order; skipped handles are not
         shown) with its status, error, record count, attempts and timings; see :func:`gwsnb.frames.calls_frame`.
         """
         import pandas as pd
-
-        from . import frames
 
         by_handle: dict[int, ChainedRecordResult | HandleFailure] = {r.record_handle: r for r in self.results}
         by_handle.update((f.record_handle, f) for f in self.failures)
@@ -208,15 +218,17 @@ class ChainedRecordBatch:
             else:
                 items.append(outcome)
             attempts.append(outcome.attempts)
-        frame = frames.calls_frame(items)
+        frame = _view("frames").calls_frame(items)
         # an error raised before its request was sent carries no result to read attempts from
         frame["attempts"] = pd.array(attempts, dtype="Int64")
         return frame
 
     def to_csv(self, path: str | os.PathLike[str], **kwargs: Any) -> None:
-        """Write :meth:`records_frame` to a CSV file (no index; keyword arguments go to ``DataFrame.to_csv``)."""
+        """Write :meth:`records_frame` to a CSV file, values in their written form (ISO 8601 UTC instants,
+        ``HH:MM:SS`` windows: :func:`gwsnb.frames.readable`); no index; keyword arguments go to
+        ``DataFrame.to_csv``."""
         kwargs.setdefault("index", False)
-        self.records_frame().to_csv(path, **kwargs)
+        _view("frames").readable(self.records_frame()).to_csv(path, **kwargs)
 
     def to_parquet(self, path: str | os.PathLike[str], **kwargs: Any) -> None:
         """Write :meth:`records_frame` to a Parquet file through pyarrow.

@@ -9,6 +9,17 @@ standard columns and dtypes do not depend on the mix (an empty input gives the s
 - :func:`events_frame`: one row per raw message;
 - :func:`calls_frame`: one row per call, from results and from the errors the client raised.
 
+All four read their input through one iterator (:func:`_walk`): a result gives its records, events or
+user events (or itself, for :func:`calls_frame`), an :class:`~gwsnb.results.Event` gives its message and
+receipt time, anything else is passed on for the builder to read or skip.
+
+The column contract (names, dtypes and units of every column, and how each is written to CSV, JSON and
+Parquet) is in ``docs/frames.md``.  In short: instants are ``datetime64[ns, UTC]``, time-of-day windows
+``timedelta64[ns]`` since midnight, durations and offsets are numbers whose unit ends the column name
+(``*_ms``, ``tz_offset_min``), identifiers and counts are ``Int64``, text is ``string``, code columns are
+Categorical labels beside their ``*_code``.  :func:`readable` gives the written form (ISO 8601 UTC,
+``HH:MM:SS``) that the exports use; :func:`to_json` writes JSON that other tools read back.
+
 Tolerance: payload content never makes a builder raise. A missing field is a missing value; a value of
 the wrong type becomes missing and is counted (one :class:`FrameWarning` per call lists field and
 count; ``df.attrs["invalid"]`` holds the counts); an item that is not the kind of message a builder
@@ -28,7 +39,7 @@ import json
 import math
 import re
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from itertools import repeat
 from typing import Any
 
@@ -41,11 +52,17 @@ from .labels import CodeLabels
 from .results import ChainedRecordResult, Event
 
 __all__ = [
+    "CALLS_COLUMNS",
+    "EVENTS_COLUMNS",
+    "METRICS_COLUMNS",
+    "RECORD_COLUMNS",
     "FrameWarning",
     "calls_frame",
     "events_frame",
     "metrics_frame",
+    "readable",
     "records_frame",
+    "to_json",
 ]
 
 _NoneType = type(None)
@@ -54,11 +71,6 @@ _INT64_MAX = 2**63 - 1
 _NAT = np.iinfo(np.int64).min
 _INT_TEXT = re.compile(r"[+-]?\d+\Z")
 _STRING = pd.StringDtype()
-
-try:  # see _columns
-    from pandas._libs.lib import dicts_to_array as _dicts_to_array
-except ImportError:  # pragma: no cover - depends on the pandas build
-    _dicts_to_array = None
 _UTC_NS = pd.DatetimeTZDtype(unit="ns", tz="UTC")
 
 
@@ -204,6 +216,22 @@ def _duration_array(values: list[Any], name: str, issues: _Issues, unit_ns: int)
     return pd.array(_scaled_ns(values, name, issues, unit_ns).view("m8[ns]"))
 
 
+def _minutes_array(values: list[Any], name: str, issues: _Issues) -> pd.arrays.IntegerArray:
+    """Whole minutes from seconds (``GSW_TZ_OFFSET``); a value that is not a whole minute is invalid."""
+    data, mask = _int64_parts(_int_array(values, name, issues))
+    uneven = ~mask & (data % 60 != 0)
+    if uneven.any():
+        issues.add(name, int(uneven.sum()))
+        mask = mask | uneven
+    return pd.arrays.IntegerArray(np.where(mask, 0, data // 60), mask)
+
+
+def _ms_from_ns(values: list[Any], name: str, issues: _Issues) -> pd.arrays.FloatingArray:
+    """Milliseconds (Float64) from integer nanoseconds (``nodeProcessingTimeNanos``)."""
+    data, mask = _int64_parts(_int_array(values, name, issues))
+    return pd.arrays.FloatingArray(np.where(mask, 0.0, data / 1e6), mask)
+
+
 def _seconds_float_to_utc(values: pd.arrays.FloatingArray) -> pd.api.extensions.ExtensionArray:
     seconds = values.to_numpy(dtype=np.float64, na_value=np.nan)
     ok = np.isfinite(seconds) & (np.abs(seconds) < _INT64_MAX / 1e9)
@@ -256,35 +284,53 @@ def _column(rows: Sequence[dict[str, Any]], key: str) -> list[Any]:
     return list(map(dict.get, rows, repeat(key)))
 
 
+def _pandas_dicts_table(rows: list[dict[str, Any]], keys: list[str]) -> np.ndarray | None:
+    """``rows`` as a 2-D object array (one column per key, ``None`` where a row lacks the key), filled by
+    pandas' C helper ``pandas._libs.lib.dicts_to_array`` in one row-wise pass; ``None`` when that helper
+    is missing or no longer behaves as assumed here.
+
+    The only use of a private pandas function in gwsnb.  What is assumed of it (a ``(rows, keys)``
+    object array; an absent key marked with the ``np.nan`` object itself, so that a NaN in the payload,
+    another float object, stays a value) is pinned by ``tests/frames/test_frames.py``, which compares
+    this path with the portable one.
+    """
+    try:
+        from pandas._libs.lib import dicts_to_array
+    except ImportError:  # pragma: no cover - depends on the pandas build
+        return None
+    try:
+        table = dicts_to_array(rows, keys)
+    except Exception:  # noqa: BLE001 - private helper; any change of contract means: use the portable path
+        return None
+    if not (isinstance(table, np.ndarray) and table.shape == (len(rows), len(keys)) and table.dtype == object):
+        return None
+    # When every row has every key (the usual case: one producer, one calling-list format) there is
+    # nothing to replace.
+    if set(map(len, rows)) != {len(keys)}:
+        marker = np.nan
+        absent = np.frompyfunc(lambda value: value is marker, 1, 1)(table).astype(bool)
+        if absent.any():
+            table[absent] = None
+    return table
+
+
+#: :func:`_columns` asks pandas' C helper only when there are more keys than this (see there)
+_TABLE_MIN_KEYS = 4
+_use_pandas_table = True  # the tests switch it off to compare with the portable path
+
+
 def _columns(rows: list[dict[str, Any]], keys: Iterable[str]) -> dict[str, Any]:
     """Each key's values over all rows (``None`` where a row lacks the key), as lists or object arrays.
 
     This is the hot spot of every builder. With many keys, one pass per key over 100,000 dicts is
-    memory-bound (each pass walks every dict again), so pandas' own C helper that fills a 2-D object
-    array in one row-wise pass is used when available. It is a private pandas function: any change in
-    it falls back to the portable per-key path, which gives the same values.
+    memory-bound (each pass walks every dict again), so :func:`_pandas_dicts_table` (one row-wise pass)
+    is used when available; the portable per-key path gives the same values.
     """
     keys = list(keys)
-    if _dicts_to_array is not None and rows and len(keys) > 4:
-        try:
-            table = _dicts_to_array(rows, keys)
-        except Exception:  # noqa: BLE001 - private helper; any change of contract means: use the portable path
-            table = None
-        if isinstance(table, np.ndarray) and table.shape == (len(rows), len(keys)) and table.dtype == object:
-            # The helper marks an absent key with the np.nan object itself; a NaN in the payload is
-            # another float object and stays a (wrong) value. When every row has every key (the usual
-            # case: one producer, one calling-list format) there is nothing to replace.
-            complete = set(map(len, rows)) == {len(keys)}
-            marker = np.nan
-            out: dict[str, Any] = {}
-            for j, key in enumerate(keys):
-                column = np.ascontiguousarray(table[:, j])
-                if not complete:
-                    absent = np.fromiter((value is marker for value in column), dtype=bool, count=len(column))
-                    if absent.any():
-                        column[absent] = None
-                out[key] = column
-            return out
+    if _use_pandas_table and rows and len(keys) > _TABLE_MIN_KEYS:
+        table = _pandas_dicts_table(rows, keys)
+        if table is not None:
+            return {key: np.ascontiguousarray(table[:, j]) for j, key in enumerate(keys)}
     return {key: _column(rows, key) for key in keys}
 
 
@@ -305,20 +351,41 @@ def _first_present(columns: Iterable[list[Any]]) -> list[Any]:
     return merged
 
 
-def _message_and_data(item: Any) -> tuple[dict[str, Any] | None, float | None]:
-    """The Bayeux message of ``item`` (an Event or a dict) and its receipt time, or ``(None, None)``."""
-    if isinstance(item, Event):
-        message = item.message
-        received = item.received_at
-        return (message if isinstance(message, dict) else None), received
-    if isinstance(item, dict):
-        return item, None
-    return None, None
+# --------------------------------------------------------------------------- the one message iterator
+def _walk(items: Iterable[Any], part: str | None) -> Iterator[tuple[Any, Any, ChainedRecordResult | None]]:
+    """Every builder's input, one element at a time, as ``(obj, received_at, result)``.
+
+    - a :class:`~gwsnb.results.ChainedRecordResult` gives each element of its ``part`` (``"records"``,
+      ``"events"`` or ``"user_events"``) with ``result`` set to it, or itself when ``part`` is ``None``;
+    - an :class:`~gwsnb.results.Event` (also inside a result) gives its message and receipt time;
+    - anything else (a message dict, an exception, junk) is given as it is, with no receipt time.
+
+    :raises TypeError: ``items`` is not iterable.
+    """
+    for item in items:
+        if isinstance(item, ChainedRecordResult):
+            if part is None:
+                yield item, None, item
+                continue
+            for element in getattr(item, part):
+                if isinstance(element, Event):
+                    yield element.message, element.received_at, item
+                else:
+                    yield element, None, item
+        elif isinstance(item, Event):
+            yield item.message, item.received_at, None
+        else:
+            yield item, None, None
 
 
-def _data_of(message: dict[str, Any]) -> Any:
-    # A message as received has "channel" and "data"; a bare ``data`` dict (as in the contract's
-    # PreviewRecord sample) is accepted too.
+def _payload(message: Any) -> Any:
+    """The ``data`` of a message dict, or ``None`` when ``message`` is not a dict.
+
+    A message as received has "channel" and "data"; a bare ``data`` dict (as in the documented
+    PreviewRecord sample, docs/samples/preview_record.notification.partial.json) is accepted too.
+    """
+    if type(message) is not dict and not isinstance(message, dict):
+        return None
     if "data" in message or "channel" in message:
         return message.get("data")
     return message
@@ -330,6 +397,7 @@ _KIND_INT = "int"
 _KIND_CODE = "code"
 _KIND_EPOCH_S = "epoch_s"
 _KIND_SECONDS = "seconds"
+_KIND_MINUTES = "minutes"
 
 # (column, kind, sources); a source is ("record" | "userData" | "call", key); the first present wins.
 _RECORD_COLUMNS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
@@ -347,7 +415,7 @@ _RECORD_COLUMNS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
     ("daily_from", _KIND_SECONDS, (("userData", "daily_from"),)),
     ("daily_till", _KIND_SECONDS, (("userData", "daily_till"),)),
     ("tz_name", _KIND_STR, (("userData", "GSW_TZ_NAME"),)),
-    ("tz_offset", _KIND_SECONDS, (("userData", "GSW_TZ_OFFSET"),)),
+    ("tz_offset_min", _KIND_MINUTES, (("userData", "GSW_TZ_OFFSET"),)),
     ("tz_dbid", _KIND_INT, (("userData", "tz_dbid"),)),
     (
         "campaign_name",
@@ -404,15 +472,17 @@ def records_frame(
     :class:`~gwsnb.results.Event` objects. Anything else (another notificationType, a ``/me/internal``
     event, a message without a ``record`` dict) is skipped and counted in ``df.attrs["skipped"]``.
 
-    Columns, in order (:data:`RECORD_COLUMNS` and then the extras):
+    Columns, in order (:data:`RECORD_COLUMNS` and then the extras; units and written forms in
+    ``docs/frames.md``):
 
     - ``reference_id`` (string), ``record_handle``, ``chain_id``, ``chain_n`` (Int64), ``contact_info`` (string);
     - ``contact_info_type``, ``record_type``, ``record_status``, ``call_result``: Categorical labels (see
       :mod:`gwsnb.labels`; every known label is a category, an unknown code appears as its number in text),
       each followed by its raw ``*_code`` (Int64);
     - ``attempt`` (Int64); ``dial_sched_time``, ``call_time`` (``datetime64[ns, UTC]`` from epoch seconds);
-      ``daily_from``, ``daily_till`` (``timedelta64[ns]`` since midnight); ``tz_name`` (string),
-      ``tz_offset`` (``timedelta64[ns]``), ``tz_dbid`` (Int64);
+      ``daily_from``, ``daily_till`` (``timedelta64[ns]`` since midnight, in the record's time zone);
+      ``tz_name`` (string), ``tz_offset_min`` (Int64: minutes east of UTC, negative west, from
+      ``GSW_TZ_OFFSET`` seconds), ``tz_dbid`` (Int64);
     - ``campaign_name``, ``calling_list`` (string), ``application_id`` (Int64), ``device_path`` (string);
     - then every other ``userData`` key under its own name: custom fields (sorted), then the ``GSW_*``
       keys not already shown above (sorted), then other keys of ``record`` as ``record.<key>``; a key
@@ -429,84 +499,92 @@ def records_frame(
     """
     code_labels = _resolve_labels(labels)
     issues = _Issues()
-    skipped = 0
-    records: list[dict[str, Any]] = []
-    user_data: list[dict[str, Any]] = []
-    references: list[Any] = []
-    calls: list[dict[str, Any]] = []
-    bad_user_data = 0
-    chained = "ChainedRecord"
+    rows = _RecordRows()
+    for obj, _, owner in _walk(items, "records"):
+        if owner is not None:
+            rows.add(obj, owner.reference_id, rows.context_of(owner))
+            continue
+        data = _payload(obj)
+        if not isinstance(data, dict) or data.get("notificationType") != "ChainedRecord":
+            rows.skipped += 1
+            continue
+        rows.add(data.get("record"), data.get("referenceId"), _EMPTY)
+    issues.add("userData", rows.bad_user_data)
+    columns = _record_columns(rows, code_labels, issues)
+    frame = pd.DataFrame(columns, copy=False)
+    return issues.finish(frame, rows.skipped, "records_frame")
 
-    for item in items:
-        if isinstance(item, ChainedRecordResult):
-            call = {
-                "campaign_name": item.campaign_name,
-                "application_id": item.application_id,
-                "device_path": item.device_path,
-            }
-            for record in item.records:
-                if not isinstance(record, dict):
-                    skipped += 1
-                    continue
-                ud = record.get("userData")
-                if not isinstance(ud, dict):
-                    bad_user_data += ud is not None
-                    ud = _EMPTY
-                records.append(record)
-                user_data.append(ud)
-                references.append(item.reference_id)
-                calls.append(call)
-            continue
-        if type(item) is dict:  # the common case, inlined: this loop runs once per message
-            data = item.get("data") if ("data" in item or "channel" in item) else item
-        else:
-            message, _ = _message_and_data(item)
-            data = _data_of(message) if message is not None else None
-        if not isinstance(data, dict) or data.get("notificationType") != chained:
-            skipped += 1
-            continue
-        payload_record = data.get("record")
-        if not isinstance(payload_record, dict):
-            skipped += 1
-            continue
-        ud = payload_record.get("userData")
+
+class _RecordRows:
+    """The record dicts a :func:`records_frame` call gathers, with their userData and call context."""
+
+    def __init__(self) -> None:
+        self.records: list[dict[str, Any]] = []
+        self.user_data: list[dict[str, Any]] = []
+        self.references: list[Any] = []
+        self.calls: list[dict[str, Any]] = []
+        self.skipped = 0
+        self.bad_user_data = 0
+        self._owner: ChainedRecordResult | None = None
+        self._context: dict[str, Any] = _EMPTY
+
+    def context_of(self, result: ChainedRecordResult) -> dict[str, Any]:
+        """The call's own campaign, application and device (one dict per result, not per record)."""
+        if result is not self._owner:
+            self._owner = result
+            self._context = {"campaign_name": result.campaign_name, "application_id": result.application_id,
+                             "device_path": result.device_path}
+        return self._context
+
+    def add(self, record: Any, reference: Any, call: dict[str, Any]) -> None:
+        if not isinstance(record, dict):
+            self.skipped += 1
+            return
+        ud = record.get("userData")
         if not isinstance(ud, dict):
-            bad_user_data += ud is not None
+            self.bad_user_data += ud is not None
             ud = _EMPTY
-        records.append(payload_record)
-        user_data.append(ud)
-        references.append(data.get("referenceId"))
-        calls.append(_EMPTY)
-    issues.add("userData", bad_user_data)
+        self.records.append(record)
+        self.user_data.append(ud)
+        self.references.append(reference)
+        self.calls.append(call)
 
-    user_keys = set().union(*user_data) if user_data else set()
-    record_keys = set().union(*records) - {"userData"} if records else set()
+
+def _typed_record_column(kind: str, name: str, raw: Any, code_labels: CodeLabels,
+                         issues: _Issues) -> dict[str, Any]:
+    """The column(s) of one standard record field: ``{name: array}`` (two for a code field)."""
+    if kind == _KIND_STR:
+        return {name: _str_array(raw, name, issues)}
+    if kind == _KIND_INT:
+        return {name: _int_array(raw, name, issues)}
+    if kind == _KIND_CODE:
+        codes = _int_array(raw, name, issues)
+        return {name: _labelled(codes, code_labels[name]), f"{name}_code": codes}
+    if kind == _KIND_EPOCH_S:
+        return {name: _epoch_array(raw, name, issues, 10**9)}
+    if kind == _KIND_MINUTES:
+        return {name: _minutes_array(raw, name, issues)}
+    return {name: _duration_array(raw, name, issues, 10**9)}
+
+
+def _record_columns(rows: _RecordRows, code_labels: CodeLabels, issues: _Issues) -> dict[str, Any]:
+    user_keys = set().union(*rows.user_data) if rows.user_data else set()
+    record_keys = set().union(*rows.records) - {"userData"} if rows.records else set()
     by_level = {
-        "userData": _columns(user_data, sorted(user_keys)),
-        "record": _columns(records, sorted(record_keys)),
+        "userData": _columns(rows.user_data, sorted(user_keys)),
+        "record": _columns(rows.records, sorted(record_keys)),
     }
-    absent = [None] * len(records)
+    absent = [None] * len(rows.records)
 
     def source(level: str, key: str) -> Any:
         if level == "call":
-            return _column(calls, key)
+            return _column(rows.calls, key)
         return by_level[level].get(key, absent)
 
-    columns: dict[str, Any] = {"reference_id": _str_array(references, "reference_id", issues)}
+    columns: dict[str, Any] = {"reference_id": _str_array(rows.references, "reference_id", issues)}
     for name, kind, sources in _RECORD_COLUMNS:
         raw = _first_present(source(level, key) for level, key in sources)
-        if kind == _KIND_STR:
-            columns[name] = _str_array(raw, name, issues)
-        elif kind == _KIND_INT:
-            columns[name] = _int_array(raw, name, issues)
-        elif kind == _KIND_CODE:
-            codes = _int_array(raw, name, issues)
-            columns[name] = _labelled(codes, code_labels[name])
-            columns[f"{name}_code"] = codes
-        elif kind == _KIND_EPOCH_S:
-            columns[name] = _epoch_array(raw, name, issues, 10**9)
-        else:
-            columns[name] = _duration_array(raw, name, issues, 10**9)
+        columns.update(_typed_record_column(kind, name, raw, code_labels, issues))
 
     extra_user_keys = user_keys - _USERDATA_KEYS_USED
     custom = sorted(key for key in extra_user_keys if not key.startswith("GSW_"))
@@ -516,9 +594,7 @@ def records_frame(
         columns[name] = _inferred_array(by_level["userData"][key])
     for key in sorted(record_keys - _RECORD_KEYS_USED):
         columns[f"record.{key}"] = _inferred_array(by_level["record"][key])
-
-    frame = pd.DataFrame(columns, copy=False)
-    return issues.finish(frame, skipped, "records_frame")
+    return columns
 
 
 # --------------------------------------------------------------------------- metrics
@@ -527,7 +603,7 @@ METRICS_COLUMNS: tuple[str, ...] = (
     "record_handle",
     "user_event",
     "server_generated_at",
-    "node_processing",
+    "node_processing_ms",
     "server_processing_ms",
     "client_received_at",
     "delivery_lag_ms",
@@ -548,7 +624,7 @@ def metrics_frame(items: Iterable[Any]) -> pd.DataFrame:
 
     Columns: ``reference_id`` (string), ``record_handle`` (Int64, ``GSW_RECORD_HANDLE``), ``user_event``
     (string, ``GSW_USER_EVENT``), ``server_generated_at`` (``datetime64[ns, UTC]`` from
-    ``serverGenerationTimestamp`` epoch ms), ``node_processing`` (``timedelta64[ns]`` from
+    ``serverGenerationTimestamp`` epoch ms), ``node_processing_ms`` (Float64, milliseconds from
     ``nodeProcessingTimeNanos``), ``server_processing_ms`` (Float64, ``serverProcessingTimeTotalMs``),
     ``client_received_at`` (``datetime64[ns, UTC]``), ``delivery_lag_ms`` (Float64), ``chain_id``
     (Int64, ``GSW_CHAIN_ID``), ``device_id`` (string).
@@ -561,78 +637,75 @@ def metrics_frame(items: Iterable[Any]) -> pd.DataFrame:
     :raises TypeError: ``items`` is not iterable.
     """
     issues = _Issues()
-    skipped = 0
-    references: list[Any] = []
-    received: list[Any] = []
-    user_data: list[dict[str, Any]] = []
-    processing: list[dict[str, Any]] = []
-    device_ids: list[Any] = []
-    bad_user_data = 0
-    bad_metrics = 0
-    kind = "DeviceUserEventMessage"
+    rows = _MetricRows()
+    for message, at, owner in _walk(items, "user_events"):
+        data = _payload(message)
+        if not isinstance(data, dict) or data.get("messageType") != "DeviceUserEventMessage":
+            rows.skipped += 1
+            continue
+        rows.add(data, owner.reference_id if owner is not None else data.get("referenceId"), at)
+    issues.add("userData", rows.bad_user_data)
+    issues.add("metrics", rows.bad_metrics)
+    frame = pd.DataFrame(_metric_columns(rows, issues), copy=False)
+    return issues.finish(frame, rows.skipped, "metrics_frame")
 
-    def add(data: dict[str, Any], reference: Any, at: Any) -> None:
-        nonlocal bad_user_data, bad_metrics
+
+class _MetricRows:
+    """The server events a :func:`metrics_frame` call gathers."""
+
+    def __init__(self) -> None:
+        self.references: list[Any] = []
+        self.received: list[Any] = []
+        self.user_data: list[dict[str, Any]] = []
+        self.processing: list[dict[str, Any]] = []
+        self.device_ids: list[Any] = []
+        self.skipped = 0
+        self.bad_user_data = 0
+        self.bad_metrics = 0
+
+    def add(self, data: dict[str, Any], reference: Any, at: Any) -> None:
         ud = data.get("userData")
         if not isinstance(ud, dict):
-            bad_user_data += ud is not None
+            self.bad_user_data += ud is not None
             ud = _EMPTY
         metrics = data.get("metrics")
         event_processing: Any = _EMPTY
         if isinstance(metrics, dict):
             event_processing = metrics.get("eventProcessing", _EMPTY)
             if not isinstance(event_processing, dict):
-                bad_metrics += event_processing is not None
+                self.bad_metrics += event_processing is not None
                 event_processing = _EMPTY
         elif metrics is not None:
-            bad_metrics += 1
-        references.append(reference)
-        received.append(at)
-        user_data.append(ud)
-        processing.append(event_processing)
-        device_ids.append(data.get("deviceId"))
+            self.bad_metrics += 1
+        self.references.append(reference)
+        self.received.append(at)
+        self.user_data.append(ud)
+        self.processing.append(event_processing)
+        self.device_ids.append(data.get("deviceId"))
 
-    for item in items:
-        if isinstance(item, ChainedRecordResult):
-            for event in item.user_events:
-                message, at = _message_and_data(event)
-                data = _data_of(message) if message is not None else None
-                if isinstance(data, dict) and data.get("messageType") == kind:
-                    add(data, item.reference_id, at)
-                else:
-                    skipped += 1
-            continue
-        message, at = _message_and_data(item)
-        data = _data_of(message) if message is not None else None
-        if isinstance(data, dict) and data.get("messageType") == kind:
-            add(data, data.get("referenceId"), at)
-        else:
-            skipped += 1
-    issues.add("userData", bad_user_data)
-    issues.add("metrics", bad_metrics)
 
+def _metric_columns(rows: _MetricRows, issues: _Issues) -> dict[str, Any]:
+    processing, user_data = rows.processing, rows.user_data
     generated_ns = _scaled_ns(_column(processing, "serverGenerationTimestamp"), "server_generated_at", issues, 10**6)
-    received_s = _float_array(received, "client_received_at", issues)
+    received_s = _float_array(rows.received, "client_received_at", issues)
     generated_ms = np.where(generated_ns == _NAT, np.nan, generated_ns / 1e6)
     lag = received_s.to_numpy(dtype=np.float64, na_value=np.nan) * 1000.0 - generated_ms
-    columns: dict[str, Any] = {
-        "reference_id": _str_array(references, "reference_id", issues),
+    # a float NaN is the missing marker of the arithmetic above, not a value
+    lag_missing = np.isnan(lag)
+    return {
+        "reference_id": _str_array(rows.references, "reference_id", issues),
         "record_handle": _int_array(_column(user_data, "GSW_RECORD_HANDLE"), "record_handle", issues),
         "user_event": _str_array(_column(user_data, "GSW_USER_EVENT"), "user_event", issues),
         "server_generated_at": _utc_array(generated_ns),
-        "node_processing": _duration_array(_column(processing, "nodeProcessingTimeNanos"), "node_processing", issues, 1),
+        "node_processing_ms": _ms_from_ns(_column(processing, "nodeProcessingTimeNanos"), "node_processing_ms", issues),
         "server_processing_ms": _float_array(
             _column(processing, "serverProcessingTimeTotalMs"), "server_processing_ms", issues
         ),
         "client_received_at": _seconds_float_to_utc(received_s),
-        "delivery_lag_ms": pd.array(lag, dtype="Float64"),
+        "delivery_lag_ms": pd.arrays.FloatingArray(np.where(lag_missing, 0.0, lag), lag_missing),
         "chain_id": _int_array(_column(user_data, "GSW_CHAIN_ID"), "chain_id", issues),
-        "device_id": _str_array(device_ids, "device_id", issues),
+        "device_id": _str_array(rows.device_ids, "device_id", issues),
     }
-    # a float NaN is the missing marker of the arithmetic above, not a value
-    columns["delivery_lag_ms"][np.isnan(lag)] = pd.NA
-    frame = pd.DataFrame(columns, copy=False)
-    return issues.finish(frame, skipped, "metrics_frame")
 
 
 # --------------------------------------------------------------------------- events
@@ -651,6 +724,16 @@ EVENTS_COLUMNS: tuple[str, ...] = (
 
 def _size_bytes(message: dict[str, Any]) -> int:
     return len(json.dumps(message, separators=(",", ":"), ensure_ascii=False, default=str).encode("utf-8"))
+
+
+def _handle_of(data: dict[str, Any]) -> Any:
+    """``data.record.recordHandle``, else ``data.userData.GSW_RECORD_HANDLE``."""
+    record = data.get("record")
+    handle = record.get("recordHandle") if isinstance(record, dict) else None
+    if handle is None:
+        ud = data.get("userData")
+        handle = ud.get("GSW_RECORD_HANDLE") if isinstance(ud, dict) else None
+    return handle
 
 
 def events_frame(messages: Iterable[Any]) -> pd.DataFrame:
@@ -675,31 +758,16 @@ def events_frame(messages: Iterable[Any]) -> pd.DataFrame:
     datas: list[dict[str, Any]] = []
     handles: list[Any] = []
 
-    def add(message: Any, at: Any) -> None:
-        nonlocal skipped
+    for message, at, _ in _walk(messages, "events"):
         if not isinstance(message, dict):
             skipped += 1
-            return
+            continue
         data = message.get("data")
         data = data if isinstance(data, dict) else _EMPTY
-        record = data.get("record")
-        handle = record.get("recordHandle") if isinstance(record, dict) else None
-        if handle is None:
-            ud = data.get("userData")
-            handle = ud.get("GSW_RECORD_HANDLE") if isinstance(ud, dict) else None
         received.append(at)
         payloads.append(message)
         datas.append(data)
-        handles.append(handle)
-
-    for item in messages:
-        if isinstance(item, ChainedRecordResult):
-            for event in item.events:
-                message, at = _message_and_data(event)
-                add(message, at)
-            continue
-        message, at = _message_and_data(item)
-        add(message, at)
+        handles.append(_handle_of(data))
 
     payload = np.fromiter(payloads, dtype=object, count=len(payloads))
     columns: dict[str, Any] = {
@@ -743,6 +811,22 @@ def _timing(result: ChainedRecordResult | None, get: Callable[[ChainedRecordResu
         return None
 
 
+def _outcome(item: Any) -> tuple[str, str | None, Any, ChainedRecordResult | None] | None:
+    """``(status, error, record_handle, result)`` of a result or a raised error; ``None`` for anything else."""
+    if isinstance(item, ChainedRecordResult):
+        if item.complete:
+            return "ok", None, item.record_handle, item
+        return "error", "IncompleteResult: no ChainedRecordsDataEnd received", item.record_handle, item
+    if isinstance(item, BaseException):
+        carried = getattr(item, "result", None)
+        result = carried if isinstance(carried, ChainedRecordResult) else None
+        handle = getattr(item, "record_handle", None)
+        if handle is None and result is not None:
+            handle = result.record_handle
+        return "error", describe(item), handle, result
+    return None
+
+
 def calls_frame(items: Iterable[Any]) -> pd.DataFrame:
     """One row per call: its handle, outcome, record count and client timings.
 
@@ -767,27 +851,15 @@ def calls_frame(items: Iterable[Any]) -> pd.DataFrame:
     attempts: list[Any] = []
     timings: dict[str, list[Any]] = {"sent": [], "http_ms": [], "first_event_ms": [], "total_ms": []}
 
-    for item in items:
-        result: ChainedRecordResult | None
-        if isinstance(item, ChainedRecordResult):
-            result = item
-            if result.complete:
-                statuses.append("ok")
-                errors.append(None)
-            else:
-                statuses.append("error")
-                errors.append("IncompleteResult: no ChainedRecordsDataEnd received")
-            handles.append(result.record_handle)
-        elif isinstance(item, BaseException):
-            carried = getattr(item, "result", None)
-            result = carried if isinstance(carried, ChainedRecordResult) else None
-            statuses.append("error")
-            errors.append(describe(item))
-            handle = getattr(item, "record_handle", None)
-            handles.append(handle if handle is not None else (result.record_handle if result else None))
-        else:
+    for item, _, _ in _walk(items, None):
+        outcome = _outcome(item)
+        if outcome is None:
             skipped += 1
             continue
+        status, error, handle, result = outcome
+        statuses.append(status)
+        errors.append(error)
+        handles.append(handle)
         references.append(result.reference_id if result else None)
         counts.append(len(result.records) if result else None)
         attempts.append(result.attempts if result else None)
@@ -811,3 +883,103 @@ def calls_frame(items: Iterable[Any]) -> pd.DataFrame:
     frame = pd.DataFrame(columns, copy=False)
     return issues.finish(frame, skipped, "calls_frame")
 
+
+
+# --------------------------------------------------------------------------- written forms
+def _iso_utc(values: pd.Series) -> list[str | None]:
+    """ISO 8601 UTC text (``2023-11-14T22:13:27Z``), with microseconds only when a value has a fraction."""
+    ns = values.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="M8[ns]")
+    missing = np.isnat(ns)
+    whole = ns[~missing].astype(np.int64)
+    if not whole.size or not (whole % 10**9).any():
+        text = np.datetime_as_string(ns.astype("M8[s]"), unit="s")
+    else:
+        text = np.datetime_as_string(ns.astype("M8[us]"), unit="us")
+    return [None if gone else f"{value}Z" for value, gone in zip(text.tolist(), missing.tolist(), strict=True)]
+
+
+def _hms(values: pd.Series) -> list[str | None]:
+    """``[-]HH:MM:SS`` (hours may exceed 23), with microseconds only when a value has a fraction."""
+    ns = values.to_numpy(dtype="m8[ns]").astype(np.int64)
+    missing = np.isnat(values.to_numpy(dtype="m8[ns]"))
+    fraction = bool((ns[~missing] % 10**9).any())
+    out: list[str | None] = []
+    for value, gone in zip(ns.tolist(), missing.tolist(), strict=True):
+        if gone:
+            out.append(None)
+            continue
+        sign = "-" if value < 0 else ""
+        micros, _ = divmod(abs(value), 1000)
+        seconds, micro = divmod(micros, 10**6)
+        minutes, second = divmod(seconds, 60)
+        hours, minute = divmod(minutes, 60)
+        text = f"{sign}{hours:02d}:{minute:02d}:{second:02d}"
+        out.append(f"{text}.{micro:06d}" if fraction else text)
+    return out
+
+
+def _json_text(value: Any) -> Any:
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    return value
+
+
+def _written(frame: pd.DataFrame, *, nested_as_text: bool) -> pd.DataFrame:
+    columns: dict[str, Any] = {}
+    for name in frame.columns:
+        series = frame[name]
+        dtype = series.dtype
+        if isinstance(dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(dtype):
+            values = series if isinstance(dtype, pd.DatetimeTZDtype) else series.dt.tz_localize("UTC")
+            columns[name] = pd.array(_iso_utc(values), dtype=_STRING)
+        elif pd.api.types.is_timedelta64_dtype(dtype):
+            columns[name] = pd.array(_hms(series), dtype=_STRING)
+        elif isinstance(dtype, pd.CategoricalDtype):
+            columns[name] = series.astype(_STRING)
+        elif nested_as_text and pd.api.types.is_object_dtype(dtype):
+            columns[name] = np.fromiter(map(_json_text, series.tolist()), dtype=object, count=len(series))
+        else:
+            columns[name] = series
+    return pd.DataFrame(columns, index=frame.index, copy=False)
+
+
+def readable(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` with every value in its written form: what the CSV and table exports write.
+
+    - ``datetime64`` columns: ISO 8601 UTC text, ``2023-11-14T22:13:27Z`` (microseconds, ``...27.123456Z``,
+      when a value of the column has a fraction of a second);
+    - ``timedelta64`` columns (the daily windows): ``HH:MM:SS``, ``-`` before a negative value;
+    - Categorical labels: their text;
+    - object columns holding lists or dicts: compact JSON text;
+    - numbers (with their unit in the column name), text and booleans: unchanged, nullable dtypes kept.
+
+    Missing values stay missing (an empty CSV field, ``null`` in JSON).  DuckDB reads the CSV's
+    ``HH:MM:SS`` as TIME and its ISO instants as TIMESTAMP WITH TIME ZONE; ``pd.to_timedelta`` and
+    ``pd.to_datetime(..., utc=True)`` give the frame's values back (see ``docs/frames.md``).
+    """
+    return _written(frame, nested_as_text=True)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is pd.NA or value is pd.NaT:
+        return None
+    return str(value)
+
+
+def to_json(frame: pd.DataFrame) -> str:
+    """``frame`` as a JSON array with one object per row (column order kept), for other tools to read.
+
+    Values are written as :func:`readable` writes them (ISO 8601 UTC instants, ``HH:MM:SS`` windows, labels
+    as text), except that lists and dicts of custom fields stay JSON arrays and objects; missing values
+    are ``null``, text is UTF-8 (no ``\\u`` escapes, no escaped slashes).  ``pd.read_json(text,
+    orient="records", dtype=False, precise_float=True)`` and DuckDB's ``read_json`` read it back.
+    """
+    written = _written(frame, nested_as_text=False)
+    names = [str(name) for name in written.columns]
+    columns = [written[name].to_numpy(dtype=object, na_value=None).tolist() for name in written.columns]
+    rows = [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)] if names else []
+    if not names:
+        rows = [{} for _ in range(len(frame))]
+    return json.dumps(rows, ensure_ascii=False, default=_json_default, allow_nan=False)

@@ -1,20 +1,26 @@
 """What a GetChainedRecord call hands back: the raw events, the chained records and the call's timings.
 
 The data model is deliberately plain (dataclasses holding the messages exactly as received) so that
-nothing is lost; :mod:`gwsnb.frames` turns it into analysis-ready DataFrames.
+nothing is lost; :mod:`gwsnb.frames` turns it into analysis-ready DataFrames, :mod:`gwsnb.plots` into
+pictures.
+
+The dependency goes one way: ``frames``, ``plots`` and ``_render`` read this module's classes; this module
+(and :mod:`gwsnb.batch`) reach them only through :func:`_view`, on first use, which also keeps pandas
+and matplotlib out of ``import gwsnb``.
 """
 
 from __future__ import annotations
 
-import html
+import importlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from . import labels
-
 if TYPE_CHECKING:
+    from types import ModuleType
+
     import pandas as pd
+    from matplotlib.axes import Axes
 
 __all__ = ["Event", "CallTimings", "ChainedRecordResult"]
 
@@ -42,6 +48,14 @@ class Event(NamedTuple):
     @property
     def received_datetime(self) -> datetime:
         return datetime.fromtimestamp(self.received_at, tz=timezone.utc)
+
+
+def _view(name: str) -> ModuleType:
+    """The view module ``gwsnb.<name>`` (``frames``, ``plots`` or ``_render``), imported on first use.
+
+    The one place where the data model reaches the modules built on it (they import this module, not
+    the other way round at import time)."""
+    return importlib.import_module(f"{__package__}.{name}")
 
 
 def _ms(start: float | None, end: float | None) -> float | None:
@@ -121,21 +135,20 @@ class ChainedRecordResult:
 
     def records_frame(self) -> pd.DataFrame:
         """One row per chained record; see :func:`gwsnb.frames.records_frame`."""
-        from . import frames
-
-        return frames.records_frame([self])
+        return _view("frames").records_frame([self])
 
     def metrics_frame(self) -> pd.DataFrame:
         """One row per server event with its timing metrics; see :func:`gwsnb.frames.metrics_frame`."""
-        from . import frames
-
-        return frames.metrics_frame([self])
+        return _view("frames").metrics_frame([self])
 
     def events_frame(self) -> pd.DataFrame:
         """One row per correlated raw message; see :func:`gwsnb.frames.events_frame`."""
-        from . import frames
+        return _view("frames").events_frame(self.events)
 
-        return frames.events_frame(self.events)
+    def plot_timeline(self, *, ax: Axes | None = None) -> Axes:
+        """The call's messages against ms since the POST, HTTP answer and DataEnd marked (matplotlib);
+        see :func:`gwsnb.plots.timeline`.  Returns the Axes."""
+        return _view("plots").timeline(self, ax=ax)
 
     def __repr__(self) -> str:
         state = "complete" if self.complete else "incomplete"
@@ -147,39 +160,5 @@ class ChainedRecordResult:
         )
 
     def _repr_html_(self) -> str:
-        esc = html.escape
-        t = self.timings
-
-        def fmt(value: float | None) -> str:
-            return "—" if value is None else f"{value:.1f} ms"
-
-        code_labels = labels.current()
-
-        def cell(user_data: dict[str, Any], key: str) -> str:
-            value = user_data.get(key, "")
-            if key in labels.CODE_FIELDS and isinstance(value, int) and not isinstance(value, bool):
-                value = code_labels.label(key, value)
-            return f"<td>{esc(str(value))}</td>"
-
-        rows = []
-        for record in self.records:
-            raw_user_data = record.get("userData")
-            user_data: dict[str, Any] = raw_user_data if isinstance(raw_user_data, dict) else {}
-            rows.append(
-                "<tr>"
-                + "".join(cell(user_data, key)
-                          for key in ("chain_n", "contact_info", "record_status", "call_result", "attempt"))
-                + "</tr>"
-            )
-        state = "complete" if self.complete else "<b>incomplete</b> (no ChainedRecordsDataEnd)"
-        return (
-            "<div class='gwsnb-result'>"
-            f"<p><b>GetChainedRecord</b> handle {self.record_handle} · campaign {esc(self.campaign_name)} · "
-            f"referenceId <code>{esc(self.reference_id)}</code> · {len(self.records)} record(s) · {state}</p>"
-            f"<p>HTTP {fmt(t.http_ms)} · first event {fmt(t.first_event_ms)} · DataEnd {fmt(t.total_ms)}"
-            f" · {len(self.events)} event(s) · attempts {self.attempts}</p>"
-            "<table><thead><tr><th>chain_n</th><th>contact_info</th><th>record_status</th>"
-            "<th>call_result</th><th>attempt</th></tr></thead><tbody>"
-            + "".join(rows)
-            + "</tbody></table></div>"
-        )
+        """The notebook summary: the call, its timings, its records (labels for codes) and its timeline."""
+        return str(_view("_render").result_html(self))

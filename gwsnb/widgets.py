@@ -10,7 +10,11 @@ same code and, by default, blocks until every handle is done and returns the res
 notebook cell), or with ``wait=False`` behaves exactly like the click.  Widgets are only ever changed by
 setting traitlets, under one lock: ipykernel sends comm messages from any thread through its IOPub
 thread's per-thread pipes, so no Output-widget capture (which is tied to the main thread's display
-hook) is used anywhere; results are rendered as HTML (tables, an inline SVG chart, a ``data:`` link).
+hook) is used anywhere; results are rendered as HTML (tables, an inline SVG chart, a ``data:`` link)
+by :mod:`gwsnb._render`, the helpers the results' and batches' notebook summaries use too.
+
+The form is itself a widget (a :class:`ipywidgets.VBox`): display it, or put it inside another layout
+(``VBox([header, form])``, a ``Tab``...).
 
 Credentials: the password lives only in the Password widget until Connect, which clears it; neither
 the form's repr nor any widget it renders shows it.
@@ -18,11 +22,9 @@ the form's repr nor any widget it renders shows it.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import html
-import io
-import math
+import inspect
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -30,11 +32,9 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
-from .batch import ChainedRecordBatch, percentiles
-from .errors import (
-    InvalidParameterError,
-    describe_error,
-)
+from . import _render, frames
+from .batch import ChainedRecordBatch
+from .errors import InvalidParameterError
 from .params import MAX_HANDLE, ChainedRecordParams, parse_handles
 from .results import ChainedRecordResult
 
@@ -45,7 +45,7 @@ __all__ = ["ChainedRecordForm"]
 
 _LABEL_WIDTH = "120px"
 _FIELD = {"width": "360px"}
-_CHART_MAX_BARS = 60  # beyond this a per-event bar chart is unreadable: show a histogram instead
+_status = _render.status
 
 
 class _SecretText(w.Password):
@@ -59,8 +59,9 @@ def _style() -> dict[str, str]:
     return {"description_width": _LABEL_WIDTH}
 
 
-class ChainedRecordForm:
-    """An interactive GetChainedRecord form.  Display it (last expression of a cell, or ``display(form)``).
+class ChainedRecordForm(w.VBox):
+    """An interactive GetChainedRecord form, itself a widget (an :class:`ipywidgets.VBox`).  Display it
+    (last expression of a cell, or ``display(form)``) or place it in another layout.
 
     :param client: a connected :class:`~gwsnb.client.GwsClient`; without one the form shows a connection
         row (URL, username, password, verify TLS, Connect) and connects with :func:`gwsnb.connect`.
@@ -70,8 +71,11 @@ class ChainedRecordForm:
     :param record_handles: initial handle text, e.g. ``"7, 9, 20-30"``.
     :param timeout: seconds to wait for ChainedRecordsDataEnd, per handle.
     :param max_concurrency: calls in flight at once when several handles are asked for.
+    :param out_dir: initial text of the optional "Output folder" field; when the field is filled the
+        form passes ``out=<folder>`` to ``client.get_chained_records`` (records written there too).
 
-    After a run: :attr:`results` (the successful :class:`~gwsnb.results.ChainedRecordResult` objects, in
+    The handles field is checked as you type (the count, or the parse error naming the bad token, beside
+    it).  After a run: :attr:`results` (the successful :class:`~gwsnb.results.ChainedRecordResult` objects, in
     handle order), :attr:`errors` (``{handle: error}``), :meth:`records_frame`, :meth:`metrics_frame`.
     """
 
@@ -88,6 +92,7 @@ class ChainedRecordForm:
         url: str = "",
         username: str = "",
         verify: bool = True,
+        out_dir: str = "",
     ) -> None:
         if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or max_concurrency < 1:
             raise InvalidParameterError("max_concurrency", max_concurrency, "expected an integer >= 1")
@@ -127,9 +132,14 @@ class ChainedRecordForm:
         self.device = w.Dropdown(options=[], description="Device", style=_style(), layout=_layout())
         self.handles = w.Text(value=record_handles, description="Record handles", placeholder="7, 9, 20-30",
                               style=_style(), layout=_layout())
+        self.handles_check = w.HTML(value="", layout=w.Layout(margin="0 0 0 124px"))
         self.timeout = w.FloatText(value=timeout, description="Timeout (s)", style=_style(), layout=_layout())
+        self.out_dir = w.Text(value=out_dir, description="Output folder", placeholder="optional: write records here",
+                              style=_style(), layout=_layout())
         params_grid = w.HBox([w.VBox([self.campaign, self.application_id, self.device]),
-                              w.VBox([self.handles, self.timeout])])
+                              w.VBox([self.handles, self.handles_check, self.timeout, self.out_dir])])
+        self.handles.observe(self._on_handles_change, names="value")
+        self.handles_check.value = _handles_check(self.handles.value)
 
         self.run_button = w.Button(description="Get chained records", button_style="primary", icon="search",
                                    layout=w.Layout(width="200px"))
@@ -150,16 +160,16 @@ class ChainedRecordForm:
         results_box = w.VBox([self.summary, self.records_table,
                               w.HBox([self.chart, self.download], layout=w.Layout(align_items="flex-start"))])
 
-        self.widget = w.VBox(
+        super().__init__(
             [w.HTML("<h4 style='margin:0 0 6px 0'>GWS Outbound · GetChainedRecord</h4>"),
              self.connection_box, self.connection_label, params_grid, action_row, self.error_box, results_box],
             layout=w.Layout(padding="4px"),
         )
-        self.widget.add_class("gwsnb-form")
+        self.add_class("gwsnb-form")
         # Stable CSS hooks for the browser test and for user stylesheets.
         for name in ("url", "username", "password", "verify", "connect_button", "campaign", "application_id",
-                     "device", "handles", "timeout", "run_button", "progress", "status", "error_box",
-                     "summary", "records_table", "chart", "download"):
+                     "device", "handles", "handles_check", "timeout", "out_dir", "run_button", "progress",
+                     "status", "error_box", "summary", "records_table", "chart", "download"):
             getattr(self, name).add_class("gwsnb-" + name.replace("_", "-"))
         if client is not None:
             self._attach(client, owned=False)
@@ -167,13 +177,10 @@ class ChainedRecordForm:
             self._set_connected(False)
 
     # ------------------------------------------------------------------ display & repr
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
+    @property
+    def widget(self) -> ChainedRecordForm:
+        """The form itself (it is the widget; kept for code written when it was a wrapper)."""
+        return self
 
     def __repr__(self) -> str:
         state = "connected" if self._client is not None else "not connected"
@@ -262,7 +269,8 @@ class ChainedRecordForm:
 
         :param wait: block until done and return :attr:`results` (default); with ``False`` the calls run
             in a background thread, as for a click, and the current (empty) results are returned.
-        :raises InvalidParameterError: a field is invalid (also shown in the form).
+        :raises InvalidParameterError: a field is invalid (also shown in the form), ``out_dir`` included
+            when the client cannot write to a folder.
         :raises RuntimeError: not connected, or a run is already in progress.
         """
         with self._lock:
@@ -274,6 +282,7 @@ class ChainedRecordForm:
                 raise error
             try:
                 params = self.params()
+                self._check_out_dir()
             except InvalidParameterError as exc:
                 self._show_error(exc)
                 raise
@@ -324,23 +333,29 @@ class ChainedRecordForm:
 
     def records_frame(self) -> pd.DataFrame:
         """The records of :attr:`results`, as :func:`gwsnb.frames.records_frame` gives them."""
-        from . import frames
-
         return frames.records_frame(self.results)
+
+    def calls_frame(self) -> pd.DataFrame:
+        """One row per handle of the last run (see :meth:`gwsnb.batch.ChainedRecordBatch.calls_frame`)."""
+        if self.batch is not None:
+            return self.batch.calls_frame()
+        return frames.calls_frame(self.results)
 
     def metrics_frame(self) -> pd.DataFrame:
         """The server timing metrics of :attr:`results`, as :func:`gwsnb.frames.metrics_frame` gives them."""
-        from . import frames
-
         return frames.metrics_frame(self.results)
 
     def close(self) -> None:
-        """Close the widgets, and the client if the form opened it."""
-        self.wait(5.0)
-        if self._owns_client and self._client is not None:
-            self._client.close()
-        self._client = None
-        _close_tree(self.widget)
+        """Close the widgets, and the client if the form opened it.  Idempotent."""
+        worker = getattr(self, "_worker", None)
+        if worker is not None and worker is not threading.current_thread():
+            self.wait(5.0)
+        client, self._client = getattr(self, "_client", None), None
+        if getattr(self, "_owns_client", False) and client is not None:
+            client.close()
+        for child in self.children:
+            _close_tree(child)
+        super().close()
 
     # ------------------------------------------------------------------ internals
     def _attach(self, client: Any, *, owned: bool) -> None:
@@ -389,10 +404,19 @@ class ChainedRecordForm:
         with contextlib.suppress(InvalidParameterError, RuntimeError):  # submit() shows it inline
             self.submit(wait=False)
 
+    def _check_out_dir(self) -> None:
+        folder = self.out_dir.value.strip()
+        if folder and not _accepts_out(self._client):
+            raise InvalidParameterError("out_dir", folder, "this client's get_chained_records has no out= parameter "
+                                        "(a newer gwsnb writes records to a folder); leave the field empty")
+
+    def _on_handles_change(self, change: dict[str, Any]) -> None:
+        self.handles_check.value = _handles_check(str(change.get("new") or ""))
+
     def _show_error(self, error: BaseException) -> None:
         with self._lock:
             self.error = error
-            self.error_box.value = _error_html([(None, error)])
+            self.error_box.value = _render.error_list([(None, error)])
             self.status.value = _status("Error: nothing was sent" if isinstance(error, InvalidParameterError)
                                         else "Error", "error")
 
@@ -429,7 +453,7 @@ class ChainedRecordForm:
                 if -1 in failed:
                     self.errors[-1] = failed[-1]
                 self.error = next(iter(self.errors.values()), None)
-                self._render(time.monotonic() - started, len(params))
+                self._show_results(time.monotonic() - started, len(params))
                 self.run_button.disabled = False
 
     def _call_all(self, params: list[ChainedRecordParams], done: dict[int, ChainedRecordResult],
@@ -441,18 +465,22 @@ class ChainedRecordForm:
         DataEnd reported after the timeout they typed, not after two more attempts.
         """
         first = params[0]  # the form has one campaign, application, device and timeout for all handles
+        extra: dict[str, Any] = {}
+        folder = self.out_dir.value.strip()
+        if folder:  # only then: a client without the out= parameter still runs the form
+            extra["out"] = folder
         batch = self._client.get_chained_records(
             [p.record_handle for p in params], campaign_name=first.campaign_name,
             application_id=first.application_id, device_path=first.device_path,
             concurrency=self._max_concurrency, timeout=first.timeout, retries=0,
-            progress=_FormProgress(self, len(params)))
+            progress=_FormProgress(self, len(params)), **extra)
         self.batch = batch
         done.update((result.record_handle, result) for result in batch.results)
         failed.update((failure.record_handle, failure.error) for failure in batch.failures)
         for handle in batch.skipped:
             failed[handle] = RuntimeError("not run: the batch was interrupted")
 
-    def _render(self, elapsed: float, asked: int) -> None:
+    def _show_results(self, elapsed: float, asked: int) -> None:
         results, errors = self.results, self.errors
         n_records = sum(len(r.records) for r in results)
         if errors and not results:
@@ -464,7 +492,7 @@ class ChainedRecordForm:
         took = f"{elapsed * 1000:.0f} ms" if elapsed < 1 else f"{elapsed:.1f} s"
         self.status.value = _status(f"{text} in {took}", style)
         self.progress.bar_style = {"error": "danger", "warning": "warning"}.get(style, "success")
-        self.error_box.value = _error_html(list(errors.items())) if errors else ""
+        self.error_box.value = _render.error_list(list(errors.items())) if errors else ""
         if not results:
             return
         try:
@@ -473,10 +501,10 @@ class ChainedRecordForm:
         except Exception as exc:  # noqa: BLE001 - show, never lose the results
             self.summary.value = f"<pre>{html.escape(repr(exc))}</pre>"
             return
-        self.summary.value = _summary_html(results, metrics)
-        self.records_table.value = _records_html(records)
-        self.chart.value = _chart_svg(metrics)
-        self.download.value = _download_html(records)
+        self.summary.value = _render.summary_table(results, metrics)
+        self.records_table.value = _render.records_table(records)
+        self.chart.value = _render.processing_chart(metrics)
+        self.download.value = _render.download_link(records)
 
 
 class _FormProgress:
@@ -499,7 +527,7 @@ class _FormProgress:
                 f"{finished}/{self._total} done" + (f", {self._failed} failed" if self._failed else ""), "info")
 
 
-# ---------------------------------------------------------------------- rendering helpers
+# ---------------------------------------------------------------------- small helpers
 def _layout() -> w.Layout:
     return w.Layout(**_FIELD)
 
@@ -514,113 +542,22 @@ def _close_tree(widget: w.Widget) -> None:
     widget.close()
 
 
-_COLORS = {"ok": "#2e7d32", "error": "#c62828", "warning": "#ef6c00", "info": "#1565c0", "muted": "#666"}
-
-
-def _status(text: str, style: str) -> str:
-    return f"<span class='gwsnb-status-text' style='color:{_COLORS[style]}'>{html.escape(text)}</span>"
-
-
-def _error_html(items: list[tuple[int | None, BaseException]]) -> str:
-    lines = []
-    for handle, error in items[:20]:
-        where = "" if handle is None or handle < 0 else f"record handle {handle}: "
-        lines.append(f"<li>{html.escape(where + describe_error(error))}</li>")
-    if len(items) > 20:
-        lines.append(f"<li>… and {len(items) - 20} more (see form.errors)</li>")
-    return ("<div class='gwsnb-error' style='border-left:4px solid #c62828;background:#fdecea;"
-            "padding:4px 8px;margin:4px 0'><ul style='margin:0;padding-left:16px'>" + "".join(lines)
-            + "</ul></div>")
-
-
-def _fmt_ms(value: float | None) -> str:
-    return "—" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.1f} ms"
-
-
-def processing_ms(metrics: pd.DataFrame) -> pd.Series | None:
-    """Server processing time per event in ms: ``nodeProcessingTimeNanos`` where GWS gave it (whole-ms
-    ``serverProcessingTimeTotalMs`` reads 0 or 1 on a fast server), else ``serverProcessingTimeTotalMs``."""
-    if "node_processing" in metrics and metrics["node_processing"].notna().any():
-        return metrics["node_processing"].dt.total_seconds() * 1000.0
-    if "server_processing_ms" in metrics:
-        return metrics["server_processing_ms"].astype("Float64").astype(float)
-    return None
-
-
-def _summary_html(results: list[ChainedRecordResult], metrics: pd.DataFrame) -> str:
-    totals = sorted(t for r in results if (t := r.timings.total_ms) is not None)
-    per_event = processing_ms(metrics)
-    server = None if per_event is None else per_event.dropna()
-
-    cells = [
-        ("calls", str(len(results))),
-        ("records", str(sum(len(r.records) for r in results))),
-        ("events", str(sum(len(r.events) for r in results))),
-        ("DataEnd p50", _fmt_ms(percentiles(totals, (50,)).get(50))),
-        ("DataEnd max", _fmt_ms(totals[-1] if totals else None)),
-    ]
-    if server is not None and len(server):
-        cells += [("server p50", _fmt_ms(float(server.median()))), ("server max", _fmt_ms(float(server.max())))]
-    return ("<table class='gwsnb-summary' style='border-collapse:collapse;margin:4px 0'><tr>"
-            + "".join(f"<th style='padding:2px 10px;text-align:left'>{html.escape(k)}</th>" for k, _ in cells)
-            + "</tr><tr>"
-            + "".join(f"<td style='padding:2px 10px'>{html.escape(v)}</td>" for _, v in cells)
-            + "</tr></table>")
-
-
-_TABLE_COLUMNS = ("record_handle", "chain_id", "chain_n", "contact_info", "contact_info_type", "record_status",
-                  "call_result", "attempt", "calling_list")
-
-
-def _records_html(records: pd.DataFrame) -> str:
-    shown = records[[c for c in _TABLE_COLUMNS if c in records.columns]]
-    more = ""
-    if len(shown) > 500:
-        more = f"<p>first 500 of {len(shown)} rows; all in form.records_frame()</p>"
-        shown = shown.head(500)
-    table = shown.to_html(index=False, na_rep="", border=0, classes="gwsnb-records", escape=True)
-    return f"{_TABLE_STYLE}<div class='gwsnb-records-wrap'>{table}</div>{more}"
-
-
-# Scoped to the form's own classes; JupyterLab's rendered-HTML table style does not reach widget HTML.
-_TABLE_STYLE = """<style>
-table.gwsnb-records {border-collapse: collapse; font-size: 12px; margin: 4px 0;}
-table.gwsnb-records th {text-align: left !important; background: #f3f3f3; padding: 3px 10px; position: sticky; top: 0;
-  border-bottom: 1px solid #bbb; white-space: nowrap;}
-table.gwsnb-records td {padding: 2px 10px; border-bottom: 1px solid #eee; white-space: nowrap;}
-table.gwsnb-records tbody tr:nth-child(even) td {background: #fafafa;}
-</style>"""
-
-
-def _chart_svg(metrics: pd.DataFrame) -> str:
-    """Server processing time per event as an inline SVG (matplotlib's object API: no pyplot state)."""
-    per_event = processing_ms(metrics)
-    if per_event is None or not len(metrics):
+def _handles_check(text: str) -> str:
+    """The live verdict on the handles field: how many handles, or the parse error naming the token."""
+    if not text.strip():
         return ""
-    from matplotlib.figure import Figure
-
-    values = per_event.to_numpy(dtype=float, na_value=math.nan)
-    fig = Figure(figsize=(4.2, 2.4), dpi=100)
-    ax = fig.add_subplot()
-    if len(values) <= _CHART_MAX_BARS:
-        events = metrics["user_event"].astype(str).tolist() if "user_event" in metrics else [""] * len(values)
-        colors = ["#ef6c00" if e == "ChainedRecordsDataEnd" else "#1565c0" for e in events]
-        ax.bar(range(1, len(values) + 1), [0.0 if math.isnan(v) else v for v in values], color=colors)
-        ax.set_xlabel("event (orange: DataEnd)")
-    else:
-        ax.hist([v for v in values if not math.isnan(v)], bins=30, color="#1565c0")
-        ax.set_xlabel("server processing time (ms)")
-    ax.set_ylabel("ms" if len(values) <= _CHART_MAX_BARS else "events")
-    ax.set_title("Server processing time per event", fontsize=9)
-    ax.tick_params(labelsize=7)
-    fig.tight_layout()
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg")
-    svg = buf.getvalue()
-    return svg[svg.find("<svg"):]
+    try:
+        handles = parse_handles(text)
+    except InvalidParameterError as exc:
+        return _render.status(f"{exc.field}: {exc.reason}: {exc.value!r}", "error")
+    if len(handles) == 1:
+        return _render.status("1 handle", "muted")
+    return _render.status(f"{len(handles)} handles ({handles[0]} … {handles[-1]})", "muted")
 
 
-def _download_html(records: pd.DataFrame) -> str:
-    payload = base64.b64encode(records.to_csv(index=False).encode("utf-8")).decode("ascii")
-    return (f"<a class='gwsnb-download' download='chained-records.csv' href='data:text/csv;base64,{payload}' "
-            f"style='color:#1565c0'>⬇ Download {len(records)} record(s) as CSV</a>")
+def _accepts_out(client: Any) -> bool:
+    """Whether the client's ``get_chained_records`` takes ``out=`` (a folder for the records)."""
+    try:
+        return "out" in inspect.signature(client.get_chained_records).parameters
+    except (TypeError, ValueError, AttributeError):
+        return False

@@ -73,8 +73,13 @@ def test_form_in_jupyterlab_shows_the_chain(lab: Lab, sandbox: tuple[Sandbox, st
         for phone in phones:  # not there before the click: the notebook fetched other chains
             assert phone not in table.inner_text()
         handles_input = form.locator(".gwsnb-handles input")
+        check = form.locator(".gwsnb-handles-check")
+        handles_input.fill("7, x9")  # checked as you type, by the kernel's parse_handles
+        expect(check).to_contain_text("record_handles", timeout=WAIT_MS)
+        expect(check).to_contain_text("x9", timeout=WAIT_MS)
         handles_input.fill(str(handle))
         handles_input.press("Tab")
+        expect(check).to_have_text("1 handle", timeout=WAIT_MS)
         form.locator("button.gwsnb-run-button").click()
         page.wait_for_function(
             """([phones]) => {

@@ -1,17 +1,22 @@
-"""ChainedRecordBatch frames, CSV/Parquet export and the notebook summary, from a real batch."""
+"""ChainedRecordBatch frames, CSV/JSON/Parquet export read back by pandas and DuckDB, and the notebook summary,
+from a real batch."""
 
 from __future__ import annotations
 
 import sys
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pytest
 
 import gwsnb
 from gwsnb import errors
+from gwsnb._cli_chained_records import _write
 from gwsnb.sandbox import Faults, Sandbox
+from tests.frames.test_written import assert_same_values, parsed
 
 from .conftest import PASSWORD, all_handles
 
@@ -68,6 +73,29 @@ def test_to_csv_round_trip(batch: gwsnb.ChainedRecordBatch, tmp_path: Path) -> N
     assert list(back.columns) == list(df.columns)
     assert back["record_handle"].tolist() == df["record_handle"].tolist()
     assert back["contact_info"].tolist() == df["contact_info"].tolist()
+    # the sandbox's list has offsets west of UTC and records never called: both written readably
+    assert (df["tz_offset_min"] < 0).any() and df["call_time"].isna().any()
+    assert_same_values(df, parsed(back, df))
+    assert_same_values(df, duckdb.read_csv(str(path)).df())
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_command_line_formats_read_back(batch: gwsnb.ChainedRecordBatch, tmp_path: Path, fmt: str) -> None:
+    path = tmp_path / f"records.{fmt}"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no pandas deprecation warning reaches the user
+        _write(batch, fmt, str(path))
+    text = path.read_text(encoding="utf-8")
+    assert "days" not in text and "P0DT" not in text and "\\/" not in text
+    df = batch.records_frame()
+    if fmt == "csv":
+        back = pd.read_csv(path, dtype={"contact_info": str})
+    else:
+        back = pd.read_json(path, orient="records", dtype=False, precise_float=True)
+    assert_same_values(df, parsed(back, df))
+    duck = (duckdb.read_csv if fmt == "csv" else duckdb.read_json)(str(path))
+    assert dict(zip(duck.columns, map(str, duck.types), strict=True))["daily_from"] == "TIME"
+    assert_same_values(df, duck.df())
 
 
 def test_to_parquet_round_trip(batch: gwsnb.ChainedRecordBatch, tmp_path: Path) -> None:
@@ -87,6 +115,7 @@ def test_to_parquet_without_pyarrow_names_the_extra(batch: gwsnb.ChainedRecordBa
 
 def test_summary_html_and_repr(batch: gwsnb.ChainedRecordBatch) -> None:
     page = batch._repr_html_()
+    assert page.count("<svg") == 1 and "POST to DataEnd (ms)" in page  # the small latency chart
     assert "40 handle(s)" in page and "ok 38" in page and "failed 2" in page
     assert "ChainedRecordError (errorCode 104)" in page and "NotificationTimeout" in page
     pct = batch.latency_percentiles()
@@ -111,3 +140,14 @@ def test_failure_reason_for_status_errors() -> None:
     failure = gwsnb.HandleFailure(7, errors.status_error({"statusCode": 6}), 1)
     assert failure.reason == "NotFoundError (statusCode 6)"
     assert failure.result is None
+
+
+def test_command_line_report_names_units(batch: gwsnb.ChainedRecordBatch) -> None:
+    import io
+
+    from gwsnb._cli_chained_records import _report
+
+    stream = io.StringIO()
+    _report(batch, stream)
+    pct = batch.latency_percentiles()
+    assert f"POST to DataEnd: p50 {pct[50]:.1f} ms, p90 {pct[90]:.1f} ms, p99 {pct[99]:.1f} ms" in stream.getvalue()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 import warnings
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ RECORD_DTYPES: dict[str, str] = {
     "daily_from": TD,
     "daily_till": TD,
     "tz_name": "string",
-    "tz_offset": TD,
+    "tz_offset_min": "Int64",
     "tz_dbid": "Int64",
     "campaign_name": "string",
     "calling_list": "string",
@@ -50,7 +51,7 @@ METRICS_DTYPES = {
     "record_handle": "Int64",
     "user_event": "string",
     "server_generated_at": UTC,
-    "node_processing": TD,
+    "node_processing_ms": "Float64",
     "server_processing_ms": "Float64",
     "client_received_at": UTC,
     "delivery_lag_ms": "Float64",
@@ -96,7 +97,7 @@ def test_preview_record_sample_user_data_is_parsed() -> None:
     assert row["contact_info"] == "647000"
     assert row["call_result_code"] == 28 and row["call_result"] == "Unknown Call Result"
     assert row["attempt"] == 0  # from GSW_ATTEMPTS, since the sample has no OCS attempt column
-    assert row["tz_name"] == "PST" and row["tz_offset"] == pd.Timedelta(hours=-7)
+    assert row["tz_name"] == "PST" and row["tz_offset_min"] == -7 * 60
     assert row["campaign_name"] == "Campaign1" and row["calling_list"] == "CallingList1"
     assert row["application_id"] == 134
     assert row["custom1"] == "something" and row["custom2"] == 0
@@ -117,7 +118,7 @@ def test_data_end_sample_metrics() -> None:
     assert row["record_handle"] == 7 and row["chain_id"] == 1
     assert row["user_event"] == "ChainedRecordsDataEnd"
     assert row["server_generated_at"] == pd.Timestamp(1433915532887, unit="ms", tz="UTC")
-    assert row["node_processing"] == pd.Timedelta(nanoseconds=6518539)
+    assert row["node_processing_ms"] == pytest.approx(6.518539)
     assert row["server_processing_ms"] == 6.0
     assert row["client_received_at"] == pd.Timestamp("2015-06-10 05:52:12.950", tz="UTC")
     assert row["delivery_lag_ms"] == pytest.approx(63.0)
@@ -321,8 +322,8 @@ def test_metrics_frame_wrong_types() -> None:
     other["data"]["metrics"] = ["not", "a", "dict"]
     with pytest.warns(frames.FrameWarning):
         df = frames.metrics_frame([ev, other])
-    assert df.attrs["invalid"] == {"metrics": 1, "node_processing": 1}
-    assert pd.isna(df["node_processing"].iloc[0]) and df["server_processing_ms"].iloc[0] == 3.0
+    assert df.attrs["invalid"] == {"metrics": 1, "node_processing_ms": 1}
+    assert pd.isna(df["node_processing_ms"].iloc[0]) and df["server_processing_ms"].iloc[0] == 3.0
 
 
 def test_events_frame_of_result() -> None:
@@ -422,9 +423,58 @@ def test_portable_column_path_gives_the_same_frame(monkeypatch: pytest.MonkeyPat
     msgs[3]["data"]["record"]["userData"]["attempt"] = float("nan")  # a payload NaN is a wrong value, not absence
     with pytest.warns(frames.FrameWarning):
         fast = frames.records_frame(msgs)
-    monkeypatch.setattr(frames, "_dicts_to_array", None)
+    monkeypatch.setattr(frames, "_use_pandas_table", False)
     with pytest.warns(frames.FrameWarning):
         portable = frames.records_frame(msgs)
     pd.testing.assert_frame_equal(fast, portable)
     assert fast.attrs == portable.attrs == {"skipped": 0, "invalid": {"attempt": 1}}
     assert list(fast["extra"].fillna(-1)) == [1, -1, 3, -1, 5, -1, 7]
+
+
+def test_private_pandas_helper_matches_the_portable_columns() -> None:
+    """Pins what gwsnb assumes of ``pandas._libs.lib.dicts_to_array`` (the one private pandas function it
+    uses): same values as the per-key path, absent keys as None, payload NaN / None / nested values kept."""
+    nan = float("nan")
+    rows: list[dict[str, Any]] = [
+        {"a": 1, "b": "x", "c": [1, 2], "d": None, "e": nan, "f": {"k": "é"}},
+        {"a": 2, "c": (3,), "e": 1.5},  # b, d, f absent
+        {},
+        {"f": "only f", "a": True, "b": 0},
+    ]
+    keys = ["a", "b", "c", "d", "e", "f"]
+    table = frames._pandas_dicts_table(rows, keys)
+    assert table is not None, "pandas' dicts_to_array is gone or changed: frames use the slower portable path"
+    portable = {key: frames._column(rows, key) for key in keys}
+    for j, key in enumerate(keys):
+        got, want = table[:, j].tolist(), portable[key]
+        assert len(got) == len(want)
+        for value, expected in zip(got, want, strict=True):
+            if isinstance(expected, float) and math.isnan(expected):
+                assert isinstance(value, float) and math.isnan(value), key  # a payload NaN stays a value
+            else:
+                assert value is expected or value == expected, (key, value, expected)
+                assert type(value) is type(expected), (key, value, expected)
+    assert frames._columns(rows, keys)["c"][0] == [1, 2]  # a list stays one value
+
+
+def test_the_data_model_does_not_import_its_views() -> None:
+    """frames, plots and _render import the data model, never the reverse: results and batch reach them only
+    through ``results._view`` on first use (so no import cycle, and no pandas or matplotlib at import)."""
+    import ast
+    import subprocess
+    import sys
+
+    import gwsnb
+
+    code = ("import sys, gwsnb.results, gwsnb.batch; print(' '.join(m for m in ('gwsnb.frames', 'gwsnb.plots', "
+            "'gwsnb._render', 'pandas', 'matplotlib') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    assert loaded.split() == []
+    views = {"frames", "plots", "_render"}
+    for name in ("results.py", "batch.py"):
+        tree = ast.parse((Path(gwsnb.__file__).parent / name).read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                assert not (views & {node.module or "", *(a.name for a in node.names)}), (name, node.lineno)
+            elif isinstance(node, ast.Import):
+                assert not any(a.name.split(".")[-1] in views for a in node.names), (name, node.lineno)

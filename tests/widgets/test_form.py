@@ -230,3 +230,69 @@ def _poll(predicate: Any, timeout: float) -> bool:
             return True
         time.sleep(0.02)
     return predicate()
+
+
+# ---------------------------------------------------------------------- a real widget, live checks, folder
+def test_the_form_is_a_widget_inside_other_layouts(sb: Sandbox, client: gwsnb.GwsClient) -> None:
+    import ipywidgets as w
+
+    form = new_form(sb, client, str(sb.record_handles[0]))
+    assert isinstance(form, w.VBox) and form.widget is form
+    page = w.Tab(children=[w.VBox([w.HTML("<b>header</b>"), form]), w.HTML("other")])
+    assert page.children[0].children[1] is form
+    assert "gwsnb-form" in form._dom_classes
+    bundle = form._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == form.model_id
+    results = form.submit()  # still works while placed in a layout
+    assert len(results) == 1 and sb.password not in repr(form)
+    form.close()
+    form.close()  # idempotent
+    assert form.comm is None and form.run_button.comm is None
+
+
+def test_handles_field_is_checked_as_you_type(sb: Sandbox, client: gwsnb.GwsClient) -> None:
+    form = new_form(sb, client, "")
+    assert form.handles_check.value == ""
+    form.handles.value = "7, 9, 20-30"
+    assert "13 handles" in form.handles_check.value and "7 … 30" in form.handles_check.value
+    form.handles.value = "7, x9"
+    assert "record_handles" in form.handles_check.value and "x9" in form.handles_check.value
+    assert "gwsnb-status-text" in form.handles_check.value
+    form.handles.value = "9-3"
+    assert "range end is before its start" in form.handles_check.value
+    form.handles.value = "42"
+    assert "1 handle" in form.handles_check.value
+    assert "gwsnb-handles-check" in form.handles_check._dom_classes
+
+
+def _client_writes_folders(client: gwsnb.GwsClient) -> bool:
+    import inspect
+
+    return "out" in inspect.signature(client.get_chained_records).parameters
+
+
+def test_output_folder_is_refused_by_a_client_without_out(sb: Sandbox, client: gwsnb.GwsClient,
+                                                          tmp_path: Any) -> None:
+    if _client_writes_folders(client):
+        pytest.skip("this client's get_chained_records takes out=: the folder is used, see the next test")
+    form = new_form(sb, client, str(sb.record_handles[0]))
+    form.out_dir.value = str(tmp_path / "records")
+    sent_before = len(client.event_log.snapshot())
+    with pytest.raises(InvalidParameterError) as info:
+        form.submit()
+    assert info.value.field == "out_dir" and "out_dir" in form.error_box.value
+    assert len(client.event_log.snapshot()) == sent_before
+    form.out_dir.value = "  "  # blank: not passed at all
+    assert len(form.submit()) == 1
+
+
+def test_output_folder_is_passed_as_out(sb: Sandbox, client: gwsnb.GwsClient, tmp_path: Any) -> None:
+    if not _client_writes_folders(client):
+        pytest.skip("get_chained_records has no out= parameter in this gwsnb yet (added by the streamed-runs work)")
+    folder = tmp_path / "records"
+    form = new_form(sb, client, f"{sb.record_handles[0]}, {sb.record_handles[1]}")
+    form.out_dir.value = str(folder)
+    form.submit()
+    assert form.errors == {} and form.progress.value == 2
+    assert folder.exists() and any(folder.iterdir())  # what is written there is the client's business

@@ -1,0 +1,234 @@
+"""The pictures a debugging session or a campaign analysis needs, each in one call (matplotlib).
+
+- :func:`timeline`: one call's messages against milliseconds since its POST, the HTTP answer and
+  ChainedRecordsDataEnd marked, notifications and the server's user events drawn differently;
+- :func:`latency`: the client's POST-to-DataEnd time and the server's processing time per event, as
+  histograms with their p50 / p90 / p99 (the percentiles of :func:`gwsnb.batch.percentiles`);
+- :func:`breakdown`: chain lengths, ``record_status`` and ``call_result`` counts.
+
+The same functions are methods of the data model: ``result.plot_timeline()``, ``batch.plot_latency()``,
+``batch.plot_breakdown()``.  Each returns what it drew on (the :class:`~matplotlib.axes.Axes` for one
+panel, the :class:`~matplotlib.figure.Figure` for several) so that you can adjust titles, limits or
+save it.  Given no ``ax`` / ``fig``, a new pyplot figure is made: in a notebook it is shown under the
+cell, as pandas' ``.plot()`` does (assign the result, ``fig = batch.plot_latency()``, or end the line
+with ``;``: a Figure left as a cell's last value is drawn a second time by Jupyter, as any pyplot figure
+is); in a script call ``matplotlib.pyplot.show()`` or ``fig.savefig(...)``.
+The HTML summaries draw the same pictures, small, on figures of their own (no pyplot state).
+
+``latency`` and ``breakdown`` take a :class:`~gwsnb.batch.ChainedRecordBatch`, a
+:class:`~gwsnb.widgets.ChainedRecordForm`, or any iterable of results and the errors the client raised
+(what ``asyncio.gather(..., return_exceptions=True)`` returns, for example).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from . import frames
+from .batch import percentiles
+from .results import ChainedRecordResult
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+__all__ = ["breakdown", "latency", "timeline"]
+
+BLUE = "#1565c0"
+ORANGE = "#ef6c00"
+GREEN = "#2e7d32"
+PURPLE = "#6a1b9a"
+GREY = "#757575"
+PERCENTILES = (50, 90, 99)
+_PERCENTILE_STYLE = {50: "-", 90: "--", 99: ":"}
+_MAX_TICK_LABELS = 40  # beyond this many messages the per-message labels would overlap
+_TOP_RESULTS = 12
+
+
+# ---------------------------------------------------------------------------------------- timeline
+def _lane(message: Any) -> str:
+    channel = message.get("channel") if isinstance(message, dict) else None
+    if channel == "/me/internal":
+        return "user event"
+    if isinstance(channel, str) and channel.startswith("/v2/me/outbound"):
+        return "notification"
+    return "other"
+
+
+def _what(message: Any) -> str:
+    data = message.get("data") if isinstance(message, dict) else None
+    if not isinstance(data, dict):
+        return str(message.get("channel", "?")) if isinstance(message, dict) else "?"
+    user_data = data.get("userData")
+    if data.get("messageType") == "DeviceUserEventMessage" and isinstance(user_data, dict):
+        return f"user event {user_data.get('GSW_USER_EVENT', '?')}"
+    what = str(data.get("notificationType") or data.get("messageType") or "?")
+    record = data.get("record")
+    if isinstance(record, dict) and isinstance(record.get("userData"), dict):
+        chain_n = record["userData"].get("chain_n")
+        if chain_n is not None:
+            what += f" #{chain_n}"
+    return what
+
+
+_LANES = {"notification": (BLUE, "o"), "user event": (ORANGE, "^"), "other": (GREY, "s")}
+
+
+def draw_timeline(ax: Axes, result: ChainedRecordResult, *, labels: bool = True) -> Axes:
+    """Draw :func:`timeline` on ``ax``; ``labels=False`` leaves out the per-message tick labels and legend
+    (the small chart of the HTML summary)."""
+    sent = result.timings.sent
+    events = list(result.events)
+    offsets = [(event.received_at - sent) * 1000.0 for event in events]
+    lanes = [_lane(event.message) for event in events]
+    for lane, (color, marker) in _LANES.items():
+        rows = [i for i, name in enumerate(lanes) if name == lane]
+        if rows:
+            ax.scatter([offsets[i] for i in rows], rows, c=color, marker=marker, s=28 if labels else 14,
+                       zorder=3, label=f"{lane} ({len(rows)})")
+    if result.timings.http_ms is not None:
+        ax.axvline(result.timings.http_ms, color=GREY, linestyle="--", label="HTTP answer")
+    if result.timings.total_ms is not None:
+        ax.axvline(result.timings.total_ms, color="#c62828", linestyle=":", label="ChainedRecordsDataEnd")
+    ax.set_xlabel("ms since the POST")
+    ax.set_ylim(len(events) - 0.5 if events else 0.5, -0.5)  # first message on top
+    if labels and len(events) <= _MAX_TICK_LABELS:
+        ax.set_yticks(range(len(events)), [_what(event.message) for event in events], fontsize=7)
+    else:
+        ax.set_ylabel("message (arrival order)")
+    state = "" if result.complete else " (incomplete: no DataEnd)"
+    ax.set_title(f"GetChainedRecord handle {result.record_handle}: {len(events)} messages{state}",
+                 fontsize=9 if labels else 8)
+    ax.grid(axis="x", alpha=0.3)
+    if labels:
+        # outside, on the right: the messages run from the top left to the bottom right
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+    return ax
+
+
+def timeline(result: ChainedRecordResult, *, ax: Axes | None = None) -> Axes:
+    """One call's messages (each ChainedRecord, each user event, DataEnd) against ms since the POST.
+
+    One mark per message in ``result.events``, in arrival order from the top: notifications
+    (``/v2/me/outbound``) as blue circles, the server's user events (``/me/internal``) as orange
+    triangles; dashed line: the HTTP answer, dotted: ChainedRecordsDataEnd.  Returns the Axes.
+    """
+    if ax is not None:
+        return draw_timeline(ax, result)
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 0.3 * min(len(result.events), _MAX_TICK_LABELS) + 1.4))
+    draw_timeline(ax, result)
+    fig.tight_layout()
+    return ax
+
+
+# ---------------------------------------------------------------------------------------- sources
+def _frame(source: Any, name: str) -> pd.DataFrame:
+    """``source.<name>()`` for a batch or a form, else the builder of :mod:`gwsnb.frames` over the items."""
+    method = getattr(source, name, None)
+    if callable(method) and not isinstance(source, (list, tuple)):
+        return method()
+    if isinstance(source, ChainedRecordResult):
+        return getattr(frames, name)([source])
+    if not isinstance(source, Iterable):
+        raise TypeError(f"expected a batch, a form or an iterable of results, got {type(source).__name__}")
+    with warnings.catch_warnings():  # a FrameWarning belongs to whoever builds the frame, not to a picture
+        warnings.simplefilter("ignore", frames.FrameWarning)
+        return getattr(frames, name)(source)  # what a builder does not read it skips (errors, other messages)
+
+
+def _reusable(source: Any) -> Any:
+    """``source`` itself, or a list of it when it is a one-pass iterator (a generator, ``map(...)``)."""
+    if isinstance(source, Iterator):
+        return list(source)
+    return source
+
+
+def server_ms(metrics: pd.DataFrame) -> pd.Series:
+    """Server processing time per event in ms: ``node_processing_ms`` where GWS gave it (whole-ms
+    ``server_processing_ms`` reads 0 or 1 on a fast server), else ``server_processing_ms``."""
+    node = metrics["node_processing_ms"]
+    chosen = node if node.notna().any() else metrics["server_processing_ms"]
+    return chosen.astype("Float64").dropna().astype(float)
+
+
+def client_ms(calls: pd.DataFrame) -> pd.Series:
+    """POST to ChainedRecordsDataEnd in ms, of the calls that succeeded."""
+    ok = calls[calls["status"] == "ok"]
+    return ok["total_ms"].astype("Float64").dropna().astype(float)
+
+
+# ---------------------------------------------------------------------------------------- latency
+def draw_histogram(ax: Axes, values: Sequence[float], *, color: str, title: str, unit: str = "ms",
+                   marks: Sequence[int] = PERCENTILES, legend: bool = True) -> Axes:
+    """A histogram of ``values`` with a vertical line per percentile in ``marks``."""
+    values = list(values)
+    if values:
+        ax.hist(values, bins=min(30, max(5, len(values) // 3)), color=color, alpha=0.85)
+    for p, value in percentiles(values, marks).items():
+        ax.axvline(value, color="black", linestyle=_PERCENTILE_STYLE.get(p, "-"), linewidth=1,
+                   label=f"p{p} {value:.1f} {unit}")
+    ax.set_xlabel(f"{title} ({unit})")
+    ax.set_ylabel("count")
+    if not values:
+        ax.text(0.5, 0.5, "no values", transform=ax.transAxes, ha="center", va="center", color=GREY)
+    elif legend:
+        ax.legend(fontsize=7)
+    return ax
+
+
+def latency(source: Any, *, fig: Figure | None = None) -> Figure:
+    """Two histograms: the client's POST-to-DataEnd time of each successful call (left) and the server's
+    processing time of each event (right, ``node_processing_ms``, else ``server_processing_ms``), each
+    with its p50 / p90 / p99 as vertical lines labelled in ms.  Returns the Figure."""
+    source = _reusable(source)
+    calls = _frame(source, "calls_frame")
+    metrics = _frame(source, "metrics_frame")
+    if fig is None:
+        import matplotlib.pyplot as plt
+
+        fig = plt.figure(figsize=(11, 3.5))
+    left, right = fig.subplots(1, 2)
+    draw_histogram(left, client_ms(calls).tolist(), color=PURPLE, title="client: POST to DataEnd")
+    left.set_title(f"{int((calls['status'] == 'ok').sum())} successful call(s)", fontsize=9)
+    draw_histogram(right, server_ms(metrics).tolist(), color=BLUE, title="server processing per event")
+    right.set_title(f"{len(metrics)} server event(s)", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------------------------------- breakdown
+def _barh(ax: Axes, counts: pd.Series, *, color: str, title: str) -> None:
+    counts = counts[counts > 0]
+    ax.barh([str(label) for label in counts.index], counts.to_numpy(dtype=float), color=color)
+    ax.invert_yaxis()
+    ax.set_xlabel("records")
+    ax.set_title(title, fontsize=9)
+    ax.tick_params(axis="y", labelsize=7)
+
+
+def breakdown(source: Any, *, fig: Figure | None = None) -> Figure:
+    """Three bar charts of the records: chain lengths (how many calls returned a chain of n records),
+    ``record_status`` counts and the most frequent ``call_result`` labels.  Returns the Figure."""
+    records = _frame(source, "records_frame")
+    if fig is None:
+        import matplotlib.pyplot as plt
+
+        fig = plt.figure(figsize=(13, 3.6))
+    lengths_ax, status_ax, result_ax = fig.subplots(1, 3)
+    key = "reference_id" if records["reference_id"].notna().any() else "chain_id"
+    lengths = records.groupby(key, observed=True).size().value_counts().sort_index()
+    lengths_ax.bar([str(n) for n in lengths.index], lengths.to_numpy(dtype=float), color=BLUE)
+    lengths_ax.set_xlabel("records in the chain")
+    lengths_ax.set_ylabel("chains")
+    lengths_ax.set_title(f"chain lengths ({int(lengths.sum())} chains)", fontsize=9)
+    _barh(status_ax, records["record_status"].value_counts(sort=True), color=GREEN, title="record_status")
+    results = records["call_result"].value_counts(sort=True)
+    top = results[results > 0].head(_TOP_RESULTS)
+    _barh(result_ax, top, color=ORANGE, title=f"call_result (top {_TOP_RESULTS})")
+    fig.tight_layout()
+    return fig
