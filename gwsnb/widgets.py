@@ -34,7 +34,7 @@ import ipywidgets as w
 
 from . import _render, frames
 from .batch import ChainedRecordBatch
-from .errors import InvalidParameterError
+from .errors import InvalidParameterError, TransportError
 from .params import MAX_HANDLE, ChainedRecordParams, parse_handles
 from .results import ChainedRecordResult
 
@@ -271,13 +271,14 @@ class ChainedRecordForm(w.VBox):
             in a background thread, as for a click, and the current (empty) results are returned.
         :raises InvalidParameterError: a field is invalid (also shown in the form), ``out_dir`` included
             when the client cannot write to a folder.
-        :raises RuntimeError: not connected, or a run is already in progress.
+        :raises TransportError: not connected (the client raises the same).
+        :raises RuntimeError: a run is already in progress.
         """
         with self._lock:
             if self.running:
                 raise RuntimeError("a GetChainedRecord run is already in progress")
             if self._client is None:
-                error = RuntimeError("not connected: fill in the connection row and press Connect")
+                error = TransportError("not connected: fill in the connection row and press Connect")
                 self._show_error(error)
                 raise error
             try:
@@ -401,7 +402,7 @@ class ChainedRecordForm(w.VBox):
         threading.Thread(target=work, name="gwsnb-form-connect", daemon=True).start()
 
     def _on_run_click(self, _button: Any) -> None:
-        with contextlib.suppress(InvalidParameterError, RuntimeError):  # submit() shows it inline
+        with contextlib.suppress(InvalidParameterError, TransportError, RuntimeError):  # submit() shows it inline
             self.submit(wait=False)
 
     def _check_out_dir(self) -> None:

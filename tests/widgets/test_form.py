@@ -296,3 +296,13 @@ def test_output_folder_is_passed_as_out(sb: Sandbox, client: gwsnb.GwsClient, tm
     form.submit()
     assert form.errors == {} and form.progress.value == 2
     assert folder.exists() and any(folder.iterdir())  # what is written there is the client's business
+
+
+def test_submit_without_a_client_is_the_clients_not_connected_error() -> None:
+    form = ChainedRecordForm(campaign_name="Campaign1", application_id=134)
+    form.handles.value = "7"
+    with pytest.raises(gwsnb.TransportError, match="not connected"):
+        form.submit()
+    assert "not connected" in form.error_box.value
+    form.run_button.click()  # the button shows it inline instead of raising
+    assert "not connected" in form.error_box.value
