@@ -30,13 +30,16 @@ from .errors import (
     NotFoundError,
     NotificationTimeout,
     PasswordChangeRequiredError,
+    RecordOperationError,
     TransportError,
+    WritesNotAllowedError,
 )
 from .params import ChainedRecordParams, parse_handles
 
 if _typing.TYPE_CHECKING:
     from .batch import ChainedRecordBatch, HandleFailure
     from .client import Device, GwsClient, connect
+    from .operations import OperationResult
     from .results import CallTimings, ChainedRecordResult, Event
     from .sandbox import Faults, Sandbox
     from .widgets import ChainedRecordForm
@@ -56,6 +59,7 @@ _LAZY = {
     "Faults": ".sandbox",
     "GwsClient": ".client",
     "HandleFailure": ".batch",
+    "OperationResult": ".operations",
     "Sandbox": ".sandbox",
     "connect": ".client",
 }
@@ -89,9 +93,12 @@ __all__ = [
     "NotAuthenticatedError",
     "NotFoundError",
     "NotificationTimeout",
+    "OperationResult",
     "PasswordChangeRequiredError",
+    "RecordOperationError",
     "Sandbox",
     "TransportError",
+    "WritesNotAllowedError",
     "__version__",
     "connect",
     "parse_handles",
