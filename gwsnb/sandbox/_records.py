@@ -121,8 +121,7 @@ class RecordStore:
             index = self.base._row_of(handle)
             if index is not None:
                 for key in frame.columns:
-                    if frame.at[index, key] != row.get(key):
-                        frame.at[index, key] = row.get(key)
+                    frame.at[index, key] = row.get(key)
         added = [self._rows[h] for hs in self._added.values() for h in hs]
         if added:
             extra = pd.DataFrame(added, columns=frame.columns)
