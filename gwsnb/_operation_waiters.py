@@ -14,7 +14,9 @@ GetChainedRecord routing.
   record matches: ``GSW_RECORD_HANDLE`` for the operations on a handle (and for AddRecord and
   GetPreviewRecord once their acknowledgement named the handle), ``GSW_PHONE`` for DoNotCallRecord by
   number, ``GSW_CAMPAIGN_NAME`` otherwise.  It may come before its acknowledgement: it is paired with the
-  waiting operation then.
+  waiting operation then, except when it names a handle and the operations that could own it (AddRecord,
+  GetPreviewRecord) do not know their handle yet: with one such operation in flight it is that one's; with
+  several it is held (bounded, counted as ``paired``) until an acknowledgement names its handle.
 - An acknowledgement that expects a user event waits for it up to ``grace`` seconds (0.2 s), only while
   this connection delivers them (as the Correlator does for DataEnd); an Error or an unexpected
   notificationType does not wait.  A finished operation lingers (the last 64), so that a user event that
@@ -24,7 +26,7 @@ GetChainedRecord routing.
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -103,6 +105,7 @@ class OperationWaiters:
         self.user_events_seen = True
         self._waiting: dict[str, Waiter] = {}
         self._linger: OrderedDict[str, Waiter] = OrderedDict()
+        self._held: deque[Event] = deque(maxlen=_LINGER)
 
     def __len__(self) -> int:
         return len(self._waiting)
@@ -171,6 +174,8 @@ class OperationWaiters:
                 operation_result=result, record_handle=waiter.record_handle))
             return
         expected = kind == ACKNOWLEDGEMENTS[waiter.operation]
+        if result.user_event is None:
+            self._pair_held(waiter)
         if result.user_event is not None or not expected or not self.user_events_seen or self.grace <= 0:
             self._settle(waiter)
             return
@@ -180,12 +185,32 @@ class OperationWaiters:
         user_data = data.get("userData")
         if not isinstance(user_data, dict):
             return False
+        unknown: list[Waiter] = []
         for pool in (self._waiting, self._linger):
             for waiter in pool.values():
-                if waiter.result.user_event is None and waiter.matches(data, user_data):
-                    self._attach(waiter, event)
-                    return True
+                if waiter.result.user_event is not None or not waiter.matches(data, user_data):
+                    continue
+                if waiter.handle() is None and user_data.get("GSW_RECORD_HANDLE") is not None:
+                    unknown.append(waiter)  # AddRecord or GetPreviewRecord before its acknowledgement
+                    continue
+                self._attach(waiter, event)
+                return True
+        if len(unknown) == 1:
+            self._attach(unknown[0], event)
+            return True
+        if unknown:
+            self._held.append(event)
+            return True
         return False
+
+    def _pair_held(self, waiter: Waiter) -> None:
+        for event in self._held:
+            data = event.data
+            user_data = data.get("userData")
+            if isinstance(user_data, dict) and waiter.matches(data, user_data):
+                self._held.remove(event)
+                self._attach(waiter, event)
+                return
 
     def _attach(self, waiter: Waiter, event: Event) -> None:
         result = waiter.result

@@ -354,12 +354,13 @@ class OperationParams:
         given = {k: v for k, v in (self.fields or {}).items() if v is not None}
         unknown = sorted(set(given) - set(required) - set(optional))
         if unknown:
-            raise InvalidParameterError(unknown[0], given[unknown[0]], f"not a parameter of {self.operation}")
+            raise InvalidParameterError(unknown[0], given[unknown[0]], f"not a parameter of {self.operation_name}")
         wire: dict[str, Any] = {}
         for key in (*required, *optional):
             if key not in given:
                 if key in required:
-                    raise InvalidParameterError(key, None, f"required by {self.operation}")
+                    by_phone = " by phone number (no handle)" if self.operation == "DoNotCallRecordByPhone" else ""
+                    raise InvalidParameterError(key, None, f"required by {self.operation_name}{by_phone}")
                 continue
             name, check = _OPERATION_FIELDS[key]
             wire[name] = check(given[key])
