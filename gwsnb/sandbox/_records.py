@@ -56,6 +56,7 @@ class RecordStore:
         self._rows: dict[int, Row] = {}  # changed base rows and added rows, by handle
         self._added: dict[int, list[int]] = {}  # chain_id -> handles added to it
         self._anchor: dict[int, int] = {}  # chain_id -> one base handle of that chain
+        self._touched: set[int] = set()  # chain ids with a changed or added record
         self.agent_ids: dict[int, str] = {}  # handle -> agent login (personal callbacks)
         self.holds: dict[int, str] = {}  # chain_id -> device id holding it
         self.hold_sessions: dict[int, str] = {}  # chain_id -> HTTP session id that took it
@@ -88,11 +89,17 @@ class RecordStore:
         return self.base.record(handle)
 
     def chain(self, handle: int) -> list[Row] | None:
-        """The current records of the chain holding ``handle``, in chain_n order (copies), or None."""
-        row = self.record(handle)
-        if row is None:
-            return None
-        return self.chain_by_id(int(row["chain_id"]), anchor=handle if handle in self.base else None)
+        """The current records of the chain holding ``handle``, in chain_n order (copies), or None.
+
+        A chain no operation touched is the base list's own answer (GetChainedRecord's cost is unchanged).
+        """
+        rows = self.base.chain(handle)
+        if rows is None:
+            added = self._rows.get(handle) if isinstance(handle, int) else None
+            return None if added is None else self.chain_by_id(int(added["chain_id"]))
+        if not self._touched or rows[0]["chain_id"] not in self._touched:
+            return rows
+        return self.chain_by_id(int(rows[0]["chain_id"]), anchor=handle)
 
     def chain_by_id(self, chain_id: int, *, anchor: int | None = None) -> list[Row]:
         if anchor is None:
@@ -142,6 +149,7 @@ class RecordStore:
         assert row is not None, handle
         row.update(changes)
         self._rows[handle] = row
+        self._touched.add(int(row["chain_id"]))
         if handle in self.base:
             self._anchor.setdefault(int(row["chain_id"]), handle)
         self.version += 1
@@ -158,6 +166,7 @@ class RecordStore:
         new = {**row, "record_handle": handle, "chain_id": chain_id, "chain_n": chain_n}
         self._rows[handle] = new
         self._added.setdefault(chain_id, []).append(handle)
+        self._touched.add(chain_id)
         self.version += 1
         return dict(new)
 
