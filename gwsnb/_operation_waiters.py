@@ -76,6 +76,7 @@ class Waiter:
     result: OperationResult
     future: asyncio.Future[OperationResult]
     ended: bool = False
+    errored: bool = False  # ended by an Error: no user event follows one
     timer: asyncio.TimerHandle | None = None
     user_events: set[str] = field(default_factory=set)
 
@@ -84,6 +85,8 @@ class Waiter:
         return self.record_handle if self.record_handle is not None else self.result.record_handle
 
     def matches(self, data: dict[str, Any], user_data: dict[str, Any]) -> bool:
+        if self.errored:
+            return False
         device = data.get("deviceId")
         if self.device_id is not None and device is not None and str(device) != self.device_id:
             return False
@@ -169,6 +172,7 @@ class OperationWaiters:
             if result.record_handle is None and record.get("recordHandle") is not None:
                 result.record_handle = record.get("recordHandle")
         if kind == protocol.ERROR_NOTIFICATION:
+            waiter.errored = True
             self._settle(waiter, RecordOperationError(
                 waiter.operation, data.get("errorCode"), data.get("errorMessage"), notification=data,
                 operation_result=result, record_handle=waiter.record_handle))

@@ -160,3 +160,16 @@ def test_preview_record_empty_is_not_an_error(sb: Sandbox, client: gwsnb.GwsClie
     empty = client.get_preview_record(**KW)
     assert empty.empty and empty.record_handle is None and empty.user_event is None
     assert empty.acknowledgement is not None and empty.acknowledgement["notificationType"] == "PreviewRecordEmpty"
+
+
+def test_a_failed_operation_does_not_take_a_later_user_event(sb: Sandbox, client: gwsnb.GwsClient) -> None:
+    with pytest.raises(gwsnb.RecordOperationError):
+        client.update_record(1, **KW)  # 105, not held: it lingers without a user event
+    preview(client)
+    sb.faults.latency_ms = 400  # the next user event comes after the acknowledgement's grace
+    result = client.update_record(1, **KW)  # same handle, same acknowledgement name
+    sb.faults.latency_ms = 0
+    deadline = time.monotonic() + 5.0
+    while result.user_event is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert result.user_event is not None and result.user_event["userData"]["GSW_RECORD_HANDLE"] == 1
