@@ -10,7 +10,7 @@ Asynchronous errors ([choice]; the HTTP answer was ``statusCode 0``): an Outboun
 ``record`` naming the request. Error codes chosen by the sandbox:
 
 ====  ==========================================================================
-101   record handle unknown to OCS (no such record, or already finished)
+101   record handle unknown to OCS (a finished record is still known: it is read as it is now)
 102   campaign name unknown
 103   applicationId is not the OCS application of the campaign
 104   injected by ``Faults.error_handles``

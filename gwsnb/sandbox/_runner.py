@@ -45,6 +45,11 @@ class Sandbox:
     port again and forgets all CometD state (as a server restart would) while HTTP sessions survive
     (as behind a session-replicating cluster); ``expire_http_sessions()`` forgets those too.
 
+    The record operations (preview, complete, update, reject, reschedule, do-not-call, add) change the
+    calling list as docs/record-operations.md's state model says: ``calling_list`` is the list as it is now,
+    ``held_chains()``, ``do_not_call_list`` and ``dialing_mode`` show the rest of that state, and
+    ``received_bodies()`` the POST bodies as they arrived.
+
     :param chains: how many chains the generated calling list holds (ignored with ``calling_list``).
     :param seed: seed of the generated calling list and of the reorder fault.
     :param calling_list: a CSV path or a DataFrame with OCS column names, instead of generated data.
