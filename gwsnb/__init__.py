@@ -40,6 +40,7 @@ if _typing.TYPE_CHECKING:
     from .batch import ChainedRecordBatch, HandleFailure
     from .client import Device, GwsClient, connect
     from .operations import OperationResult
+    from .record_form import RecordActionsForm
     from .results import CallTimings, ChainedRecordResult, Event
     from .sandbox import Faults, Sandbox
     from .widgets import ChainedRecordForm
@@ -60,6 +61,7 @@ _LAZY = {
     "GwsClient": ".client",
     "HandleFailure": ".batch",
     "OperationResult": ".operations",
+    "RecordActionsForm": ".record_form",
     "Sandbox": ".sandbox",
     "connect": ".client",
 }
@@ -95,6 +97,7 @@ __all__ = [
     "NotificationTimeout",
     "OperationResult",
     "PasswordChangeRequiredError",
+    "RecordActionsForm",
     "RecordOperationError",
     "Sandbox",
     "TransportError",
