@@ -30,13 +30,17 @@ from .errors import (
     NotFoundError,
     NotificationTimeout,
     PasswordChangeRequiredError,
+    RecordOperationError,
     TransportError,
+    WritesNotAllowedError,
 )
 from .params import ChainedRecordParams, parse_handles
 
 if _typing.TYPE_CHECKING:
     from .batch import ChainedRecordBatch, HandleFailure
     from .client import Device, GwsClient, connect
+    from .operations import OperationResult
+    from .record_form import RecordActionsForm
     from .results import CallTimings, ChainedRecordResult, Event
     from .sandbox import Faults, Sandbox
     from .widgets import ChainedRecordForm
@@ -56,6 +60,8 @@ _LAZY = {
     "Faults": ".sandbox",
     "GwsClient": ".client",
     "HandleFailure": ".batch",
+    "OperationResult": ".operations",
+    "RecordActionsForm": ".record_form",
     "Sandbox": ".sandbox",
     "connect": ".client",
 }
@@ -89,9 +95,13 @@ __all__ = [
     "NotAuthenticatedError",
     "NotFoundError",
     "NotificationTimeout",
+    "OperationResult",
     "PasswordChangeRequiredError",
+    "RecordActionsForm",
+    "RecordOperationError",
     "Sandbox",
     "TransportError",
+    "WritesNotAllowedError",
     "__version__",
     "connect",
     "parse_handles",

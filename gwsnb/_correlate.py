@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import protocol
+from ._operation_waiters import OperationWaiters
 from .errors import ChainedRecordError, InvalidParameterError
 from .results import ChainedRecordResult, Event
 
@@ -133,6 +134,8 @@ class Correlator:
         self._orphans: deque[Event] = deque(maxlen=_ORPHANS)
         self._seq = itertools.count()
         self._pending: list[Call] = []
+        #: the record operations' waiters, offered every message first (None: GetChainedRecord only)
+        self.operations: OperationWaiters | None = OperationWaiters()
         #: latched when this connection showed a reordered delivery (a record out of chain_n order, a user
         #: event before its outbound message, a message after its call's DataEnd): from then on every
         #: DataEnd waits ``settle`` seconds for late records, because a missing record is not always
@@ -186,6 +189,10 @@ class Correlator:
             data = event.message.get("data") if isinstance(event.message, dict) else None
             if channel is None or not isinstance(data, dict):
                 self._malformed(event, "no channel" if channel is None else "data is not a JSON object")
+                continue
+            claimed = self.operations.claim(event) if self.operations is not None else None
+            if claimed is not None:  # a record operation's message (see gwsnb/_operation_waiters.py)
+                counts[claimed] += 1
                 continue
             try:
                 if data.get("messageType") == protocol.DEVICE_USER_EVENT_MESSAGE or (

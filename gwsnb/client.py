@@ -34,6 +34,7 @@ from .errors import (
     NotificationTimeout,
     TransportError,
 )
+from .operations import RecordOperations
 from .params import ChainedRecordParams, check_int, check_timeout, parse_handles
 from .results import CallTimings, ChainedRecordResult, Event
 
@@ -68,8 +69,11 @@ class Device:
                    state=None if state is None else str(state), raw=obj)
 
 
-class GwsClient:
+class GwsClient(RecordOperations):
     """A logged-in GWS session with its CometD notifications.  Create it with :func:`connect`.
+
+    Read-only unless ``allow_writes=True`` (or the environment variable ``GWS_ALLOW_WRITES=1``): the record
+    operations (:mod:`gwsnb.operations`) raise :class:`~gwsnb.errors.WritesNotAllowedError` otherwise.
 
     Attributes: ``url``, ``username``, ``timeout`` (default per call), ``me`` (the ``user`` object of
     ``GET /me``), ``devices`` (list of :class:`Device`), ``event_log`` (every CometD message received,
@@ -79,8 +83,13 @@ class GwsClient:
 
     def __init__(self, url: str, username: str, password: str, *, verify: bool | str = True,
                  timeout: float = 30.0, notifications_path: str = protocol.NOTIFICATIONS_PATH,
-                 start_session: bool = True, event_log_size: int = DEFAULT_EVENT_LOG_SIZE) -> None:
+                 start_session: bool = True, event_log_size: int = DEFAULT_EVENT_LOG_SIZE,
+                 allow_writes: bool | None = None) -> None:
         self.url = check_base_url(url)
+        if allow_writes is not None and not isinstance(allow_writes, bool):
+            raise InvalidParameterError("allow_writes", allow_writes, "expected True, False or None")
+        #: the record operations may be sent (see gwsnb.operations); None takes GWS_ALLOW_WRITES=1
+        self.allow_writes = allow_writes if allow_writes is not None else os.environ.get("GWS_ALLOW_WRITES") == "1"
         if not isinstance(username, str) or not username:
             raise InvalidParameterError("username", username, "expected a non-empty string")
         if not isinstance(password, str):
@@ -197,6 +206,9 @@ class GwsClient:
         self._correlator.fail_all(lambda call: TransportError(
             "the client was closed while the call was waiting", result=call.result,
             record_handle=call.record_handle))
+        if self._correlator.operations is not None:
+            self._correlator.operations.fail_all(lambda waiter: TransportError(
+                "the client was closed while the operation was waiting", record_handle=waiter.record_handle))
         if self._cometd is not None:
             await self._cometd.close(5.0)
         if self._session_started:
@@ -420,7 +432,8 @@ class GwsClient:
 
 def connect(url: str, username: str, password: str | None = None, *, verify: bool | str = True,
             timeout: float = 30.0, notifications_path: str = protocol.NOTIFICATIONS_PATH,
-            start_session: bool = True, event_log_size: int = DEFAULT_EVENT_LOG_SIZE) -> GwsClient:
+            start_session: bool = True, event_log_size: int = DEFAULT_EVENT_LOG_SIZE,
+            allow_writes: bool | None = None) -> GwsClient:
     """Log in to GWS, start the contact-center session, open CometD and subscribe to ``/v2/me/outbound``.
 
     :param url: the API base, e.g. ``http://127.0.0.1:8090/api/v2``
@@ -429,6 +442,8 @@ def connect(url: str, username: str, password: str | None = None, *, verify: boo
     :param timeout: seconds for HTTP requests and the default per-call timeout
     :param notifications_path: CometD endpoint, relative to ``url`` (or a full URL)
     :param start_session: send StartContactCenterSession (and EndContactCenterSession on close)
+    :param allow_writes: allow the record operations (complete, reschedule, do-not-call...), which change
+        a live calling list; ``None`` (default) allows them only when ``GWS_ALLOW_WRITES=1``
     :raises InvalidParameterError: a bad argument.
     :raises AuthenticationError: credentials refused.
     :raises TransportError: the server cannot be reached or CometD cannot be opened.
@@ -439,4 +454,4 @@ def connect(url: str, username: str, password: str | None = None, *, verify: boo
         password = getpass.getpass(f"GWS password for {username}: ")
     return GwsClient(url, username, password, verify=verify, timeout=timeout,
                      notifications_path=notifications_path, start_session=start_session,
-                     event_log_size=event_log_size)._open()
+                     event_log_size=event_log_size, allow_writes=allow_writes)._open()

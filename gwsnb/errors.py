@@ -23,7 +23,9 @@
     ├── TransportError                       network / HTTP / Bayeux failure (connection refused, TLS,
     │                                        non-JSON answer, CometD handshake refused, client closed)
     ├── ChainedRecordError                   the asynchronous ``Error`` notification (.error_code,
-    │                                        .error_message)
+    │   │                                    .error_message)
+    │   └── RecordOperationError             ... answering a record operation (.operation, .operation_result)
+    ├── WritesNotAllowedError                a record operation on a client connected without allow_writes
     └── NotificationTimeout (TimeoutError)   ChainedRecordsDataEnd did not arrive within the timeout
 
 Errors raised after the request was sent (``GwsStatusError`` from the POST, ``ChainedRecordError``,
@@ -63,6 +65,8 @@ __all__ = [
     "CsrfError",
     "TransportError",
     "ChainedRecordError",
+    "RecordOperationError",
+    "WritesNotAllowedError",
     "NotificationTimeout",
     "status_error",
     "describe",
@@ -240,6 +244,39 @@ class ChainedRecordError(GwsError):
         self.error_code = error_code
         self.error_message = error_message
         self.notification = notification
+
+
+class RecordOperationError(ChainedRecordError):
+    """The ``Error`` notification answering a record operation (docs/record-operations.md lists the codes).
+
+    ``operation`` is its operationName; ``operation_result`` the :class:`~gwsnb.operations.OperationResult`
+    holding the events received (``result`` stays ``None``: it is for GetChainedRecord results).
+    """
+
+    def __init__(self, operation: str, error_code: Any, error_message: Any, *,
+                 notification: dict[str, Any] | None = None, operation_result: Any = None,
+                 record_handle: int | None = None) -> None:
+        super().__init__(error_code, error_message, notification=notification, record_handle=record_handle)
+        target = f"record handle {record_handle}" if record_handle is not None else "the campaign or list"
+        text = f"{operation} failed for {target}: errorCode={error_code!r}"
+        if error_message:
+            text += f" errorMessage={error_message!r}"
+        self.args = (text,)
+        self.operation = operation
+        self.operation_result = operation_result
+
+
+class WritesNotAllowedError(GwsError):
+    """A record operation (it changes OCS data or the agent's state) on a read-only client; nothing was sent.
+
+    Connect with ``allow_writes=True`` (or set ``GWS_ALLOW_WRITES=1``) to allow them.
+    """
+
+    def __init__(self, operation: str) -> None:
+        super().__init__(f"{operation} changes the calling list or the agent's state and this client is "
+                         "read-only: connect with allow_writes=True (or set GWS_ALLOW_WRITES=1) to allow it; "
+                         "nothing was sent")
+        self.operation = operation
 
 
 class NotificationTimeout(GwsError, TimeoutError):

@@ -15,6 +15,7 @@ before anything is sent):
 - ``timeout``: ``None`` (the client's default) or a finite number of seconds > 0.
 
 :func:`parse_handles` turns ``7``, ``"7, 9, 20-30"`` or an iterable of those into a list of handles.
+:class:`OperationParams` validates the record operations (their own rules are listed above it).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from typing import Any
 from . import protocol
 from .errors import InvalidParameterError
 
-__all__ = ["ChainedRecordParams", "parse_handles", "check_int", "check_timeout", "MAX_HANDLE", "MAX_HANDLES"]
+__all__ = ["ChainedRecordParams", "OperationParams", "parse_handles", "check_int", "check_timeout", "check_call_result",
+           "check_timestamp", "MAX_HANDLE", "MAX_HANDLES", "PHONE_TYPES", "CALLBACK_TYPES", "OPERATIONS"]
 
 MAX_HANDLE = 2**31 - 1
 MAX_HANDLES = 100_000
@@ -211,3 +213,195 @@ def parse_handles(text: Any, *, limit: int = MAX_HANDLES) -> list[int]:
     if not found.handles:
         raise InvalidParameterError(_HANDLES_FIELD, text, "no record handle given")
     return list(found.handles)
+
+
+# --- record operations (docs/record-operations.md) ---------------------------------------------------------
+#
+# The same rules as above for the common parameters; the operation's own parameters:
+#
+# - ``calling_list``, ``time_zone``: non-empty text (``_text``) of at most 255 / 64 characters.
+# - ``phone_number``: non-empty text of at most 128 characters (OCS contact_info is varchar(128)).
+# - ``phone_type``: one of :data:`PHONE_TYPES` (the contact_info_type order 0-11) or its code 0-11.
+# - ``callback_type``: ``"Personal"`` or ``"Campaign"``.
+# - ``timestamp``: epoch seconds (an integer >= 0) or a timezone-aware :class:`datetime.datetime`.
+# - ``daily_from``/``daily_till``: seconds since midnight, 0..86399.
+# - ``call_result``: a code with a label in :mod:`gwsnb.labels` (sent as that label without spaces:
+#   6 -> "Busy", 7 -> "NoAnswer"), or a string naming such a label ignoring case, spaces, ``-`` and ``_``
+#   (sent unchanged).  Codes and labels a site adds with :func:`gwsnb.labels.set_labels` count too.
+# - ``chain``: True (the whole chain, ``AllChain``) or False (``RecordOnly``).
+# - ``chain_id``: an integer 0..2**63-1; ``other_fields``: a dict of text keys to str/int/float/bool/None.
+
+PHONE_TYPES = ("NoContactType", "HomePhone", "DirectBusinessPhone", "BusinessWithExt", "Mobile", "VacationPhone",
+               "Pager", "Modem", "VoiceMail", "PinPager", "EmailAddress", "InstantMessaging")
+CALLBACK_TYPES = ("Personal", "Campaign")
+_SEPARATORS = re.compile(r"[\s_\-]")
+
+
+def _squash(text: str) -> str:
+    return _SEPARATORS.sub("", text).lower()
+
+
+def check_call_result(value: Any) -> str:
+    """The callResult to send: an integer code becomes its label without spaces, a label is kept as given.
+
+    :raises InvalidParameterError: (field ``call_result``) a code or label :mod:`gwsnb.labels` does not know.
+    """
+    from . import labels
+
+    table = labels.current()["call_result"]
+    if isinstance(value, str) and not value.strip().isdigit():
+        _text("call_result", value, max_len=64)
+        if _squash(value) not in {_squash(label) for label in table.values()}:
+            raise InvalidParameterError("call_result", value, "not a call result label of gwsnb.labels "
+                                        "(e.g. 'Busy', 'NoAnswer', 'Answer'; add a site's own with set_labels)")
+        return value
+    code = check_int("call_result", value, 0, 2**31 - 1, digits=True)
+    if code not in table:
+        raise InvalidParameterError("call_result", value, "a call result code without a label in gwsnb.labels")
+    return table[code].replace(" ", "")
+
+
+def check_timestamp(value: Any) -> int:
+    """Epoch seconds from an integer >= 0 or an aware datetime (a naive one is refused: its zone is unknown)."""
+    from datetime import datetime
+
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise InvalidParameterError("timestamp", value, "a naive datetime; give one with a tzinfo")
+        return int(value.timestamp())
+    return check_int("timestamp", value, 0, 2**63 - 1)
+
+
+def _choice(field: str, value: Any, choices: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise InvalidParameterError(field, value, f"expected one of {', '.join(choices)}")
+    return value
+
+
+def _phone_type(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return PHONE_TYPES[check_int("phone_type", value, 0, len(PHONE_TYPES) - 1)]
+    return _choice("phone_type", value, PHONE_TYPES)
+
+
+def _other_fields(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise InvalidParameterError("other_fields", value, f"expected a dict, got {type(value).__name__}")
+    for key, item in value.items():
+        _text("other_fields", key, max_len=255)
+        if item is not None and not isinstance(item, (str, int, float, bool)):
+            raise InvalidParameterError(f"other_fields[{key!r}]", item, "expected str, int, float, bool or None")
+    return dict(value)
+
+
+#: keyword -> (wire name, checker) for every operation parameter beyond the common ones
+_OPERATION_FIELDS: dict[str, tuple[str, Any]] = {
+    "calling_list": ("callingList", lambda v: _text("calling_list", v, max_len=255)),
+    "phone_number": ("phoneNumber", lambda v: _text("phone_number", v, max_len=128)),
+    "phone_type": ("phoneType", _phone_type),
+    "time_zone": ("timeZone", lambda v: _text("time_zone", v, max_len=64)),
+    "daily_from": ("from", lambda v: check_int("daily_from", v, 0, 86399)),
+    "daily_till": ("until", lambda v: check_int("daily_till", v, 0, 86399)),
+    "call_result": ("callResult", check_call_result),
+    "callback_type": ("callbackType", lambda v: _choice("callback_type", v, CALLBACK_TYPES)),
+    "timestamp": ("timestamp", check_timestamp),
+    "chain": ("chainAttribute", lambda v: "AllChain" if _bool("chain", v) else "RecordOnly"),
+    "chain_id": ("chainId", lambda v: check_int("chain_id", v, 0, 2**63 - 1)),
+    "other_fields": ("otherFields", _other_fields),
+}
+
+#: operationName -> (path: "record" | "records" | "campaign", required keywords, optional keywords)
+OPERATIONS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
+    "StartPreviewSession": ("campaign", (), ()),
+    "EndPreviewSession": ("campaign", (), ()),
+    "GetPreviewRecord": ("campaign", (), ()),
+    "CompleteRecord": ("record", ("calling_list",), ("call_result", "phone_number")),
+    "UpdateRecord": ("record", (), ("calling_list", "phone_number", "phone_type", "time_zone", "daily_from",
+                                    "daily_till")),
+    "RejectRecord": ("record", ("calling_list",), ()),
+    "RescheduleRecord": ("record", ("callback_type", "timestamp"), ()),
+    "DoNotCallRecord": ("record", ("calling_list",), ("phone_number", "chain")),
+    "DoNotCallRecordByPhone": ("records", ("phone_number",), ("calling_list", "chain")),
+    "AddRecord": ("records", ("calling_list", "phone_number", "time_zone", "phone_type", "daily_from",
+                              "daily_till"), ("chain_id", "other_fields")),
+}
+
+
+def _bool(field: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidParameterError(field, value, "expected True or False")
+    return value
+
+
+@dataclass
+class OperationParams:
+    """One record operation's parameters (docs/record-operations.md).  Call :meth:`validate` for a checked copy.
+
+    ``operation`` is the operationName (``DoNotCallRecordByPhone`` names DoNotCallRecord without a handle);
+    ``fields`` holds the operation's own keyword arguments (``calling_list=...``; ``None`` means not given).
+    """
+
+    operation: str
+    campaign_name: str
+    application_id: int
+    record_handle: int | None = None
+    device_path: str | None = None
+    reference_id: str | int | None = None
+    timeout: float | None = None
+    fields: dict[str, Any] | None = None
+
+    def validate(self) -> OperationParams:
+        """Check every parameter and return a copy whose ``fields`` hold wire names and normalised values.
+
+        :raises InvalidParameterError: naming the first offending field and its value.
+        """
+        if self.operation not in OPERATIONS:
+            raise InvalidParameterError("operation", self.operation, f"expected one of {', '.join(OPERATIONS)}")
+        path, required, optional = OPERATIONS[self.operation]
+        handle: Any = self.record_handle if path == "record" else 1
+        common = ChainedRecordParams(handle, self.campaign_name, self.application_id, self.device_path,
+                                     self.reference_id, self.timeout).validate()
+        given = {k: v for k, v in (self.fields or {}).items() if v is not None}
+        unknown = sorted(set(given) - set(required) - set(optional))
+        if unknown:
+            raise InvalidParameterError(unknown[0], given[unknown[0]], f"not a parameter of {self.operation_name}")
+        wire: dict[str, Any] = {}
+        for key in (*required, *optional):
+            if key not in given:
+                if key in required:
+                    by_phone = " by phone number (no handle)" if self.operation == "DoNotCallRecordByPhone" else ""
+                    raise InvalidParameterError(key, None, f"required by {self.operation_name}{by_phone}")
+                continue
+            name, check = _OPERATION_FIELDS[key]
+            wire[name] = check(given[key])
+        return OperationParams(self.operation, common.campaign_name, common.application_id,
+                               common.record_handle if path == "record" else None, common.device_path,
+                               common.reference_id, common.timeout, wire)
+
+    @property
+    def operation_name(self) -> str:
+        """The ``operationName`` sent."""
+        return "DoNotCallRecord" if self.operation == "DoNotCallRecordByPhone" else self.operation
+
+    @property
+    def path(self) -> str:
+        """The path under the API base (``/me/outbound-records/7``, ``/me/outbound-campaigns/<quoted name>``)."""
+        from urllib.parse import quote
+
+        kind = OPERATIONS[self.operation][0]
+        if kind == "record":
+            return f"/me/outbound-records/{self.record_handle}"
+        if kind == "records":
+            return "/me/outbound-records"
+        return "/me/outbound-campaigns/" + quote(self.campaign_name, safe="")
+
+    def request_body(self, reference_id: str | int, device_path: str) -> dict[str, Any]:
+        """The JSON body of the POST (docs/record-operations.md): campaign operations carry the campaign
+        in the path only."""
+        body: dict[str, Any] = {"operationName": self.operation_name}
+        if OPERATIONS[self.operation][0] != "campaign":
+            body["campaignName"] = self.campaign_name
+        body.update({"applicationId": self.application_id, "devicePath": device_path,
+                     "referenceId": reference_id})
+        body.update(self.fields or {})
+        return body

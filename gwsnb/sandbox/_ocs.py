@@ -10,7 +10,7 @@ Asynchronous errors ([choice]; the HTTP answer was ``statusCode 0``): an Outboun
 ``record`` naming the request. Error codes chosen by the sandbox:
 
 ====  ==========================================================================
-101   record handle unknown to OCS (no such record, or already finished)
+101   record handle unknown to OCS (a finished record is still known: it is read as it is now)
 102   campaign name unknown
 103   applicationId is not the OCS application of the campaign
 104   injected by ``Faults.error_handles``
@@ -45,6 +45,7 @@ from ..protocol import (
 from ._bayeux import BayeuxServer
 from ._calling_list import CallingList
 from ._faults import Faults
+from ._records import RecordStore
 
 __all__ = ["ChainedRecordRequest", "OcsEmulator", "ERROR_UNKNOWN_HANDLE", "ERROR_UNKNOWN_CAMPAIGN"]
 
@@ -95,6 +96,8 @@ class OcsEmulator:
         seed: int = 1,
     ) -> None:
         self.calling_list = calling_list
+        #: the list as the record operations left it; GetChainedRecord reads this
+        self.records = RecordStore(calling_list)
         self.bayeux = bayeux
         self.faults = faults
         self.campaign_name = campaign_name
@@ -176,7 +179,7 @@ class OcsEmulator:
         if error is not None:
             code, text = error
             return [lambda: self._error_message(req, code, text)]
-        rows = self.calling_list.chain(req.handle)
+        rows = self.records.chain(req.handle)
         assert rows is not None  # _error_for checked it
         builders: list[Callable[[], Message]] = []
         user_events = not self.faults.drop_user_events
@@ -210,7 +213,7 @@ class OcsEmulator:
             return ERROR_UNKNOWN_CAMPAIGN, f"Campaign {req.campaign_name!r} is unknown"
         if req.handle in self.faults.error_handles:
             return ERROR_INJECTED, f"Injected error for record handle {req.handle}"
-        if req.handle not in self.calling_list:
+        if req.handle not in self.records:
             return ERROR_UNKNOWN_HANDLE, f"Record handle {req.handle} is unknown (no such record or already finished)"
         return None
 
@@ -220,7 +223,7 @@ class OcsEmulator:
         tz_dbid = row.get("tz_dbid")
         if tz_dbid is not None:
             try:
-                tz_name, tz_offset = self.calling_list.time_zone(tz_dbid)
+                tz_name, tz_offset = self.records.time_zone(tz_dbid)
             except Exception:  # an unknown tz_dbid in a loaded CSV must not kill the call
                 tz_name, tz_offset = None, None
         user_data: Message = {

@@ -1,10 +1,14 @@
 """REST side of the sandbox (contract sections 1–3 and 5): auth, cookie, CSRF, ``/me``, devices, version,
-contact-center session and the validation of GetChainedRecord.
+contact-center session, the validation of GetChainedRecord, and the routing of the record operations to
+:mod:`gwsnb.sandbox._operations` (which checks their bodies).
 
 HTTP statuses ([choice]; clients decide on ``statusCode``): 200 for ``statusCode 0``; 401 for
 ``statusCode 20``; 403 text ``Missing or invalid Csrf token``; 413 with ``statusCode 10`` for a body over
-64 KiB; 400 for every other non-zero ``statusCode`` (1 missing, 3 not emulated, 6 unknown device,
-10 invalid value, malformed JSON or unknown operationName).
+64 KiB; 400 for every other non-zero ``statusCode`` (1 missing, 6 unknown device, 10 invalid value,
+malformed JSON or unknown operationName).
+
+``RestApi.bodies`` keeps the last :data:`KEPT_BODIES` POST bodies as received (``ReceivedBody``: method,
+path, the text), for tests that check a request's exact shape.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +34,6 @@ from ..protocol import (
     OUTBOUND_OPERATIONS,
     SESSION_COOKIE,
     START_CONTACT_CENTER_SESSION,
-    STATUS_FORBIDDEN,
     STATUS_INVALID_VALUE,
     STATUS_MESSAGES,
     STATUS_MISSING_PARAMETER,
@@ -40,9 +43,12 @@ from ..protocol import (
 )
 from ._bayeux import BayeuxServer
 from ._ocs import ChainedRecordRequest, OcsEmulator
+from ._operations import OperationEngine, Refused, parse_request
 from ._sessions import HttpSession, SessionStore
 
-__all__ = ["MAX_BODY_BYTES", "RestApi", "SandboxConfig", "build_app"]
+__all__ = ["KEPT_BODIES", "MAX_BODY_BYTES", "ReceivedBody", "RestApi", "SandboxConfig", "build_app"]
+
+KEPT_BODIES = 256
 
 MAX_BODY_BYTES = 64 * 1024
 GWS_VERSION = "8.5.200.50"
@@ -65,6 +71,20 @@ class SandboxConfig:
     @property
     def device_paths(self) -> tuple[str, ...]:
         return tuple(f"/devices/{d}" for d in self.device_ids)
+
+
+@dataclass(frozen=True)
+class ReceivedBody:
+    """One POST body as the sandbox received it."""
+
+    method: str
+    path: str
+    text: str
+
+    @property
+    def json(self) -> Any:
+        """The body parsed as JSON (raises ``ValueError`` for a body that is not JSON)."""
+        return json.loads(self.text)
 
 
 class _ApiError(Exception):
@@ -104,11 +124,15 @@ def _type_name(value: Any) -> str:
 class RestApi:
     """The REST handlers over one session store, Bayeux server and OCS emulator."""
 
-    def __init__(self, config: SandboxConfig, sessions: SessionStore, bayeux: BayeuxServer, ocs: OcsEmulator) -> None:
+    def __init__(self, config: SandboxConfig, sessions: SessionStore, bayeux: BayeuxServer, ocs: OcsEmulator,
+                 operations: OperationEngine | None = None) -> None:
         self.config = config
         self.sessions = sessions
         self.bayeux = bayeux
         self.ocs = ocs
+        self.operations = operations
+        #: the last POST bodies received on the REST API (not CometD), oldest first
+        self.bodies: deque[ReceivedBody] = deque(maxlen=KEPT_BODIES)
         #: HTTP requests received, by ``"METHOD /path"`` (CometD ones included), for tests to check that
         #: nothing was sent
         self.requests: Counter[str] = Counter()
@@ -200,6 +224,7 @@ class RestApi:
         raw = await request.content.read(MAX_BODY_BYTES + 1)
         if len(raw) > MAX_BODY_BYTES:
             raise _ApiError(STATUS_INVALID_VALUE, f"request body over the limit of {MAX_BODY_BYTES} bytes", 413)
+        self.bodies.append(ReceivedBody(request.method, request.path, raw.decode("utf-8", "replace")))
         if not raw.strip():
             raise _ApiError(STATUS_MISSING_PARAMETER, "request body is required: a JSON object with operationName")
         try:
@@ -234,6 +259,8 @@ class RestApi:
                 return _status(STATUS_OK)
             if op == END_CONTACT_CENTER_SESSION:
                 session.contact_center_active = False
+                if self.operations is not None:
+                    self.operations.end_session(session.id)
                 self.sessions.invalidate(session.id)
                 self.bayeux.drop_session(session.id)
                 return _status(STATUS_OK)
@@ -253,24 +280,39 @@ class RestApi:
             handle = int(raw_handle)
             op = self._operation(body)
             if op != GET_CHAINED_RECORD:
-                if op in OUTBOUND_OPERATIONS:
-                    raise _ApiError(STATUS_FORBIDDEN, f"{op} is not emulated yet by the sandbox")
-                raise _ApiError(STATUS_INVALID_VALUE, f"operationName {op!r} is not a known outbound operation")
+                return self._record_operation(request, "record", raw_handle, body, op)
             req = self._chained_record_request(request[_SESSION_KEY], handle, body, received_ns)
         except _ApiError as err:
             return _status(err.status_code, err.message, err.http_status)
         self.ocs.submit(req)
         return _status(STATUS_OK)
 
-    async def post_not_emulated(self, request: web.Request) -> web.StreamResponse:
+    async def post_outbound_records(self, request: web.Request) -> web.StreamResponse:
+        return await self._operation_post(request, "records", None)
+
+    async def post_outbound_campaign(self, request: web.Request) -> web.StreamResponse:
+        return await self._operation_post(request, "campaign", request.match_info["campaign"])
+
+    async def _operation_post(self, request: web.Request, kind: str, path_arg: str | None) -> web.StreamResponse:
         try:
             body = await self._read_json(request)
-            op = self._operation(body)
-            if op in OUTBOUND_OPERATIONS:
-                raise _ApiError(STATUS_FORBIDDEN, f"{op} is not emulated yet by the sandbox")
-            raise _ApiError(STATUS_INVALID_VALUE, f"operationName {op!r} is not a known outbound operation")
+            return self._record_operation(request, kind, path_arg, body, self._operation(body))
         except _ApiError as err:
             return _status(err.status_code, err.message, err.http_status)
+
+    def _record_operation(self, request: web.Request, kind: str, path_arg: str | None, body: dict[str, Any],
+                          op: str) -> web.StreamResponse:
+        """Every outbound operation but GetChainedRecord: checked by the operations module, then applied."""
+        if self.operations is None or op not in OUTBOUND_OPERATIONS:
+            return _status(STATUS_INVALID_VALUE, f"operationName {op!r} is not a known outbound operation")
+        session = request[_SESSION_KEY]
+        try:
+            req = parse_request(kind, path_arg, body, operation=op, session_id=session.id,
+                                login=session.username, device_ids=self.config.device_ids)
+        except Refused as err:
+            return _status(err.status_code, err.message)
+        self.operations.submit(req)
+        return _status(STATUS_OK)
 
     def _chained_record_request(
         self, session: HttpSession, handle: int, body: dict[str, Any], received_ns: int
@@ -324,8 +366,8 @@ def build_app(api: RestApi) -> web.Application:
     app.router.add_get(p + "/me/devices", api.get_devices)
     app.router.add_get(p + "/diagnostics/version", api.get_version)
     app.router.add_post(p + "/me/outbound-records/{handle}", api.post_outbound_record)
-    app.router.add_post(p + "/me/outbound-records", api.post_not_emulated)
-    app.router.add_post(p + "/me/outbound-campaigns/{campaign}", api.post_not_emulated)
+    app.router.add_post(p + "/me/outbound-records", api.post_outbound_records)
+    app.router.add_post(p + "/me/outbound-campaigns/{campaign}", api.post_outbound_campaign)
     app.router.add_post(p + NOTIFICATIONS_PATH, api.bayeux.handle)
     # CometD clients append the meta channel to the URL (e.g. .../notifications/connect) by default.
     app.router.add_post(p + NOTIFICATIONS_PATH + "/{tail:.*}", api.bayeux.handle)

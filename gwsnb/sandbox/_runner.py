@@ -19,7 +19,8 @@ from ._bayeux import BayeuxServer
 from ._calling_list import CallingList
 from ._faults import Faults
 from ._ocs import OcsEmulator
-from ._rest import RestApi, SandboxConfig, build_app
+from ._operations import OperationEngine
+from ._rest import ReceivedBody, RestApi, SandboxConfig, build_app
 from ._sessions import SessionStore
 
 if TYPE_CHECKING:
@@ -43,6 +44,11 @@ class Sandbox:
     thread; ``sb.url`` is the base URL ending in ``/api/v2``. ``stop()`` then ``start()`` binds the same
     port again and forgets all CometD state (as a server restart would) while HTTP sessions survive
     (as behind a session-replicating cluster); ``expire_http_sessions()`` forgets those too.
+
+    The record operations (preview, complete, update, reject, reschedule, do-not-call, add) change the
+    calling list as docs/record-operations.md's state model says: ``calling_list`` is the list as it is now,
+    ``held_chains()``, ``do_not_call_list`` and ``dialing_mode`` show the rest of that state, and
+    ``received_bodies()`` the POST bodies as they arrived.
 
     :param chains: how many chains the generated calling list holds (ignored with ``calling_list``).
     :param seed: seed of the generated calling list and of the reorder fault.
@@ -127,7 +133,10 @@ class Sandbox:
             application_id=application_id,
             seed=seed,
         )
-        self._api = RestApi(self._config, self._sessions, self._bayeux, self._ocs)
+        self._operations = OperationEngine(
+            self._ocs.records, self._bayeux, self.faults, campaign_name=campaign_name,
+            application_id=application_id, record_user_data=self._ocs._record_user_data)
+        self._api = RestApi(self._config, self._sessions, self._bayeux, self._ocs, self._operations)
         self._port = port
         self._loop: LoopThread | None = None
         self._runner: web.AppRunner | None = None
@@ -142,6 +151,8 @@ class Sandbox:
             # Keep the engine's view in step when a whole new Faults object is assigned.
             self._ocs.faults = value
             self._bayeux.faults = value
+            if "_operations" in self.__dict__:
+                self._operations.faults = value
 
     @property
     def port(self) -> int:
@@ -160,8 +171,35 @@ class Sandbox:
 
     @property
     def calling_list(self) -> pd.DataFrame:
-        """The calling list, one row per record: ``record_handle``, the OCS columns and custom fields."""
-        return self._list.frame
+        """The calling list as it is now, one row per record: ``record_handle``, the OCS columns and custom
+        fields (and ``agent_id`` once a personal callback exists), including the changes and the records
+        added by the record operations.  Treat it as read-only."""
+        return self._run_on_loop(self._ocs.records.frame)
+
+    @property
+    def dialing_mode(self) -> str:
+        """The campaign's dialing mode ("Preview"); set another ("Predictive") to make StartPreviewSession
+        and GetPreviewRecord fail with Error 108."""
+        return self._operations.dialing_mode
+
+    @dialing_mode.setter
+    def dialing_mode(self, value: str) -> None:
+        self._operations.dialing_mode = value
+
+    @property
+    def do_not_call_list(self) -> list[dict[str, Any]]:
+        """The rows the DoNotCallRecord operations added (``phone``, ``campaign_name``, ``calling_list``,
+        ``time_stamp``), oldest first."""
+        return [dict(r) for r in self._run_on_loop(lambda: list(self._ocs.records.dnc))]
+
+    def held_chains(self) -> dict[int, str]:
+        """chain_id -> the device id holding it (GetPreviewRecord hands a chain to a device)."""
+        return dict(self._run_on_loop(lambda: dict(self._ocs.records.holds)))
+
+    def received_bodies(self) -> list[ReceivedBody]:
+        """The last POST bodies the REST API received, oldest first (``.method``, ``.path``, ``.text``,
+        ``.json``): what a client really sent."""
+        return list(self._run_on_loop(lambda: list(self._api.bodies)))
 
     @property
     def custom_fields(self) -> list[str]:

@@ -2,7 +2,8 @@
 
 01-quickstart is pointed at a sandbox of this test through its parameter cell (GWS_* environment
 variables, the way a user points it at a real GWS) with a distinctive password that must appear in no
-output; 02 and 03 start their own sandbox, which their fault-injection cells need.
+output; 02 and 03 start their own sandbox, which their fault-injection cells need; 04 (the record lifecycle) starts a
+sandbox of its own small calling list, since its operations change the list.
 """
 
 from __future__ import annotations
@@ -100,3 +101,28 @@ def test_debugging() -> None:
     assert "errorCode=104" in error
     handshake = json.dumps(outputs_of(book, "expire_cometd_clients()"))
     assert "handshakes 1 -> 2" in handshake and "complete=True" in handshake
+
+
+def plain(book: nbformat.NotebookNode, needle: str) -> str:
+    """The printed text and the text/plain reprs of the cell whose source contains ``needle``."""
+    outputs = outputs_of(book, needle)
+    return "\n".join(str(out.get("text", "")) + str(out.get("data", {}).get("text/plain", "")) for out in outputs)
+
+
+def test_record_lifecycle() -> None:
+    book = execute("04-record-lifecycle", {"GWS_URL": ""})
+    preview = plain(book, "preview = client.get_preview_record")
+    assert preview.count("Ready → Retrieved") == 2  # chain 1: handles 1 and 2
+    completed = plain(book, 'call_result="Busy", **kw)\nprint')
+    assert "Retrieved → Updated" in completed and "Unknown Call Result → Busy" in completed
+    assert "Retrieved → Chain Updated" in completed and "0 → 1" in completed
+    rescheduled = plain(book, "client.reschedule_record(SECOND")
+    assert "ScheduledRecordRescheduleAcknowledge" in rescheduled and "NaT → 20" in rescheduled
+    assert rescheduled.count("Retrieved → Ready") == 3  # handle 3 and its two held members
+    dnc = plain(book, "client.do_not_call(THIRD")
+    assert dnc.count("→ Do Not Call") == 2 and "Retrieved → Chain Updated" in dnc
+    added = plain(book, "added = client.add_record")
+    assert "(new) +14155550199" in added and "new handle: 8" in added
+    wire = plain(book, "writes = log[")
+    assert "/gwsnb/sent" in wire and "DoNotCallAcknowledge" in wire and "AddRecord" in wire
+    assert "WritesNotAllowedError - CompleteRecord" in plain(book, "allow_writes=False) as reader")

@@ -34,7 +34,9 @@ CASES: list[tuple[str, str, dict[str, Any], int, str]] = [
     ("non-numeric handle", "abc", {}, 10, "'abc'"),
     ("unknown device", GOOD_HANDLE, {"devicePath": "/devices/not-mine"}, 6, "/devices/not-mine"),
     ("unknown operation", GOOD_HANDLE, {"operationName": "MakeCoffee"}, 10, "MakeCoffee"),
-    ("other outbound operation", GOOD_HANDLE, {"operationName": "CompleteRecord"}, 3, "CompleteRecord"),
+    ("other outbound operation, its parameters missing", GOOD_HANDLE, {"operationName": "CompleteRecord"}, 1,
+     "callingList"),
+    ("collection operation on a handle", GOOD_HANDLE, {"operationName": "AddRecord"}, 10, "AddRecord"),
 ]
 
 
@@ -98,8 +100,10 @@ def test_validation_happens_before_anything_is_sent(sb: Sandbox, gws: RawGws) ->
     assert gws.collect_for(0.5) == []  # a rejected request produced no notification
 
 
-def test_not_emulated_collection_operations(gws: RawGws) -> None:
+def test_collection_and_campaign_operations_check_their_parameters(gws: RawGws) -> None:
     resp = gws.post("/me/outbound-records", {"operationName": "AddRecord"})
-    assert resp.json()["statusCode"] == 3 and "not emulated yet" in resp.json()["statusMessage"]
+    assert resp.json()["statusCode"] == 1 and "applicationId" in resp.json()["statusMessage"]
     resp = gws.post("/me/outbound-campaigns/Campaign1", {"operationName": "StartPreviewSession"})
-    assert resp.json()["statusCode"] == 3 and "StartPreviewSession" in resp.json()["statusMessage"]
+    assert resp.json()["statusCode"] == 1 and "applicationId" in resp.json()["statusMessage"]
+    resp = gws.post("/me/outbound-campaigns/Campaign1", {"operationName": "CompleteRecord"})
+    assert resp.json()["statusCode"] == 10 and "CompleteRecord" in resp.json()["statusMessage"]
