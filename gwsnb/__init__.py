@@ -30,6 +30,7 @@ from .errors import (
     NotFoundError,
     NotificationTimeout,
     PasswordChangeRequiredError,
+    ServerUnavailableError,
     TransportError,
 )
 from .params import ChainedRecordParams, parse_handles
@@ -38,6 +39,7 @@ if _typing.TYPE_CHECKING:
     from .batch import ChainedRecordBatch, HandleFailure
     from .client import Device, GwsClient, connect
     from .results import CallTimings, ChainedRecordResult, Event
+    from .runs import open_run
     from .sandbox import Faults, Sandbox
     from .widgets import ChainedRecordForm
 
@@ -58,6 +60,7 @@ _LAZY = {
     "HandleFailure": ".batch",
     "Sandbox": ".sandbox",
     "connect": ".client",
+    "open_run": ".runs",
 }
 
 __all__ = [
@@ -91,9 +94,11 @@ __all__ = [
     "NotificationTimeout",
     "PasswordChangeRequiredError",
     "Sandbox",
+    "ServerUnavailableError",
     "TransportError",
     "__version__",
     "connect",
+    "open_run",
     "parse_handles",
 ]
 

@@ -5,25 +5,31 @@ order the handles were given.  A handle either succeeded (its :class:`~gwsnb.res
 is in :attr:`ChainedRecordBatch.results`), failed (a :class:`HandleFailure` in
 :attr:`ChainedRecordBatch.failures`, with the error and the number of attempts) or was not finished
 because the run was interrupted or stopped by ``fail_fast`` (listed in :attr:`ChainedRecordBatch.skipped`).
+
+A batch is *lean* by default: each result keeps what the frames and the summary need (the record dicts,
+the DataEnd, the paired user events' metrics, timings, attempts) but not the raw event list
+(``result.events`` is empty); :func:`lean_result` does the trimming.  ``keep_events=True`` keeps
+everything.  Lean and full batches of the same run give the same frames.
 """
 
 from __future__ import annotations
 
 import html
+import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .errors import ChainedRecordError, GwsStatusError, describe
-from .results import ChainedRecordResult
+from .results import ChainedRecordResult, Event
 
 if TYPE_CHECKING:
     import os
 
     import pandas as pd
 
-__all__ = ["ChainedRecordBatch", "HandleFailure", "percentiles"]
+__all__ = ["ChainedRecordBatch", "HandleFailure", "lean_outcome", "lean_result", "percentiles"]
 
 _PERCENTILES = (50, 90, 99)
 _LISTED_PER_REASON = 10
@@ -43,6 +49,66 @@ def percentiles(values: Iterable[float], ps: Sequence[int] = _PERCENTILES) -> di
         high = min(low + 1, len(ordered) - 1)
         out[p] = ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
     return out
+
+
+#: the userData keys of a /me/internal user event that :func:`gwsnb.frames.metrics_frame` reads
+_USER_EVENT_KEYS = ("GSW_RECORD_HANDLE", "GSW_USER_EVENT", "GSW_CHAIN_ID")
+#: the eventProcessing keys it reads
+_METRIC_KEYS = ("serverGenerationTimestamp", "nodeProcessingTimeNanos", "serverProcessingTimeTotalMs")
+_intern = sys.intern
+
+
+def _lean_dict(value: Any) -> Any:
+    """``value`` rebuilt with interned keys (shared by every record of a run), nested dicts too; other
+    values are kept as they are.  A JSON parser gives each message its own key strings: for a list of
+    short records the keys are a large part of their memory."""
+    if type(value) is not dict:
+        return value
+    return {(_intern(k) if type(k) is str else k): (_lean_dict(v) if type(v) is dict else v)
+            for k, v in value.items()}
+
+
+def _picked(value: Any, keys: Sequence[str]) -> Any:
+    """The ``keys`` of a dict (a non-dict is kept as it is, so the frames count it as malformed)."""
+    if not isinstance(value, dict):
+        return value
+    return {key: value[key] for key in keys if key in value}
+
+
+def _lean_user_event(event: Event) -> Event:
+    """A /me/internal user event with only what :func:`gwsnb.frames.metrics_frame` reads."""
+    message = event.message
+    data = message.get("data") if isinstance(message, dict) else None
+    if not isinstance(data, dict):
+        return event
+    slim: dict[str, Any] = {key: data[key] for key in ("messageType", "referenceId", "deviceId") if key in data}
+    if "userData" in data:
+        slim["userData"] = _picked(data["userData"], _USER_EVENT_KEYS)
+    if "metrics" in data:
+        metrics = data["metrics"]
+        if isinstance(metrics, dict):
+            metrics = {"eventProcessing": _picked(metrics["eventProcessing"], _METRIC_KEYS)} \
+                if "eventProcessing" in metrics else {}
+        slim["metrics"] = metrics
+    return Event(event.received_at, {"data": slim})
+
+
+def lean_result(result: ChainedRecordResult) -> ChainedRecordResult:
+    """Trim ``result`` in place to what the frames and the summary need, and return it: the raw event
+    list is dropped, the user events keep their metrics alone, the records keep every field (their keys
+    interned).  Frames built from the trimmed result equal those of the full one."""
+    result.events = []
+    result.user_events = [_lean_user_event(e) for e in result.user_events]
+    result.records = [_lean_dict(r) for r in result.records]
+    return result
+
+
+def lean_outcome(outcome: ChainedRecordResult | HandleFailure) -> ChainedRecordResult | HandleFailure:
+    """:func:`lean_result` on a result, or on the partial result a failure's error carries."""
+    carried = outcome.result if isinstance(outcome, HandleFailure) else outcome
+    if isinstance(carried, ChainedRecordResult):
+        lean_result(carried)
+    return outcome
 
 
 @dataclass(frozen=True)
