@@ -193,12 +193,12 @@ class RunWriter:
     """
 
     def __init__(self, root: Path, meta: dict[str, Any], state: dict[str, Any], *,
-                 part_handles: int = PART_HANDLES, part_seconds: float = PART_SECONDS) -> None:
+                 part_handles: int | None = None, part_seconds: float | None = None) -> None:
         self.root = root
         self.meta = meta
         self.state = state
-        self.part_handles = part_handles
-        self.part_seconds = part_seconds
+        self.part_handles = part_handles if part_handles is not None else PART_HANDLES
+        self.part_seconds = part_seconds if part_seconds is not None else PART_SECONDS
         self.schemas: dict[str, pa.Schema] = {}
         for table in TABLES:
             files = _part_files(root, table, state["parts"])
@@ -215,10 +215,12 @@ class RunWriter:
     # --- opening ------------------------------------------------------------------------------
     @classmethod
     def open(cls, path: str | os.PathLike[str], handles: Sequence[int], *, campaign_name: str,
-             application_id: int, device_path: str, part_handles: int = PART_HANDLES,
-             part_seconds: float = PART_SECONDS) -> RunWriter:
+             application_id: int, device_path: str, part_handles: int | None = None,
+             part_seconds: float | None = None) -> RunWriter:
         """Create the run at ``path``, or resume the one there (same campaign, application id, device
-        and handle set), deleting what an interrupted commit left behind.
+        and handle set), deleting what an interrupted commit left behind.  A part is written every
+        ``part_handles`` finished handles or ``part_seconds`` seconds (default: the module's
+        :data:`PART_HANDLES` and :data:`PART_SECONDS`).
 
         :raises InvalidParameterError: (field ``out``) ``path`` holds another run, or something that is
             not a run, or cannot be created.
