@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from . import protocol
 from ._bulk import (
@@ -50,7 +50,7 @@ from .results import CallTimings, ChainedRecordResult, Event
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .runs import RunWriter
+    from .runs import Run, RunWriter
 
 __all__ = ["connect", "GwsClient", "Device"]
 
@@ -413,11 +413,25 @@ class GwsClient:
                        hooks=hooks, keep_events=keep_events, max_outage=max_outage, sink=writer)
         return run, writer
 
+    @overload
     def get_chained_records(self, handles: Iterable[int | str] | str | int, *, campaign_name: str,
                             application_id: int, device_path: str | None = None, concurrency: int = 16,
                             timeout: float | None = None, progress: Any = True, retries: int = 2,
                             fail_fast: bool = False, keep_events: bool = False, max_outage: float = MAX_OUTAGE_S,
-                            out: str | os.PathLike[str] | None = None) -> Any:
+                            out: None = None) -> ChainedRecordBatch: ...
+
+    @overload
+    def get_chained_records(self, handles: Iterable[int | str] | str | int, *, campaign_name: str,
+                            application_id: int, device_path: str | None = None, concurrency: int = 16,
+                            timeout: float | None = None, progress: Any = True, retries: int = 2,
+                            fail_fast: bool = False, keep_events: bool = False, max_outage: float = MAX_OUTAGE_S,
+                            out: str | os.PathLike[str]) -> Run: ...
+
+    def get_chained_records(self, handles: Iterable[int | str] | str | int, *, campaign_name: str,
+                            application_id: int, device_path: str | None = None, concurrency: int = 16,
+                            timeout: float | None = None, progress: Any = True, retries: int = 2,
+                            fail_fast: bool = False, keep_events: bool = False, max_outage: float = MAX_OUTAGE_S,
+                            out: str | os.PathLike[str] | None = None) -> ChainedRecordBatch | Run:
         """GetChainedRecord for many record handles over the one CometD session, ``concurrency`` at a time.
 
         Blocking (safe in a running Jupyter kernel).  Every argument is validated before anything is sent.
@@ -484,12 +498,28 @@ class GwsClient:
         writer.close()
         return writer.run(interrupted=batch.interrupted, elapsed_s=batch.elapsed_s)
 
+    @overload
     async def get_chained_records_async(self, handles: Iterable[int | str] | str | int, *, campaign_name: str,
                                         application_id: int, device_path: str | None = None,
                                         concurrency: int = 16, timeout: float | None = None,
                                         progress: Any = True, retries: int = 2, fail_fast: bool = False,
                                         keep_events: bool = False, max_outage: float = MAX_OUTAGE_S,
-                                        out: str | os.PathLike[str] | None = None) -> Any:
+                                        out: None = None) -> ChainedRecordBatch: ...
+
+    @overload
+    async def get_chained_records_async(self, handles: Iterable[int | str] | str | int, *, campaign_name: str,
+                                        application_id: int, device_path: str | None = None,
+                                        concurrency: int = 16, timeout: float | None = None,
+                                        progress: Any = True, retries: int = 2, fail_fast: bool = False,
+                                        keep_events: bool = False, max_outage: float = MAX_OUTAGE_S,
+                                        out: str | os.PathLike[str]) -> Run: ...
+
+    async def get_chained_records_async(self, handles: Iterable[int | str] | str | int, *, campaign_name: str,
+                                        application_id: int, device_path: str | None = None,
+                                        concurrency: int = 16, timeout: float | None = None,
+                                        progress: Any = True, retries: int = 2, fail_fast: bool = False,
+                                        keep_events: bool = False, max_outage: float = MAX_OUTAGE_S,
+                                        out: str | os.PathLike[str] | None = None) -> ChainedRecordBatch | Run:
         """The awaitable twin of :meth:`get_chained_records` (same parameters, result and errors).
 
         Awaitable from any event loop; the calls run on the client's own loop and the progress bar is
