@@ -27,7 +27,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from ._loop import LoopThread
-from .batch import ChainedRecordBatch, HandleFailure, lean_outcome
+from .batch import ChainedRecordBatch, HandleFailure, ResultPacker
 from .errors import (
     GwsStatusError,
     InvalidParameterError,
@@ -243,8 +243,8 @@ class BatchRun:
     """One get_chained_records run: its settings, the outcomes so far, and its workers.
 
     ``handles`` are the handles this run calls (for a resumed streamed run, those not done yet).  With a
-    ``sink`` the outcomes go there and only counts are kept; else they are kept (trimmed by
-    :func:`gwsnb.batch.lean_outcome` unless ``keep_events``) for :meth:`batch`.
+    ``sink`` the outcomes go there and only counts are kept; else they are kept for :meth:`batch`, lean
+    and packed by a :class:`gwsnb.batch.ResultPacker` unless ``keep_events``.
     """
 
     def __init__(self, handles: list[int], params: ChainedRecordParams, device_path: str, *, concurrency: int,
@@ -260,7 +260,8 @@ class BatchRun:
         self.keep_events = keep_events
         self.sink = sink
         self.gate = OutageGate(hooks, max_outage, self.stop)
-        self.outcomes: dict[int, Outcome] = {}
+        self.outcomes: dict[int, Any] = {}  # handle -> Outcome, or PackedResult in a lean run
+        self.packer = None if keep_events or sink is not None else ResultPacker()
         self.finished = 0
         self.failed = 0
         self.interrupted = False
@@ -285,7 +286,7 @@ class BatchRun:
         if self.sink is not None:
             self.sink.add(outcome)
         else:
-            self.outcomes[handle] = outcome if self.keep_events else lean_outcome(outcome)
+            self.outcomes[handle] = outcome if self.packer is None else self.packer.pack_outcome(outcome)
         self.finished += 1
         if isinstance(outcome, HandleFailure):
             self.failed += 1
@@ -298,7 +299,7 @@ class BatchRun:
         if self.sink is not None:
             return ChainedRecordBatch([], interrupted=self.interrupted, elapsed_s=time.monotonic() - self.started)
         return ChainedRecordBatch.from_outcomes(self.handles, dict(self.outcomes), interrupted=self.interrupted,
-                                                elapsed_s=time.monotonic() - self.started)
+                                                elapsed_s=time.monotonic() - self.started, packer=self.packer)
 
     def advance(self, bar: Any, outcome: Outcome) -> None:
         """Move the caller's progress bar by one outcome (called in the caller's thread or loop)."""
