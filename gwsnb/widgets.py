@@ -444,7 +444,7 @@ class ChainedRecordForm:
         batch = self._client.get_chained_records(
             [p.record_handle for p in params], campaign_name=first.campaign_name,
             application_id=first.application_id, device_path=first.device_path,
-            concurrency=self._max_concurrency, timeout=first.timeout, retries=0,
+            concurrency=self._max_concurrency, timeout=first.timeout, retries=0, keep_events=True,
             progress=_FormProgress(self, len(params)))
         self.batch = batch
         done.update((result.record_handle, result) for result in batch.results)
