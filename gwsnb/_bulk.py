@@ -27,7 +27,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from ._loop import LoopThread
-from .batch import ChainedRecordBatch, HandleFailure, ResultPacker
+from .batch import ChainedRecordBatch, HandleFailure, PackedResult, ResultPacker
 from .errors import (
     GwsStatusError,
     InvalidParameterError,
@@ -68,9 +68,12 @@ CallOne = Callable[[ChainedRecordParams, str], Awaitable[ChainedRecordResult]]
 
 
 class Sink(Protocol):
-    """Where a streamed run's outcomes go (called on the client's loop thread; must not block long)."""
+    """Where a streamed run's outcomes go: :meth:`add` is called on the client's loop thread (it must not
+    block long) with each outcome, a result packed by the sink's ``packer``."""
 
-    def add(self, outcome: Outcome) -> None: ...
+    packer: ResultPacker
+
+    def add(self, outcome: PackedResult | HandleFailure) -> None: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -261,7 +264,8 @@ class BatchRun:
         self.sink = sink
         self.gate = OutageGate(hooks, max_outage, self.stop)
         self.outcomes: dict[int, Any] = {}  # handle -> Outcome, or PackedResult in a lean run
-        self.packer = None if keep_events or sink is not None else ResultPacker()
+        self.packer: ResultPacker | None = (sink.packer if sink is not None
+                                            else None if keep_events else ResultPacker())
         self.finished = 0
         self.failed = 0
         self.interrupted = False
@@ -283,10 +287,12 @@ class BatchRun:
                 worker.cancel()
 
     def record(self, handle: int, outcome: Outcome) -> None:
-        if self.sink is not None:
-            self.sink.add(outcome)
+        if self.packer is None:
+            self.outcomes[handle] = outcome
+        elif self.sink is not None:
+            self.sink.add(self.packer.pack_outcome(outcome))
         else:
-            self.outcomes[handle] = outcome if self.packer is None else self.packer.pack_outcome(outcome)
+            self.outcomes[handle] = self.packer.pack_outcome(outcome)
         self.finished += 1
         if isinstance(outcome, HandleFailure):
             self.failed += 1

@@ -39,7 +39,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .batch import HandleFailure, percentiles
+from .batch import HandleFailure, PackedResult, ResultPacker, percentiles
 from .errors import InvalidParameterError
 from .results import ChainedRecordResult
 
@@ -57,7 +57,7 @@ TABLES = ("records", "metrics", "calls")
 RUN_FILE = "_run.json"
 STATE_FILE = "_state.json"
 #: a part is written every this many finished handles ...
-PART_HANDLES = 5000
+PART_HANDLES = 2000
 #: ... or this many seconds, whichever comes first
 PART_SECONDS = 30.0
 _LISTED = 10
@@ -207,7 +207,9 @@ class RunWriter:
 
                 self.schemas[table] = pq.read_schema(files[0])
         self.error: BaseException | None = None
-        self._buffer: list[ChainedRecordResult | HandleFailure] = []
+        #: packs the outcomes while they wait in the buffer (a few hundred bytes each)
+        self.packer = ResultPacker()
+        self._buffer: list[PackedResult | HandleFailure] = []
         self._cond = threading.Condition()
         self._closing = False
         self._thread: threading.Thread | None = None
@@ -291,7 +293,7 @@ class RunWriter:
         self._thread = threading.Thread(target=self._loop, name="gwsnb-run-writer", daemon=True)
         self._thread.start()
 
-    def add(self, outcome: ChainedRecordResult | HandleFailure) -> None:
+    def add(self, outcome: PackedResult | HandleFailure) -> None:
         with self._cond:
             self._buffer.append(outcome)
             if len(self._buffer) >= self.part_handles:
@@ -314,7 +316,7 @@ class RunWriter:
             error, self.error = self.error, None
             raise error
 
-    def _take(self) -> list[ChainedRecordResult | HandleFailure]:
+    def _take(self) -> list[PackedResult | HandleFailure]:
         taken, self._buffer = self._buffer, []
         return taken
 
@@ -339,12 +341,14 @@ class RunWriter:
             if closing:
                 return
 
-    def _flush(self, outcomes: list[ChainedRecordResult | HandleFailure]) -> None:
+    def _flush(self, packed: list[PackedResult | HandleFailure]) -> None:
         """Write one part (each table's file atomically), then commit it in ``_state.json``."""
         import pyarrow.parquet as pq
 
-        if not outcomes:
+        if not packed:
             return
+        outcomes = [self.packer.unpack(o) if isinstance(o, PackedResult) else o for o in packed]
+        del packed
         name = f"part-{len(self.state['parts']) + 1:06d}"
         for table, frame in part_frames(outcomes).items():
             if frame.empty and table != "calls":
@@ -368,7 +372,7 @@ class RunWriter:
         self.state = state
 
     @staticmethod
-    def _handle(outcome: ChainedRecordResult | HandleFailure) -> int:
+    def _handle(outcome: ChainedRecordResult | HandleFailure | PackedResult) -> int:
         return outcome.record_handle
 
     def run(self, *, interrupted: bool = False, elapsed_s: float | None = None) -> Run:
