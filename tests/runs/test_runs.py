@@ -224,3 +224,15 @@ def test_a_run_killed_with_sigkill_resumes_with_every_handle_exactly_once(
         assert all(f.name.startswith("part-") and f.suffix == ".parquet" for f in files), files
         for f in files:
             pq.read_table(f)
+
+
+async def test_the_async_twin_streams_too(client: gwsnb.GwsClient, sb: Sandbox, tmp_path: Path) -> None:
+    handles = heads(sb, 40)
+    run = await client.get_chained_records_async(handles, campaign_name=sb.campaign_name,
+                                                 application_id=sb.application_id, progress=False,
+                                                 out=tmp_path / "a")
+    assert isinstance(run, gwsnb.runs.Run) and run.ok and run.done == 40
+    assert sorted(run.calls_frame()["record_handle"]) == sorted(handles)
+    batch = await client.get_chained_records_async(handles[:5], campaign_name=sb.campaign_name,
+                                                   application_id=sb.application_id, progress=False)
+    assert isinstance(batch.results, PackedResults) and batch.ok
