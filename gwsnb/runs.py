@@ -361,7 +361,10 @@ class RunWriter:
                 data = _conform(data, schema, f"{self.root}/{table}/{name}")
             final = self.root / table / f"{name}.parquet"
             tmp = final.with_name(f".{final.name}.tmp")
-            pq.write_table(data, tmp, compression="zstd")
+            with open(tmp, "wb") as f:
+                pq.write_table(data, f, compression="zstd")
+                f.flush()
+                os.fsync(f.fileno())
             os.replace(tmp, final)
         ok = sum(isinstance(o, ChainedRecordResult) for o in outcomes)
         state = self.state
