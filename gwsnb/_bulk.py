@@ -38,13 +38,16 @@ from .errors import (
 from .params import ChainedRecordParams
 from .results import ChainedRecordResult
 
-__all__ = ["BatchRun", "ClientHooks", "MAX_CONCURRENCY", "MAX_OUTAGE_S", "MAX_RETRIES", "OutageGate", "run_async",
+__all__ = ["BatchRun", "ClientHooks", "MAX_BATCH_HANDLES", "MAX_CONCURRENCY", "MAX_STREAMED_HANDLES", "MAX_OUTAGE_S", "MAX_RETRIES", "OutageGate", "run_async",
            "run_blocking", "unreachable"]
 
 LOGGER = logging.getLogger("gwsnb.client")
 
 MAX_CONCURRENCY = 1024
 MAX_RETRIES = 10
+#: most handles of one run kept in memory (lean: well under 1 KiB each), and of one run streamed (``out=``)
+MAX_BATCH_HANDLES = 1_000_000
+MAX_STREAMED_HANDLES = 10_000_000
 #: retry backoff (seconds) of the first retry, doubled per retry up to the cap
 RETRY_BASE_S = 0.5
 RETRY_CAP_S = 8.0

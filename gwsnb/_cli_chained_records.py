@@ -17,7 +17,7 @@ import os
 import sys
 from typing import IO, TYPE_CHECKING, Any
 
-from ._bulk import MAX_CONCURRENCY, MAX_RETRIES
+from ._bulk import MAX_BATCH_HANDLES, MAX_CONCURRENCY, MAX_RETRIES, MAX_STREAMED_HANDLES
 from ._cli_args import handles_arg, int_arg, seconds_arg
 from .errors import GwsError, InvalidParameterError, ServerUnavailableError
 from .params import MAX_HANDLE, ChainedRecordParams, parse_handles
@@ -189,7 +189,8 @@ def _run(args: argparse.Namespace) -> int:
             handles = args.handles
         else:
             try:
-                handles = parse_handles(_read_handles_file(args.handles_file))
+                handles = parse_handles(_read_handles_file(args.handles_file),
+                                        limit=MAX_STREAMED_HANDLES if args.out_dir else MAX_BATCH_HANDLES)
             except InvalidParameterError as exc:
                 parser.error(f"argument --handles-file: {exc.reason}: {exc.value!r}")
         # everything the call will check, checked before the password prompt and before connecting

@@ -250,7 +250,8 @@ class ChainedRecordBatch:
 
     - ``handles``: the requested handles, deduplicated, in the order given;
     - ``results``: the successful :class:`~gwsnb.results.ChainedRecordResult` objects, in handle order
-      (each has ``attempts``);
+      (each has ``attempts``); in a lean batch (the default) a read-only :class:`PackedResults`
+      sequence whose items have no raw ``events``;
     - ``failures``: one :class:`HandleFailure` per failed handle, in handle order;
     - ``skipped``: handles neither succeeded nor failed (the run was interrupted, or ``fail_fast``
       stopped it; calls in flight at that moment were cancelled and are listed here);

@@ -22,9 +22,11 @@ from typing import TYPE_CHECKING, Any, overload
 
 from . import protocol
 from ._bulk import (
+    MAX_BATCH_HANDLES,
     MAX_CONCURRENCY,
     MAX_OUTAGE_S,
     MAX_RETRIES,
+    MAX_STREAMED_HANDLES,
     UNAVAILABLE_HTTP,
     BatchRun,
     ClientHooks,
@@ -57,9 +59,6 @@ __all__ = ["connect", "GwsClient", "Device"]
 LOGGER = logging.getLogger(__name__)
 #: extra seconds a blocking caller waits beyond the call's own timeout before giving up on the loop
 _BLOCKING_MARGIN = 5.0
-#: most handles of one run kept in memory, and of one run streamed to disk (``out=``)
-MAX_BATCH_HANDLES = 1_000_000
-MAX_STREAMED_HANDLES = 10_000_000
 
 
 @dataclass(frozen=True)
