@@ -38,8 +38,8 @@ from .errors import (
 from .params import ChainedRecordParams
 from .results import ChainedRecordResult
 
-__all__ = ["BatchRun", "ClientHooks", "MAX_BATCH_HANDLES", "MAX_CONCURRENCY", "MAX_STREAMED_HANDLES", "MAX_OUTAGE_S", "MAX_RETRIES", "OutageGate", "run_async",
-           "run_blocking", "unreachable"]
+__all__ = ["BatchRun", "ClientHooks", "MAX_BATCH_HANDLES", "MAX_CONCURRENCY", "MAX_OUTAGE_S", "MAX_RETRIES",
+           "MAX_STREAMED_HANDLES", "OutageGate", "run_async", "run_blocking", "unreachable"]
 
 LOGGER = logging.getLogger("gwsnb.client")
 
