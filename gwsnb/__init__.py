@@ -31,6 +31,7 @@ from .errors import (
     NotificationTimeout,
     PasswordChangeRequiredError,
     RecordOperationError,
+    ServerUnavailableError,
     TransportError,
     WritesNotAllowedError,
 )
@@ -42,6 +43,7 @@ if _typing.TYPE_CHECKING:
     from .operations import OperationResult
     from .record_form import RecordActionsForm
     from .results import CallTimings, ChainedRecordResult, Event
+    from .runs import open_run
     from .sandbox import Faults, Sandbox
     from .widgets import ChainedRecordForm
 
@@ -64,6 +66,7 @@ _LAZY = {
     "RecordActionsForm": ".record_form",
     "Sandbox": ".sandbox",
     "connect": ".client",
+    "open_run": ".runs",
 }
 
 __all__ = [
@@ -100,10 +103,12 @@ __all__ = [
     "RecordActionsForm",
     "RecordOperationError",
     "Sandbox",
+    "ServerUnavailableError",
     "TransportError",
     "WritesNotAllowedError",
     "__version__",
     "connect",
+    "open_run",
     "parse_handles",
 ]
 

@@ -1,10 +1,17 @@
 """The batch engine behind :meth:`gwsnb.GwsClient.get_chained_records`: bounded workers on the client's
 loop, retries of lost calls with jittered backoff, fail-fast, progress, and clean interruption.
 
-The engine knows nothing of HTTP or CometD: it is handed ``call``, the client's one-handle coroutine, and
-``closed``, which says whether the client was closed under the run.  A run's outcomes are written on the
-client's loop thread; the caller reads them (a dict assignment per handle is atomic under the GIL) to
-build a partial batch after an interrupt.
+The engine knows nothing of HTTP or CometD: it is handed :class:`ClientHooks` (the client's one-handle
+coroutine, whether the client was closed, whether CometD is connected, and a probe of the server).  A
+run's outcomes are written on the client's loop thread; the caller reads them (a dict assignment per
+handle is atomic under the GIL) to build a partial batch after an interrupt.  A streamed run hands each
+outcome to its sink (:class:`gwsnb.runs.RunWriter`) instead of keeping it.
+
+Outages: when a call fails because the server cannot be reached (:func:`unreachable`), the run's
+:class:`OutageGate` closes: every worker waits at it instead of spending the handle's retries, one task
+probes the server with backoff, waits for CometD to be connected again, and reopens the gate; the
+failed attempt is made again without being counted.  Past ``max_outage`` seconds the run stops: the
+handles not finished are skipped and :class:`~gwsnb.errors.ServerUnavailableError` is raised.
 """
 
 from __future__ import annotations
@@ -17,20 +24,30 @@ import queue
 import random
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from ._loop import LoopThread
-from .batch import ChainedRecordBatch, HandleFailure
-from .errors import InvalidParameterError, NotificationTimeout, TransportError
+from .batch import ChainedRecordBatch, HandleFailure, PackedResult, ResultPacker
+from .errors import (
+    GwsStatusError,
+    InvalidParameterError,
+    NotificationTimeout,
+    ServerUnavailableError,
+    TransportError,
+)
 from .params import ChainedRecordParams
 from .results import ChainedRecordResult
 
-__all__ = ["BatchRun", "MAX_CONCURRENCY", "MAX_RETRIES", "run_async", "run_blocking"]
+__all__ = ["BatchRun", "ClientHooks", "MAX_BATCH_HANDLES", "MAX_CONCURRENCY", "MAX_OUTAGE_S", "MAX_RETRIES",
+           "MAX_STREAMED_HANDLES", "OutageGate", "run_async", "run_blocking", "unreachable"]
 
 LOGGER = logging.getLogger("gwsnb.client")
 
 MAX_CONCURRENCY = 1024
 MAX_RETRIES = 10
+#: most handles of one run kept in memory (lean: well under 1 KiB each), and of one run streamed (``out=``)
+MAX_BATCH_HANDLES = 1_000_000
+MAX_STREAMED_HANDLES = 10_000_000
 #: retry backoff (seconds) of the first retry, doubled per retry up to the cap
 RETRY_BASE_S = 0.5
 RETRY_CAP_S = 8.0
@@ -38,9 +55,163 @@ RETRY_CAP_S = 8.0
 INTERRUPT_GRACE_S = 10.0
 #: errors meaning the notifications (or the answer) were lost, not a verdict: GetChainedRecord only reads
 RETRIABLE = (NotificationTimeout, TransportError)
+#: default seconds a run waits for an unreachable server before it stops
+MAX_OUTAGE_S = 600.0
+#: seconds between probes of an unreachable server: doubled from the base up to the cap
+PROBE_BASE_S = 0.5
+PROBE_CAP_S = 5.0
+#: seconds one probe may take
+PROBE_TIMEOUT_S = 10.0
+#: HTTP statuses of a gateway or server that is down or restarting
+UNAVAILABLE_HTTP = frozenset({502, 503, 504})
+PROGRESS_LABEL = "GetChainedRecord"
 
 Outcome = ChainedRecordResult | HandleFailure
 CallOne = Callable[[ChainedRecordParams, str], Awaitable[ChainedRecordResult]]
+
+
+class Sink(Protocol):
+    """Where a streamed run's outcomes go: :meth:`add` is called on the client's loop thread (it must not
+    block long) with each outcome, a result packed by the sink's ``packer``."""
+
+    packer: ResultPacker
+
+    def add(self, outcome: PackedResult | HandleFailure) -> None: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class ClientHooks:
+    """What the engine needs of the client: its one-handle coroutine, whether it was closed, whether its
+    CometD session is connected, and a probe that says whether the server answers (never raises)."""
+
+    call: CallOne
+    closed: Callable[[], bool]
+    connected: Callable[[], bool] = lambda: True
+    probe: Callable[[], Awaitable[bool]] | None = None
+
+
+def unreachable(error: BaseException, cometd_connected: bool) -> bool:
+    """Whether ``error`` means the server cannot be reached (rather than a lost call on a healthy server).
+
+    The one place that decides it: a :class:`TransportError` flagged ``unreachable`` (connection refused
+    or reset), an HTTP 502/503/504 answer (a gateway or server that is down or restarting), or a call
+    that timed out while CometD was disconnected (the notifications had nowhere to go).
+    """
+    if isinstance(error, (TransportError, GwsStatusError)):
+        if getattr(error, "unreachable", False):
+            return True
+        if getattr(error, "http_status", None) in UNAVAILABLE_HTTP:
+            return True
+    return isinstance(error, NotificationTimeout) and not cometd_connected
+
+
+class OutageGate:
+    """Holds every worker of a run while the server is unreachable (loop thread only).
+
+    :meth:`close` starts one probing task; it reopens the gate once the server answers and CometD is
+    connected, or gives up after ``max_outage`` seconds (then ``error`` is set and ``on_give_up`` runs).
+    A gate closed again before any call succeeded since it reopened continues the same outage, so a
+    server that answers the probe but fails every call still ends within ``max_outage``.
+    """
+
+    def __init__(self, hooks: ClientHooks, max_outage: float, on_give_up: Callable[[], None]) -> None:
+        self.hooks = hooks
+        self.max_outage = max_outage
+        self.on_give_up = on_give_up
+        self.on_change: Callable[[], None] = lambda: None
+        self.since: float | None = None  # monotonic start of the current outage; None when open
+        self.last_since: float | None = None  # start of the last outage, while no call succeeded since
+        self.cause: BaseException | None = None
+        self.error: ServerUnavailableError | None = None
+        self.outages = 0
+        self._open = asyncio.Event()
+        self._open.set()
+        self._prober: asyncio.Task[None] | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.hooks.probe is not None
+
+    def status(self) -> str | None:
+        """``None`` when open, else a short line for the progress bar."""
+        if self.since is None:
+            return None
+        waited = time.monotonic() - self.since
+        return f"server unreachable, waiting {waited:.0f} s (max {self.max_outage:.0f} s)"
+
+    async def passage(self) -> None:
+        """Return when the gate is open (at once when it is)."""
+        while not self._open.is_set():
+            await self._open.wait()
+
+    def succeeded(self) -> None:
+        """A call succeeded: a later closing is a new outage."""
+        self.last_since = None
+
+    def close(self, cause: BaseException) -> None:
+        if self.since is not None or self.error is not None:
+            return
+        self.since = self.last_since if self.last_since is not None else time.monotonic()
+        self.cause = cause
+        self.outages += 1
+        self._open.clear()
+        LOGGER.warning("server unreachable (%s): pausing the run, waiting up to %.0f s", cause, self.max_outage)
+        self._prober = asyncio.get_running_loop().create_task(self._probe_until_back())
+        self.on_change()
+
+    def cancel(self) -> None:
+        if self._prober is not None and self._prober is not asyncio.current_task():
+            self._prober.cancel()
+
+    async def _probe_until_back(self) -> None:
+        assert self.since is not None and self.hooks.probe is not None
+        delay = PROBE_BASE_S
+        while True:
+            left = self.since + self.max_outage - time.monotonic()
+            if left <= 0:
+                self._give_up()
+                return
+            await asyncio.sleep(min(delay, left))
+            delay = min(delay * 2, PROBE_CAP_S)
+            self.on_change()
+            if await self._answers(self.since + self.max_outage - time.monotonic()):
+                self._reopen()
+                return
+
+    async def _answers(self, left: float) -> bool:
+        """The server answers the probe and CometD is connected again, within ``left`` seconds."""
+        if left <= 0 or self.hooks.closed():
+            return False
+        assert self.hooks.probe is not None
+        try:
+            if not await asyncio.wait_for(self.hooks.probe(), min(left, PROBE_TIMEOUT_S)):
+                return False
+        except (asyncio.TimeoutError, Exception) as exc:  # a probe must not end the run
+            LOGGER.debug("probe: %r", exc)
+            return False
+        deadline = time.monotonic() + left
+        while not self.hooks.connected():  # CometD reconnects (and re-handshakes) by itself
+            if time.monotonic() >= deadline or self.hooks.closed():
+                return False
+            await asyncio.sleep(0.05)
+        return True
+
+    def _reopen(self) -> None:
+        assert self.since is not None
+        LOGGER.warning("server back after %.1f s: resuming the run", time.monotonic() - self.since)
+        self.last_since, self.since = self.since, None
+        self._open.set()
+        self.on_change()
+
+    def _give_up(self) -> None:
+        waited = time.monotonic() - (self.since or time.monotonic())
+        self.error = ServerUnavailableError(
+            f"the server stayed unreachable for {waited:.0f} s (max_outage={self.max_outage:g} s); the run "
+            f"stopped, unfinished handles are not done (last error: {self.cause})", waited_s=waited)
+        self.since = None
+        self._open.set()
+        self.on_change()
+        self.on_give_up()
 
 
 def retry_delay(attempt: int) -> float:
@@ -75,45 +246,69 @@ def failure(handle: int, error: BaseException, attempts: int) -> HandleFailure:
 
 
 class BatchRun:
-    """One get_chained_records run: its settings, the outcomes so far, and its workers."""
+    """One get_chained_records run: its settings, the outcomes so far, and its workers.
+
+    ``handles`` are the handles this run calls (for a resumed streamed run, those not done yet).  With a
+    ``sink`` the outcomes go there and only counts are kept; else they are kept for :meth:`batch`, lean
+    and packed by a :class:`gwsnb.batch.ResultPacker` unless ``keep_events``.
+    """
 
     def __init__(self, handles: list[int], params: ChainedRecordParams, device_path: str, *, concurrency: int,
-                 retries: int, fail_fast: bool, call: CallOne, closed: Callable[[], bool]) -> None:
+                 retries: int, fail_fast: bool, hooks: ClientHooks, keep_events: bool = False,
+                 max_outage: float = MAX_OUTAGE_S, sink: Sink | None = None) -> None:
         self.handles = handles
         self.params = params
         self.device_path = device_path
         self.concurrency = concurrency
         self.retries = retries
         self.fail_fast = fail_fast
-        self.call = call
-        self.closed = closed
-        self.outcomes: dict[int, Outcome] = {}
+        self.hooks = hooks
+        self.keep_events = keep_events
+        self.sink = sink
+        self.gate = OutageGate(hooks, max_outage, self.stop)
+        self.outcomes: dict[int, Any] = {}  # handle -> Outcome, or PackedResult in a lean run
+        self.packer: ResultPacker | None = (sink.packer if sink is not None
+                                            else None if keep_events else ResultPacker())
+        self.finished = 0
         self.failed = 0
         self.interrupted = False
         self.started = time.monotonic()
         self.notify: Callable[[Outcome], None] = lambda outcome: None
         self.workers: list[asyncio.Task[None]] = []
         self.stopping = False
+        self._shown: str | None = None
 
     def stop(self) -> None:
         """Cancel the workers (loop thread only); calls in flight unwind and their handles are skipped."""
         # the flag as well as cancel(): asyncio.wait_for (3.11) can swallow a cancellation that arrives
         # just as the awaited call finishes, and such a worker must still not take another handle
         self.stopping = True
+        self.gate.cancel()
         current = asyncio.current_task()
         for worker in self.workers:
             if worker is not current:
                 worker.cancel()
 
     def record(self, handle: int, outcome: Outcome) -> None:
-        self.outcomes[handle] = outcome
+        if self.packer is None:
+            self.outcomes[handle] = outcome
+        elif self.sink is not None:
+            self.sink.add(self.packer.pack_outcome(outcome))
+        else:
+            self.outcomes[handle] = self.packer.pack_outcome(outcome)
+        self.finished += 1
         if isinstance(outcome, HandleFailure):
             self.failed += 1
+        else:
+            self.gate.succeeded()
         self.notify(outcome)
 
     def batch(self) -> ChainedRecordBatch:
+        """The batch of the outcomes so far (a streamed run keeps none: its front-end reads the run back)."""
+        if self.sink is not None:
+            return ChainedRecordBatch([], interrupted=self.interrupted, elapsed_s=time.monotonic() - self.started)
         return ChainedRecordBatch.from_outcomes(self.handles, dict(self.outcomes), interrupted=self.interrupted,
-                                                elapsed_s=time.monotonic() - self.started)
+                                                elapsed_s=time.monotonic() - self.started, packer=self.packer)
 
     def advance(self, bar: Any, outcome: Outcome) -> None:
         """Move the caller's progress bar by one outcome (called in the caller's thread or loop)."""
@@ -122,6 +317,14 @@ class BatchRun:
         if isinstance(outcome, HandleFailure):
             bar.set_postfix(failed=self.failed, refresh=False)
         bar.update(1)
+
+    def show_status(self, bar: Any) -> None:
+        """Show the outage gate's state in the progress bar's description (only when it changed)."""
+        text = self.gate.status()
+        if bar is None or text == self._shown or not callable(getattr(bar, "set_description", None)):
+            return
+        self._shown = text
+        bar.set_description(PROGRESS_LABEL if text is None else f"{PROGRESS_LABEL} ({text})")
 
     # --- on the client's loop --------------------------------------------------------------------
     async def execute(self) -> ChainedRecordBatch:
@@ -132,6 +335,8 @@ class BatchRun:
                 if self.stopping:
                     return
                 outcome = await self._call_with_retries(dataclasses.replace(self.params, record_handle=handle))
+                if self.stopping and self.gate.error is not None:
+                    return  # the run gave up on the server: the handle is not done
                 self.record(handle, outcome)
                 if self.fail_fast and isinstance(outcome, HandleFailure):
                     self.stop()
@@ -139,6 +344,8 @@ class BatchRun:
 
         loop = asyncio.get_running_loop()
         self.workers = [loop.create_task(worker()) for _ in range(min(self.concurrency, len(self.handles)))]
+        if not self.workers:  # nothing left to call (a resumed run that was complete)
+            return self.batch()
         try:
             await asyncio.wait(self.workers)
         except asyncio.CancelledError:
@@ -148,23 +355,34 @@ class BatchRun:
         for task in self.workers:
             if not task.cancelled() and task.exception() is not None:
                 raise task.exception()  # type: ignore[misc]  # a bug, not a call failure
+        self.gate.cancel()
+        if self.gate.error is not None:
+            self.gate.error.batch = self.batch()
+            raise self.gate.error
         return self.batch()
 
     async def _call_with_retries(self, params: ChainedRecordParams) -> Outcome:
         handle = params.record_handle
         attempt = 0
         while True:
+            await self.gate.passage()
             attempt += 1
             try:
-                result = await self.call(params, self.device_path)
-            except RETRIABLE as exc:
-                if attempt > self.retries or self.closed():
+                result = await self.hooks.call(params, self.device_path)
+            except Exception as exc:
+                if self.gate.enabled and not self.hooks.closed() and unreachable(exc, self.hooks.connected()):
+                    attempt -= 1  # the server's outage, not this handle's: the attempt is made again
+                    self.gate.close(exc)
+                    if self.gate.error is not None:
+                        return failure(handle, exc, max(attempt, 1))
+                    continue
+                if not isinstance(exc, RETRIABLE):  # a server verdict (Error notification, statusCode)
+                    return failure(handle, exc, attempt)
+                if attempt > self.retries or self.hooks.closed():
                     return failure(handle, exc, attempt)
                 delay = retry_delay(attempt)
                 LOGGER.debug("handle %s attempt %d: %s; retrying in %.2f s", handle, attempt, exc, delay)
                 await asyncio.sleep(delay)
-            except Exception as exc:  # a server verdict (Error notification, statusCode): retrying cannot help
-                return failure(handle, exc, attempt)
             else:
                 result.attempts = attempt
                 return result
@@ -187,6 +405,7 @@ def run_blocking(loop: LoopThread, run: BatchRun, progress: Any) -> ChainedRecor
                 except queue.Empty:
                     if future.done():
                         break
+                run.show_status(bar)
             while not done.empty():
                 run.advance(bar, done.get_nowait())
             if future.cancelled():  # the client was closed under the run
@@ -223,7 +442,12 @@ async def run_async(loop: LoopThread, run: BatchRun, progress: Any) -> ChainedRe
         with contextlib.suppress(RuntimeError):
             caller.call_soon_threadsafe(run.advance, bar, outcome)
 
+    def show_status() -> None:
+        with contextlib.suppress(RuntimeError):
+            caller.call_soon_threadsafe(run.show_status, bar)
+
     run.notify = notify
+    run.gate.on_change = show_status
     try:
         future: asyncio.Future[ChainedRecordBatch] = (
             asyncio.ensure_future(run.execute()) if loop.in_loop_thread()

@@ -1,6 +1,7 @@
 """``gwsnb chained-records``: GetChainedRecord for many record handles from a script or a scheduler.
 
-Records go to stdout (or ``--out``) as a table, CSV, JSON or Parquet; the progress bar and the summary go
+Records go to stdout (or ``--out``) as a table, CSV, JSON or Parquet, or, with ``--out-dir DIR``, the run
+is streamed to a Parquet dataset in DIR (``--resume`` continues it); the progress bar and the summary go
 to stderr.  Table, CSV and JSON write values in their readable forms (ISO 8601 UTC instants, ``HH:MM:SS``
 windows, units in the column names: :func:`gwsnb.frames.readable`); Parquet keeps the frame's native
 types.  Exit status: 0 when every handle succeeded, 1 when any failed (or the server could not be
@@ -16,11 +17,11 @@ import getpass
 import io
 import os
 import sys
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
-from ._bulk import MAX_CONCURRENCY, MAX_RETRIES
+from ._bulk import MAX_BATCH_HANDLES, MAX_CONCURRENCY, MAX_RETRIES, MAX_STREAMED_HANDLES
 from ._cli_args import handles_arg, int_arg, seconds_arg
-from .errors import GwsError, InvalidParameterError
+from .errors import GwsError, InvalidParameterError, ServerUnavailableError
 from .params import MAX_HANDLE, ChainedRecordParams, parse_handles
 
 if TYPE_CHECKING:
@@ -46,6 +47,8 @@ _OPTION = {
     "retries": "--retries",
     "url": "--url",
     "username": "--user",
+    "out": "--out-dir",
+    "max_outage": "--max-outage",
 }
 #: columns the same on every row of one run: left out of the table format (kept in csv/json/parquet)
 _TABLE_HIDDEN = ("reference_id", "campaign_name", "calling_list", "application_id", "device_path")
@@ -82,6 +85,14 @@ def add_chained_records(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     p.add_argument("--format", choices=("table", "csv", "json", "parquet"), default="table",
                    help="output format of the records (default table; parquet needs --out)")
     p.add_argument("--out", metavar="FILE", help="write the records to FILE instead of stdout")
+    p.add_argument("--out-dir", metavar="DIR",
+                   help="stream the run to a Parquet dataset in DIR as it goes (records, metrics and calls "
+                        "tables; needs pyarrow); nothing is written to stdout")
+    p.add_argument("--resume", action="store_true",
+                   help="with --out-dir: continue the run in DIR (same campaign, application id, device and "
+                        "handles), skipping the handles already written; starts it if DIR is empty")
+    p.add_argument("--max-outage", type=seconds_arg, metavar="S", default=600.0,
+                   help="seconds to wait for an unreachable server before stopping (default 600)")
     p.add_argument("--insecure", action="store_true", help="do not verify the server's TLS certificate")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(func=run_chained_records, _parser=p)
@@ -186,12 +197,14 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.format == "parquet" and not args.out:
         parser.error("argument --format: parquet needs --out FILE (binary output is not written to stdout)")
+    _check_out_dir(parser, args)
     try:
         if args.handles is not None:
             handles = args.handles
         else:
             try:
-                handles = parse_handles(_read_handles_file(args.handles_file))
+                handles = parse_handles(_read_handles_file(args.handles_file),
+                                        limit=MAX_STREAMED_HANDLES if args.out_dir else MAX_BATCH_HANDLES)
             except InvalidParameterError as exc:
                 parser.error(f"argument --handles-file: {exc.reason}: {exc.value!r}")
         # everything the call will check, checked before the password prompt and before connecting
@@ -214,21 +227,68 @@ def _run(args: argparse.Namespace) -> int:
         batch = client.get_chained_records(
             handles, campaign_name=args.campaign, application_id=args.application_id,
             device_path=args.device, concurrency=args.concurrency, timeout=args.timeout,
-            progress=not args.no_progress, retries=args.retries, fail_fast=args.fail_fast)
+            progress=not args.no_progress, retries=args.retries, fail_fast=args.fail_fast,
+            max_outage=args.max_outage, out=args.out_dir)
     except InvalidParameterError as exc:  # DeviceSelectionError: known only once connected
         if getattr(exc, "choices", None):
             parser.error(f"argument --device: {exc.reason}")
         return usage_error(exc)
+    except ServerUnavailableError as exc:
+        print(f"gwsnb chained-records: {exc}", file=sys.stderr)
+        if exc.batch is not None:
+            _report_any(exc.batch, args)
+        return EXIT_FAILED
+    except ImportError as exc:  # --out-dir without pyarrow
+        print(f"gwsnb chained-records: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     finally:
         client.close()
+    if args.out_dir is not None:
+        return _report_any(batch, args)
     try:
         _write(batch, args.format, args.out)
     except (OSError, ImportError) as exc:
         print(f"gwsnb chained-records: cannot write the records: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    return _report_any(batch, args)
+
+
+def _check_out_dir(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """``--out-dir`` and ``--resume`` make sense together, not with ``--out``/``--format``; without
+    ``--resume`` an existing run in DIR is not continued by accident."""
+    if args.out_dir is None:
+        if args.resume:
+            parser.error("argument --resume: needs --out-dir DIR")
+        return
+    if args.out:
+        parser.error("argument --out-dir: not with --out (the run's records are in DIR/records)")
+    if args.format != "table":
+        parser.error("argument --out-dir: not with --format (a run is written as Parquet)")
+    if not args.resume and os.path.exists(os.path.join(args.out_dir, "_run.json")):
+        parser.error(f"argument --out-dir: {args.out_dir!r} holds a run already; pass --resume to continue it")
+
+
+def _report_any(batch: Any, args: argparse.Namespace) -> int:
+    """Print the summary of a batch or of a streamed run to stderr; the exit status it calls for."""
     stream = io.StringIO()
-    _report(batch, stream)
+    if args.out_dir is not None:
+        _report_run(batch, stream)
+    else:
+        _report(batch, stream)
     sys.stderr.write(stream.getvalue())
     if batch.interrupted:
         return EXIT_INTERRUPTED
     return EXIT_OK if batch.ok else EXIT_FAILED
+
+
+def _report_run(run: Any, stream: IO[str]) -> None:
+    print(f"gwsnb chained-records: {run.summary()} -> {os.fspath(run.path)}", file=stream)
+    if run.failed:
+        failures = run.failures()
+        for handle, error in zip(failures["record_handle"][:_FAILURES_LISTED],
+                                 failures["error"][:_FAILURES_LISTED], strict=True):
+            print(f"  failed handle {handle}: {error}", file=stream)
+        if len(failures) > _FAILURES_LISTED:
+            print(f"  ... and {len(failures) - _FAILURES_LISTED} more", file=stream)
+    if run.remaining:
+        print(f"  not run: {run.remaining} handle(s); run again with --resume to finish", file=stream)

@@ -132,6 +132,8 @@ class RestSession:
             raise TransportError(f"{method} {path}: TLS error: {type(exc).__name__}") from None
         except requests.exceptions.Timeout:
             raise TransportError(f"{method} {path}: no answer within {self.timeout} s") from None
+        except requests.exceptions.ConnectionError as exc:  # refused, reset, DNS: the server is unreachable
+            raise TransportError(f"{method} {path}: {type(exc).__name__}: {_short(exc)}", unreachable=True) from None
         except requests.exceptions.RequestException as exc:
             raise TransportError(f"{method} {path}: {type(exc).__name__}: {_short(exc)}") from None
         LOGGER.debug("%s %s -> HTTP %s", method, path, response.status_code)
@@ -161,7 +163,7 @@ class RestSession:
         if status == 404:
             raise TransportError(f"{method} {path}: HTTP 404 (wrong URL, or the GWS feature is disabled)")
         if status >= 400:
-            raise TransportError(f"{method} {path}: HTTP {status}")
+            raise TransportError(f"{method} {path}: HTTP {status}", http_status=status)
         if isinstance(body, dict):  # 2xx JSON without statusCode: keep it, GWS always sends one
             return body
         raise TransportError(f"{method} {path}: HTTP {status}, the answer is not a JSON object")

@@ -5,18 +5,29 @@ order the handles were given.  A handle either succeeded (its :class:`~gwsnb.res
 is in :attr:`ChainedRecordBatch.results`), failed (a :class:`HandleFailure` in
 :attr:`ChainedRecordBatch.failures`, with the error and the number of attempts) or was not finished
 because the run was interrupted or stopped by ``fail_fast`` (listed in :attr:`ChainedRecordBatch.skipped`).
+
+A batch is *lean* by default: each result keeps what the frames and the summary need (the record dicts,
+the DataEnd, the paired user events' metrics, timings, attempts) but not the raw event list
+(``result.events`` is empty); :func:`lean_result` does the trimming.  A lean batch also keeps its results
+packed (:class:`ResultPacker`: a few hundred bytes per handle instead of a few KiB of Python dicts) and
+unpacks each one when it is read: ``batch.results`` is then a read-only sequence whose items are fresh
+objects at each access.  ``keep_events=True`` keeps everything, unpacked.  Lean and full batches of the
+same run give the same frames.
 """
 
 from __future__ import annotations
 
 import html
+import pickle
+import sys
+import zlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .errors import ChainedRecordError, GwsStatusError, describe
-from .results import ChainedRecordResult, _view
+from .results import CallTimings, ChainedRecordResult, Event, _view
 
 if TYPE_CHECKING:
     import os
@@ -24,7 +35,8 @@ if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
 
-__all__ = ["ChainedRecordBatch", "HandleFailure", "percentiles"]
+__all__ = ["ChainedRecordBatch", "HandleFailure", "PackedResult", "PackedResults", "ResultPacker", "lean_outcome",
+           "lean_result", "percentiles"]
 
 _PERCENTILES = (50, 90, 99)
 _LISTED_PER_REASON = 10
@@ -44,6 +56,163 @@ def percentiles(values: Iterable[float], ps: Sequence[int] = _PERCENTILES) -> di
         high = min(low + 1, len(ordered) - 1)
         out[p] = ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
     return out
+
+
+#: the userData keys of a /me/internal user event that :func:`gwsnb.frames.metrics_frame` reads
+_USER_EVENT_KEYS = ("GSW_RECORD_HANDLE", "GSW_USER_EVENT", "GSW_CHAIN_ID")
+#: the eventProcessing keys it reads
+_METRIC_KEYS = ("serverGenerationTimestamp", "nodeProcessingTimeNanos", "serverProcessingTimeTotalMs")
+_intern = sys.intern
+
+
+def _lean_dict(value: Any) -> Any:
+    """``value`` rebuilt with interned keys (shared by every record of a run), nested dicts too; other
+    values are kept as they are.  A JSON parser gives each message its own key strings: for a list of
+    short records the keys are a large part of their memory."""
+    if type(value) is not dict:
+        return value
+    return {(_intern(k) if type(k) is str else k): (_lean_dict(v) if type(v) is dict else v)
+            for k, v in value.items()}
+
+
+def _picked(value: Any, keys: Sequence[str]) -> Any:
+    """The ``keys`` of a dict (a non-dict is kept as it is, so the frames count it as malformed)."""
+    if not isinstance(value, dict):
+        return value
+    return {key: value[key] for key in keys if key in value}
+
+
+def _lean_user_event(event: Event) -> Event:
+    """A /me/internal user event with only what :func:`gwsnb.frames.metrics_frame` reads."""
+    message = event.message
+    data = message.get("data") if isinstance(message, dict) else None
+    if not isinstance(data, dict):
+        return event
+    slim: dict[str, Any] = {key: data[key] for key in ("messageType", "referenceId", "deviceId") if key in data}
+    if "userData" in data:
+        slim["userData"] = _picked(data["userData"], _USER_EVENT_KEYS)
+    if "metrics" in data:
+        metrics = data["metrics"]
+        if isinstance(metrics, dict):
+            metrics = {"eventProcessing": _picked(metrics["eventProcessing"], _METRIC_KEYS)} \
+                if "eventProcessing" in metrics else {}
+        slim["metrics"] = metrics
+    return Event(event.received_at, {"data": slim})
+
+
+def lean_result(result: ChainedRecordResult) -> ChainedRecordResult:
+    """Trim ``result`` in place to what the frames and the summary need, and return it: the raw event
+    list is dropped, the user events keep their metrics alone, the records keep every field (their keys
+    interned).  Frames built from the trimmed result equal those of the full one."""
+    result.events = []
+    result.user_events = [_lean_user_event(e) for e in result.user_events]
+    result.records = [_lean_dict(r) for r in result.records]
+    return result
+
+
+def lean_outcome(outcome: ChainedRecordResult | HandleFailure) -> ChainedRecordResult | HandleFailure:
+    """:func:`lean_result` on a result, or on the partial result a failure's error carries."""
+    carried = outcome.result if isinstance(outcome, HandleFailure) else outcome
+    if isinstance(carried, ChainedRecordResult):
+        lean_result(carried)
+    return outcome
+
+
+class PackedResult:
+    """A lean :class:`~gwsnb.results.ChainedRecordResult` packed by a :class:`ResultPacker`: the handle,
+    the attempts, the record count and ``total_ms`` stay readable; the rest is one compressed blob."""
+
+    __slots__ = ("record_handle", "attempts", "record_count", "total_ms", "blob")
+
+    def __init__(self, record_handle: int, attempts: int, record_count: int, total_ms: float | None,
+                 blob: bytes) -> None:
+        self.record_handle = record_handle
+        self.attempts = attempts
+        self.record_count = record_count
+        self.total_ms = total_ms
+        self.blob = blob
+
+
+class ResultPacker:
+    """Packs the lean results of one run and unpacks them again.
+
+    A result is pickled and compressed with raw DEFLATE (:mod:`zlib`, level 1) against a preset
+    dictionary, the first result packed: the field names and the values shared by a calling list's
+    records (campaign, list, device, time zones) then cost almost nothing, and a handle of the sandbox's
+    default list takes a few hundred bytes instead of a few KiB of Python dicts.  The data never leaves
+    the process (pickle is not used on anything read from outside).  Pack on one thread (the client's
+    loop); unpack from any.
+    """
+
+    _WBITS = -15  # raw deflate: no header, no checksum
+
+    def __init__(self) -> None:
+        self._zdict: bytes | None = None
+
+    def pack(self, result: ChainedRecordResult) -> PackedResult:
+        t = result.timings
+        payload = pickle.dumps(
+            (result.reference_id, result.campaign_name, result.application_id, result.device_path,
+             (t.sent, t.http_answered, t.first_event, t.data_end), result.records, result.end,
+             [(e.received_at, e.message) for e in result.user_events]), protocol=pickle.HIGHEST_PROTOCOL)
+        if self._zdict is None:
+            self._zdict = payload[-32768:]
+        packer = zlib.compressobj(1, zlib.DEFLATED, self._WBITS, 8, zlib.Z_DEFAULT_STRATEGY, self._zdict)
+        blob = packer.compress(payload) + packer.flush()
+        return PackedResult(result.record_handle, result.attempts, len(result.records), t.total_ms, blob)
+
+    def unpack(self, packed: PackedResult) -> ChainedRecordResult:
+        assert self._zdict is not None
+        raw = zlib.decompressobj(self._WBITS, self._zdict).decompress(packed.blob)
+        reference_id, campaign, application_id, device, times, records, end, user_events = pickle.loads(raw)
+        return ChainedRecordResult(
+            reference_id=reference_id, record_handle=packed.record_handle, campaign_name=campaign,
+            application_id=application_id, device_path=device, timings=CallTimings(*times), records=records,
+            end=end, events=[], user_events=[Event(at, message) for at, message in user_events],
+            attempts=packed.attempts)
+
+    def pack_outcome(self, outcome: ChainedRecordResult | HandleFailure) -> PackedResult | HandleFailure:
+        """A result packed (after :func:`lean_result`); a failure kept, its partial result made lean."""
+        if isinstance(outcome, HandleFailure):
+            return lean_outcome(outcome)  # type: ignore[return-value]  # a HandleFailure stays one
+        return self.pack(lean_result(outcome))
+
+
+class PackedResults(Sequence[ChainedRecordResult]):
+    """The results of a lean batch: a read-only sequence of :class:`~gwsnb.results.ChainedRecordResult`,
+    each unpacked when it is read (a fresh object at each access: changing it changes nothing kept)."""
+
+    def __init__(self, packer: ResultPacker, items: list[PackedResult]) -> None:
+        self._packer = packer
+        self._items = items
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [self._packer.unpack(p) for p in self._items[index]]
+        return self._packer.unpack(self._items[index])
+
+    def __iter__(self) -> Any:
+        unpack = self._packer.unpack
+        return (unpack(p) for p in self._items)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, str):
+            return len(self) == len(other) and list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} packed ChainedRecordResult(s)>"
+
+    def record_counts(self) -> list[int]:
+        return [p.record_count for p in self._items]
+
+    def total_ms(self) -> list[float | None]:
+        return [p.total_ms for p in self._items]
 
 
 @dataclass(frozen=True)
@@ -82,7 +251,8 @@ class ChainedRecordBatch:
 
     - ``handles``: the requested handles, deduplicated, in the order given;
     - ``results``: the successful :class:`~gwsnb.results.ChainedRecordResult` objects, in handle order
-      (each has ``attempts``);
+      (each has ``attempts``); in a lean batch (the default) a read-only :class:`PackedResults`
+      sequence whose items have no raw ``events``;
     - ``failures``: one :class:`HandleFailure` per failed handle, in handle order;
     - ``skipped``: handles neither succeeded nor failed (the run was interrupted, or ``fail_fast``
       stopped it; calls in flight at that moment were cancelled and are listed here);
@@ -93,17 +263,21 @@ class ChainedRecordBatch:
     """
 
     handles: list[int]
-    results: list[ChainedRecordResult] = field(default_factory=list)
+    results: Sequence[ChainedRecordResult] = field(default_factory=list)
     failures: list[HandleFailure] = field(default_factory=list)
     skipped: list[int] = field(default_factory=list)
     interrupted: bool = False
     elapsed_s: float = 0.0
 
     @classmethod
-    def from_outcomes(cls, handles: Sequence[int], outcomes: dict[int, ChainedRecordResult | HandleFailure], *,
-                      interrupted: bool = False, elapsed_s: float = 0.0) -> ChainedRecordBatch:
-        """Sort per-handle outcomes into a batch, in the order of ``handles`` (missing ones are skipped)."""
+    def from_outcomes(cls, handles: Sequence[int], outcomes: dict[int, Any], *, interrupted: bool = False,
+                      elapsed_s: float = 0.0, packer: ResultPacker | None = None) -> ChainedRecordBatch:
+        """Sort per-handle outcomes into a batch, in the order of ``handles`` (missing ones are skipped).
+
+        An outcome is a :class:`~gwsnb.results.ChainedRecordResult`, a :class:`HandleFailure` or, with
+        ``packer``, a :class:`PackedResult` (then ``results`` is a :class:`PackedResults`)."""
         batch = cls(list(handles), interrupted=interrupted, elapsed_s=elapsed_s)
+        results: list[Any] = []
         for handle in handles:
             outcome = outcomes.get(handle)
             if outcome is None:
@@ -111,7 +285,8 @@ class ChainedRecordBatch:
             elif isinstance(outcome, HandleFailure):
                 batch.failures.append(outcome)
             else:
-                batch.results.append(outcome)
+                results.append(outcome)
+        batch.results = PackedResults(packer, results) if packer is not None else results
         return batch
 
     # --- summary --------------------------------------------------------------------------------
@@ -125,6 +300,8 @@ class ChainedRecordBatch:
 
     @property
     def record_count(self) -> int:
+        if isinstance(self.results, PackedResults):
+            return sum(self.results.record_counts())
         return sum(len(r.records) for r in self.results)
 
     def failures_by_reason(self) -> dict[str, list[int]]:
@@ -138,7 +315,9 @@ class ChainedRecordBatch:
     def latency_percentiles(self) -> dict[int, float]:
         """p50 / p90 / p99 of the successful calls' ``total_ms`` (POST sent to DataEnd, last attempt);
         empty when no call succeeded."""
-        return percentiles(t for t in (r.timings.total_ms for r in self.results) if t is not None)
+        totals = (self.results.total_ms() if isinstance(self.results, PackedResults)
+                  else [r.timings.total_ms for r in self.results])
+        return percentiles(t for t in totals if t is not None)
 
     def summary(self) -> str:
         """One line of counts, e.g. for a log or the command line's stderr."""

@@ -18,10 +18,21 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from . import protocol
-from ._bulk import MAX_CONCURRENCY, MAX_RETRIES, BatchRun, run_async, run_blocking
+from ._bulk import (
+    MAX_BATCH_HANDLES,
+    MAX_CONCURRENCY,
+    MAX_OUTAGE_S,
+    MAX_RETRIES,
+    MAX_STREAMED_HANDLES,
+    UNAVAILABLE_HTTP,
+    BatchRun,
+    ClientHooks,
+    run_async,
+    run_blocking,
+)
 from ._cometd import DEFAULT_EVENT_LOG_SIZE, CometdSession, EventLog
 from ._correlate import Correlator
 from ._loop import LoopThread, LoopTimeout
@@ -32,6 +43,7 @@ from .errors import (
     GwsError,
     InvalidParameterError,
     NotificationTimeout,
+    ServerUnavailableError,
     TransportError,
 )
 from .operations import RecordOperations
@@ -40,6 +52,8 @@ from .results import CallTimings, ChainedRecordResult, Event
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from .runs import Run, RunWriter
 
 __all__ = ["connect", "GwsClient", "Device"]
 
@@ -175,6 +189,23 @@ class GwsClient(RecordOperations):
         deadline = time.monotonic() + min(self.timeout, 10.0)
         while time.monotonic() < deadline and not cometd.riding(self._rest.cookies()):
             time.sleep(0.02)
+
+    async def _probe_server(self) -> bool:
+        """Whether the server answers HTTP at all (any status but 502/503/504), without touching the
+        session: the bulk engine's outage gate calls it while the server is unreachable.  The session
+        itself is re-established by the REST layer's re-login and CometD's re-handshake."""
+        import requests
+
+        def probe() -> bool:
+            try:
+                response = requests.get(self._rest.url("/me"), timeout=(3.0, 5.0), verify=self._verify,
+                                        allow_redirects=False)
+            except requests.exceptions.RequestException:
+                return False
+            response.close()
+            return response.status_code not in UNAVAILABLE_HTTP
+
+        return await asyncio.get_running_loop().run_in_executor(None, probe)
 
     async def _refresh_async(self) -> None:
         loop = asyncio.get_running_loop()
@@ -364,22 +395,54 @@ class GwsClient(RecordOperations):
 
     # --- many handles ---------------------------------------------------------------------------
     def _prepare_batch(self, handles: Any, campaign_name: Any, application_id: Any, device_path: Any,
-                       concurrency: Any, timeout: Any, retries: Any, fail_fast: Any) -> BatchRun:
-        handle_list = parse_handles(handles)
+                       concurrency: Any, timeout: Any, retries: Any, fail_fast: Any, *, keep_events: Any = False,
+                       max_outage: Any = MAX_OUTAGE_S, out: Any = None) -> tuple[BatchRun, RunWriter | None]:
+        handle_list = parse_handles(handles, limit=MAX_BATCH_HANDLES if out is None else MAX_STREAMED_HANDLES)
         params, device = self._prepare(handle_list[0], campaign_name, application_id, device_path, None, timeout)
         concurrency = check_int("concurrency", concurrency, 1, MAX_CONCURRENCY)
         retries = check_int("retries", retries, 0, MAX_RETRIES)
-        if not isinstance(fail_fast, bool):
-            raise InvalidParameterError("fail_fast", fail_fast, "expected True or False")
+        max_outage = check_timeout("max_outage", max_outage)
+        for name, flag in (("fail_fast", fail_fast), ("keep_events", keep_events)):
+            if not isinstance(flag, bool):
+                raise InvalidParameterError(name, flag, "expected True or False")
+        if out is not None and keep_events:
+            raise InvalidParameterError("keep_events", keep_events, "a streamed run (out=) keeps no raw events")
         if self._loop is None:
             raise TransportError("the client is not connected")
-        return BatchRun(handle_list, params, device, concurrency=concurrency, retries=retries,
-                        fail_fast=fail_fast, call=self._get_chained_record, closed=lambda: self._closed)
+        writer = None
+        if out is not None:
+            if not isinstance(out, (str, os.PathLike)) or not os.fspath(out):
+                raise InvalidParameterError("out", out, "expected a folder path")
+            from .runs import RunWriter
+
+            writer = RunWriter.open(out, handle_list, campaign_name=params.campaign_name,
+                                    application_id=params.application_id, device_path=device)
+            handle_list = writer.remaining(handle_list)
+        hooks = ClientHooks(call=self._get_chained_record, closed=lambda: self._closed,
+                            connected=lambda: self.cometd_connected, probe=self._probe_server)
+        run = BatchRun(handle_list, params, device, concurrency=concurrency, retries=retries, fail_fast=fail_fast,
+                       hooks=hooks, keep_events=keep_events, max_outage=max_outage, sink=writer)
+        return run, writer
+
+    @overload
+    def get_chained_records(self, handles: Iterable[int | str] | str | int, *, campaign_name: str,
+                            application_id: int, device_path: str | None = None, concurrency: int = 16,
+                            timeout: float | None = None, progress: Any = True, retries: int = 2,
+                            fail_fast: bool = False, keep_events: bool = False, max_outage: float = MAX_OUTAGE_S,
+                            out: None = None) -> ChainedRecordBatch: ...
+
+    @overload
+    def get_chained_records(self, handles: Iterable[int | str] | str | int, *, campaign_name: str,
+                            application_id: int, device_path: str | None = None, concurrency: int = 16,
+                            timeout: float | None = None, progress: Any = True, retries: int = 2,
+                            fail_fast: bool = False, keep_events: bool = False, max_outage: float = MAX_OUTAGE_S,
+                            out: str | os.PathLike[str]) -> Run: ...
 
     def get_chained_records(self, handles: Iterable[int | str] | str | int, *, campaign_name: str,
                             application_id: int, device_path: str | None = None, concurrency: int = 16,
                             timeout: float | None = None, progress: Any = True, retries: int = 2,
-                            fail_fast: bool = False) -> ChainedRecordBatch:
+                            fail_fast: bool = False, keep_events: bool = False, max_outage: float = MAX_OUTAGE_S,
+                            out: str | os.PathLike[str] | None = None) -> ChainedRecordBatch | Run:
         """GetChainedRecord for many record handles over the one CometD session, ``concurrency`` at a time.
 
         Blocking (safe in a running Jupyter kernel).  Every argument is validated before anything is sent.
@@ -390,6 +453,19 @@ class GwsClient(RecordOperations):
         (:class:`ChainedRecordError`, :class:`GwsStatusError`) is final.  ``result.attempts`` and
         ``failure.attempts`` count the attempts made.
 
+        **Outages.**  When the server cannot be reached (connection refused or reset, HTTP 502/503/504,
+        CometD disconnected), the whole run pauses instead of spending the handles' retries: it probes the
+        server with backoff, waits for the session and CometD to be back, and goes on; the progress bar
+        says it is waiting and for how long.  Past ``max_outage`` seconds it stops cleanly and raises
+        :class:`~gwsnb.errors.ServerUnavailableError`, whose ``batch`` holds what was done (the handles
+        not finished are in ``skipped``; a streamed run can be resumed).
+
+        **Streaming.**  With ``out`` (a folder), the results are not kept in memory but written as they
+        come to a Parquet dataset there (see :mod:`gwsnb.runs`), and the return value is the run read
+        back (:class:`gwsnb.runs.Run`, as :func:`gwsnb.open_run` gives).  Calling again with the same
+        ``out`` (same campaign, application id, device and handles; anything else is refused) resumes
+        it: the handles already written are skipped.
+
         Ctrl-C (KeyboardInterrupt) stops the run cleanly: the calls in flight are cancelled and the
         *partial* batch is returned with ``interrupted=True`` (what finished is kept; the rest is in
         ``skipped``), so a notebook cell keeps its result.  The batch is also returned, partial and
@@ -399,35 +475,89 @@ class GwsClient(RecordOperations):
             duplicates are dropped, the order is kept.
         :param timeout: seconds until ChainedRecordsDataEnd, per attempt (default: the client's ``timeout``)
         :param progress: ``True`` for a ``tqdm.auto`` bar (notebook widget or terminal), ``False`` for none,
-            or a tqdm-like object of yours (only ``update()``/``set_postfix()`` are called; you close it).
+            or a tqdm-like object of yours (``update()``, ``set_postfix()`` and, when it has one,
+            ``set_description()`` are called; you close it).
         :param retries: further attempts for a call whose notifications were lost (0 to 10).
         :param fail_fast: stop at the first failed handle (after its retries): the calls in flight are
             cancelled and listed, with the handles not started, in ``batch.skipped``.
+        :param keep_events: keep every raw event of every call (``result.events``); by default a batch is
+            lean (see :mod:`gwsnb.batch`): same frames, a fraction of the memory.
+        :param max_outage: seconds the run waits for an unreachable server before it stops (default 600).
+        :param out: a folder to stream the run to (needs pyarrow: ``pip install gwsnb[parquet]``).
         :raises InvalidParameterError: a bad argument (field ``record_handles``, ``campaign_name``,
-            ``concurrency``...); nothing was sent.  ``DeviceSelectionError`` when ``device_path`` is needed.
+            ``concurrency``, ``out``...); nothing was sent.  ``DeviceSelectionError`` when ``device_path``
+            is needed.
+        :raises ServerUnavailableError: the server stayed unreachable longer than ``max_outage``.
         :raises TransportError: the client is closed.
         """
-        run = self._prepare_batch(handles, campaign_name, application_id, device_path, concurrency, timeout,
-                                  retries, fail_fast)
+        run, writer = self._prepare_batch(handles, campaign_name, application_id, device_path, concurrency,
+                                          timeout, retries, fail_fast, keep_events=keep_events,
+                                          max_outage=max_outage, out=out)
         assert self._loop is not None
-        return run_blocking(self._loop, run, progress)
+        if writer is None:
+            return run_blocking(self._loop, run, progress)
+        writer.start()
+        try:
+            batch = run_blocking(self._loop, run, progress)
+        except ServerUnavailableError as exc:
+            writer.close()
+            exc.batch = writer.run(elapsed_s=time.monotonic() - run.started)
+            raise
+        except BaseException:
+            writer.close()
+            raise
+        writer.close()
+        return writer.run(interrupted=batch.interrupted, elapsed_s=batch.elapsed_s)
+
+    @overload
+    async def get_chained_records_async(self, handles: Iterable[int | str] | str | int, *, campaign_name: str,
+                                        application_id: int, device_path: str | None = None,
+                                        concurrency: int = 16, timeout: float | None = None,
+                                        progress: Any = True, retries: int = 2, fail_fast: bool = False,
+                                        keep_events: bool = False, max_outage: float = MAX_OUTAGE_S,
+                                        out: None = None) -> ChainedRecordBatch: ...
+
+    @overload
+    async def get_chained_records_async(self, handles: Iterable[int | str] | str | int, *, campaign_name: str,
+                                        application_id: int, device_path: str | None = None,
+                                        concurrency: int = 16, timeout: float | None = None,
+                                        progress: Any = True, retries: int = 2, fail_fast: bool = False,
+                                        keep_events: bool = False, max_outage: float = MAX_OUTAGE_S,
+                                        out: str | os.PathLike[str]) -> Run: ...
 
     async def get_chained_records_async(self, handles: Iterable[int | str] | str | int, *, campaign_name: str,
                                         application_id: int, device_path: str | None = None,
                                         concurrency: int = 16, timeout: float | None = None,
-                                        progress: Any = True, retries: int = 2,
-                                        fail_fast: bool = False) -> ChainedRecordBatch:
+                                        progress: Any = True, retries: int = 2, fail_fast: bool = False,
+                                        keep_events: bool = False, max_outage: float = MAX_OUTAGE_S,
+                                        out: str | os.PathLike[str] | None = None) -> ChainedRecordBatch | Run:
         """The awaitable twin of :meth:`get_chained_records` (same parameters, result and errors).
 
         Awaitable from any event loop; the calls run on the client's own loop and the progress bar is
         advanced on the caller's loop.  Cancelling the awaiting task cancels the calls in flight, waits
         for them to unwind and re-raises :class:`asyncio.CancelledError` (asyncio's contract) with the
-        partial batch (``interrupted=True``) attached as its ``batch`` attribute.
+        partial batch (``interrupted=True``; for a streamed run, the run read back) attached as its
+        ``batch`` attribute.
         """
-        run = self._prepare_batch(handles, campaign_name, application_id, device_path, concurrency, timeout,
-                                  retries, fail_fast)
+        run, writer = self._prepare_batch(handles, campaign_name, application_id, device_path, concurrency,
+                                          timeout, retries, fail_fast, keep_events=keep_events,
+                                          max_outage=max_outage, out=out)
         assert self._loop is not None
-        return await run_async(self._loop, run, progress)
+        if writer is None:
+            return await run_async(self._loop, run, progress)
+        writer.start()
+        try:
+            batch = await run_async(self._loop, run, progress)
+        except (ServerUnavailableError, asyncio.CancelledError) as exc:
+            await asyncio.to_thread(writer.close)
+            exc.batch = writer.run(interrupted=isinstance(exc, asyncio.CancelledError),  # type: ignore[union-attr]
+                                   elapsed_s=time.monotonic() - run.started)
+            raise
+        except BaseException:
+            await asyncio.to_thread(writer.close)
+            raise
+        await asyncio.to_thread(writer.close)
+        return writer.run(interrupted=batch.interrupted, elapsed_s=batch.elapsed_s)
 
 
 def connect(url: str, username: str, password: str | None = None, *, verify: bool | str = True,

@@ -21,7 +21,9 @@
     ├── AuthenticationError                  credentials refused (HTTP 401 or statusCode 20)
     ├── CsrfError                            HTTP 403 "Missing or invalid Csrf token" or no cookie store
     ├── TransportError                       network / HTTP / Bayeux failure (connection refused, TLS,
-    │                                        non-JSON answer, CometD handshake refused, client closed)
+    │   │                                    non-JSON answer, CometD handshake refused, client closed)
+    │   └── ServerUnavailableError           a bulk run gave up waiting for an unreachable server
+    │                                        (``max_outage``); ``.batch`` holds what was done
     ├── ChainedRecordError                   the asynchronous ``Error`` notification (.error_code,
     │   │                                    .error_message)
     │   └── RecordOperationError             ... answering a record operation (.operation, .operation_result)
@@ -64,6 +66,7 @@ __all__ = [
     "AuthenticationError",
     "CsrfError",
     "TransportError",
+    "ServerUnavailableError",
     "ChainedRecordError",
     "RecordOperationError",
     "WritesNotAllowedError",
@@ -125,7 +128,32 @@ class CsrfError(GwsError):
 
 
 class TransportError(GwsError):
-    """The network, HTTP or Bayeux layer failed (refused connection, TLS error, non-JSON answer...)."""
+    """The network, HTTP or Bayeux layer failed (refused connection, TLS error, non-JSON answer...).
+
+    ``unreachable`` is ``True`` when the server could not be reached at all (connection refused or
+    reset): a bulk run then waits for the server instead of spending the handle's retries.
+    ``http_status`` is the HTTP status when the failure was an HTTP error answer, else ``None``.
+    """
+
+    def __init__(self, message: str, *, unreachable: bool = False, http_status: int | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.unreachable = unreachable
+        self.http_status = http_status
+
+
+class ServerUnavailableError(TransportError):
+    """A bulk run stopped because the server stayed unreachable longer than its ``max_outage``.
+
+    The run stopped cleanly: the handles not finished are listed as skipped in ``batch`` (a
+    :class:`~gwsnb.ChainedRecordBatch`, or the streamed run read back, which can be resumed);
+    ``waited_s`` is how long the run waited.
+    """
+
+    def __init__(self, message: str, *, waited_s: float = 0.0, batch: Any = None, **kwargs: Any) -> None:
+        super().__init__(message, unreachable=True, **kwargs)
+        self.waited_s = waited_s
+        self.batch = batch
 
 
 class GwsStatusError(GwsError):

@@ -34,7 +34,7 @@ import ipywidgets as w
 
 from . import _render, frames
 from .batch import ChainedRecordBatch
-from .errors import InvalidParameterError, TransportError
+from .errors import GwsError, InvalidParameterError, TransportError
 from .params import MAX_HANDLE, ChainedRecordParams, parse_handles
 from .results import ChainedRecordResult
 
@@ -57,6 +57,10 @@ class _SecretText(w.Password):
 
 def _style() -> dict[str, str]:
     return {"description_width": _LABEL_WIDTH}
+
+
+#: rows of a streamed run's records shown in the form (the run's folder holds them all)
+_RUN_ROWS_SHOWN = 200
 
 
 class ChainedRecordForm(w.VBox):
@@ -106,6 +110,8 @@ class ChainedRecordForm(w.VBox):
         self.error: BaseException | None = None
         #: the last run's :class:`~gwsnb.batch.ChainedRecordBatch` (attempts, skipped handles, calls_frame())
         self.batch: ChainedRecordBatch | None = None
+        #: the streamed run of the last submit when the output folder was filled (``gwsnb.runs.Run``)
+        self.run: Any = None
 
         # Connection row (shown only while there is no client).
         self.url = w.Text(value=url, description="GWS URL", placeholder="https://gws.example.com/api/v2",
@@ -424,6 +430,7 @@ class ChainedRecordForm(w.VBox):
     def _start_run(self, params: list[ChainedRecordParams]) -> None:
         self.results = []
         self.batch = None
+        self.run = None
         self.errors = {}
         self.error = None
         self.run_button.disabled = True
@@ -466,20 +473,31 @@ class ChainedRecordForm(w.VBox):
         DataEnd reported after the timeout they typed, not after two more attempts.
         """
         first = params[0]  # the form has one campaign, application, device and timeout for all handles
-        extra: dict[str, Any] = {}
+        handles = [p.record_handle for p in params]
+        common: dict[str, Any] = dict(campaign_name=first.campaign_name, application_id=first.application_id,
+                                      device_path=first.device_path, concurrency=self._max_concurrency,
+                                      timeout=first.timeout, retries=0, progress=_FormProgress(self, len(params)))
         folder = self.out_dir.value.strip()
-        if folder:  # only then: a client without the out= parameter still runs the form
-            extra["out"] = folder
-        batch = self._client.get_chained_records(
-            [p.record_handle for p in params], campaign_name=first.campaign_name,
-            application_id=first.application_id, device_path=first.device_path,
-            concurrency=self._max_concurrency, timeout=first.timeout, retries=0,
-            progress=_FormProgress(self, len(params)), **extra)
+        if folder:  # streamed to a Parquet dataset: the form shows what the folder holds afterwards
+            self._call_streamed(handles, folder, common, failed)
+            return
+        batch = self._client.get_chained_records(handles, keep_events=True, **common)
         self.batch = batch
         done.update((result.record_handle, result) for result in batch.results)
         failed.update((failure.record_handle, failure.error) for failure in batch.failures)
         for handle in batch.skipped:
             failed[handle] = RuntimeError("not run: the batch was interrupted")
+
+    def _call_streamed(self, handles: list[int], folder: str, common: dict[str, Any],
+                       failed: dict[int, BaseException]) -> None:
+        run = self._client.get_chained_records(handles, out=folder, **common)
+        self.run = run
+        for row in run.failures().itertuples(index=False):
+            failed[int(row.record_handle)] = GwsError(f"{row.error} (kept in the run in {folder})")
+        finished = set(handles) - set(run.remaining_handles())
+        for handle in handles:
+            if handle not in finished:
+                failed.setdefault(handle, RuntimeError("not run: the run was interrupted"))
 
     def _show_results(self, elapsed: float, asked: int) -> None:
         results, errors = self.results, self.errors
@@ -494,6 +512,8 @@ class ChainedRecordForm(w.VBox):
         self.status.value = _status(f"{text} in {took}", style)
         self.progress.bar_style = {"error": "danger", "warning": "warning"}.get(style, "success")
         self.error_box.value = _render.error_list(list(errors.items())) if errors else ""
+        if self.run is not None:
+            self._show_run(self.run)
         if not results:
             return
         try:
@@ -506,6 +526,19 @@ class ChainedRecordForm(w.VBox):
         self.records_table.value = _render.records_table(records)
         self.chart.value = _render.processing_chart(metrics)
         self.download.value = _render.download_link(records)
+
+
+    def _show_run(self, run: Any) -> None:
+        """A streamed run: its counts, where it is, and its first records (the folder holds them all)."""
+        self.status.value = _status(
+            f"Written to {run.path}: {run.done} handle(s) ok, {run.failed} failed, {run.remaining} not done; "
+            f"read it with gwsnb.open_run({str(run.path)!r})", "warning" if run.failed or run.remaining else "ok")
+        try:
+            records = run.records_frame()
+        except Exception as exc:  # noqa: BLE001 - show, never lose the results
+            self.summary.value = f"<pre>{html.escape(repr(exc))}</pre>"
+            return
+        self.records_table.value = _render.records_table(records.head(_RUN_ROWS_SHOWN))
 
 
 class _FormProgress:

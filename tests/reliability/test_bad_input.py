@@ -101,7 +101,7 @@ BULK_CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("record_handles", "negative '-4'", {"handles": [-4]}),
     ("record_handles", "huge '99999999999'", {"handles": "99999999999"}),
     ("record_handles", "injection '7; DROP TABLE'", {"handles": "7; DROP TABLE"}),
-    ("record_handles", "too many '1-200000'", {"handles": "1-200000"}),
+    ("record_handles", "too many '1-2000000'", {"handles": "1-2000000"}),
     ("campaign_name", "empty string", {"campaign_name": ""}),
     ("concurrency", "zero", {"concurrency": 0}),
     ("retries", "negative", {"retries": -1}),

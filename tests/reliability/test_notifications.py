@@ -141,11 +141,11 @@ def test_foreign_session_notifications(sb: Sandbox, reliability: Recorder) -> No
     with gwsnb.connect(sb.url, sb.username, sb.password, timeout=10.0) as a, \
             gwsnb.connect(sb.url, sb.username, sb.password, timeout=10.0) as b:
         batch_a = a.get_chained_records(handles_a, campaign_name=sb.campaign_name, application_id=sb.application_id,
-                                        concurrency=8, progress=False, retries=0)
+                                        concurrency=8, progress=False, retries=0, keep_events=True)
         # b saw all of a's notifications and had no call for them
         foreign_in_b = b.unmatched_events
         batch_b = b.get_chained_records(handles_b, campaign_name=sb.campaign_name, application_id=sb.application_id,
-                                        concurrency=8, progress=False, retries=0)
+                                        concurrency=8, progress=False, retries=0, keep_events=True)
         results = [score(sb, handles_a, batch_a), score(sb, handles_b, batch_b)]
         survived = sum(r[0] for r in results)
         lost = sum(r[1] for r in results)

@@ -295,7 +295,11 @@ def test_output_folder_is_passed_as_out(sb: Sandbox, client: gwsnb.GwsClient, tm
     form.out_dir.value = str(folder)
     form.submit()
     assert form.errors == {} and form.progress.value == 2
-    assert folder.exists() and any(folder.iterdir())  # what is written there is the client's business
+    run = gwsnb.open_run(folder)
+    assert (run.done, run.failed, run.remaining) == (2, 0, 0)
+    assert str(folder) in form.status.value and "open_run" in form.status.value
+    for phone in run.records_frame()["contact_info"]:
+        assert phone in form.records_table.value
 
 
 def test_submit_without_a_client_is_the_clients_not_connected_error() -> None:

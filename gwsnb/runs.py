@@ -1,0 +1,538 @@
+"""Streamed runs: a bulk GetChainedRecord run written to a Parquet dataset as it goes, resumable, and read
+back with :func:`open_run`.
+
+``client.get_chained_records(handles, ..., out="runs/q3")`` writes, under ``runs/q3``::
+
+    _run.json               what the run is: campaign, application id, device, the handle set (never rewritten)
+    _state.json             the finished handles (as ranges), the committed parts, counts (rewritten per part)
+    records/part-000001.parquet   one row per chained record   (columns of gwsnb.frames.records_frame)
+    metrics/part-000001.parquet   one row per server event     (columns of gwsnb.frames.metrics_frame)
+    calls/part-000001.parquet     one row per finished handle  (columns of ChainedRecordBatch.calls_frame)
+
+Each table is one directory of part files with one schema (a Hive-style table without partition
+columns: ``spark.read.parquet("runs/q3/records")``, ``pyarrow.dataset.dataset("runs/q3/records")`` and
+DuckDB's ``read_parquet('runs/q3/records/*.parquet')`` read it as is).  A part is written every
+``part_handles`` finished handles or ``part_seconds`` seconds, each file to a hidden temporary name
+first and then renamed (``os.replace``), and only then recorded in ``_state.json`` (also replaced
+atomically).  So a process killed at any instant leaves committed parts whole; a part file not listed in
+``_state.json`` is an orphan of the interrupted commit and is deleted when the run is resumed, and its
+handles are called again: every handle ends up in the dataset exactly once.
+
+The schema of a table is fixed by its first part; later parts are cast to it (a ``userData`` key first
+seen in a later part is left out of the records table, with a warning).  Failed handles are finished
+(their error is in the calls table) and are not called again on resume.
+
+This module needs pyarrow (``pip install gwsnb[parquet]``).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import html
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .batch import HandleFailure, PackedResult, ResultPacker, percentiles
+from .errors import InvalidParameterError
+from .results import ChainedRecordResult
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+__all__ = ["Run", "RunWriter", "open_run", "PART_HANDLES", "PART_SECONDS"]
+
+LOGGER = logging.getLogger("gwsnb.runs")
+
+FORMAT = "gwsnb-run"
+VERSION = 1
+TABLES = ("records", "metrics", "calls")
+RUN_FILE = "_run.json"
+STATE_FILE = "_state.json"
+#: a part is written every this many finished handles ...
+PART_HANDLES = 2000
+#: ... or this many seconds, whichever comes first
+PART_SECONDS = 30.0
+_LISTED = 10
+
+
+def _require_pyarrow() -> None:
+    try:
+        import pyarrow  # noqa: F401
+        import pyarrow.parquet  # noqa: F401
+    except ImportError as exc:
+        raise ImportError("streamed runs (out=, open_run) need pyarrow: pip install gwsnb[parquet]") from exc
+
+
+# --------------------------------------------------------------------------- handle ranges
+def to_ranges(handles: Iterable[int]) -> list[list[int]]:
+    """Sorted, merged ``[first, last]`` ranges of ``handles``."""
+    out: list[list[int]] = []
+    for h in sorted(set(handles)):
+        if out and h == out[-1][1] + 1:
+            out[-1][1] = h
+        else:
+            out.append([h, h])
+    return out
+
+
+def merge_ranges(a: Sequence[Sequence[int]], b: Sequence[Sequence[int]]) -> list[list[int]]:
+    """The union of two range lists, merged (adjacent ranges joined)."""
+    out: list[list[int]] = []
+    for first, last in sorted([*map(list, a), *map(list, b)]):
+        if out and first <= out[-1][1] + 1:
+            out[-1][1] = max(out[-1][1], last)
+        else:
+            out.append([first, last])
+    return out
+
+
+def in_ranges(ranges: Sequence[Sequence[int]]) -> Any:
+    """A membership test for sorted ranges (binary search)."""
+    import bisect
+
+    starts = [r[0] for r in ranges]
+
+    def contains(h: int) -> bool:
+        i = bisect.bisect_right(starts, h) - 1
+        return i >= 0 and ranges[i][0] <= h <= ranges[i][1]
+
+    return contains
+
+
+def _fingerprint(handles: Sequence[int]) -> str:
+    digest = hashlib.sha256()
+    for h in sorted(handles):
+        digest.update(h.to_bytes(8, "little"))
+    return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------- files
+def _write_json(path: Path, obj: Any) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(obj, f, separators=(",", ":"))
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _read_json(path: Path) -> Any:
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def _part_files(root: Path, table: str, parts: Sequence[str]) -> list[Path]:
+    files = (root / table / f"{name}.parquet" for name in parts)
+    return [f for f in files if f.exists()]
+
+
+# --------------------------------------------------------------------------- frames of a part
+def part_frames(outcomes: Sequence[ChainedRecordResult | HandleFailure]) -> dict[str, pd.DataFrame]:
+    """The records, metrics and calls frames of some outcomes, as :class:`~gwsnb.ChainedRecordBatch` builds
+    them (the calls frame's ``attempts`` taken from each outcome)."""
+    import pandas as pd
+
+    from . import frames
+
+    results = [o for o in outcomes if isinstance(o, ChainedRecordResult)]
+    calls = frames.calls_frame([o.error if isinstance(o, HandleFailure) else o for o in outcomes])
+    calls["attempts"] = pd.array([o.attempts for o in outcomes], dtype="Int64")
+    return {"records": frames.records_frame(results), "metrics": frames.metrics_frame(results), "calls": calls}
+
+
+def _to_arrow(frame: pd.DataFrame) -> pa.Table:
+    import pyarrow as pa
+
+    frame = frame.copy(deep=False)
+    frame.attrs = {}
+    for name in frame.columns:
+        if frame[name].dtype == object:  # mixed values: kept as text, one Parquet type per column
+            frame[name] = frame[name].map(lambda v: None if v is None else str(v)).astype("string")
+    return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+def _conform(table: pa.Table, schema: pa.Schema, where: str) -> pa.Table:
+    """``table`` with exactly ``schema``'s columns and types (missing ones null)."""
+    import pyarrow as pa
+
+    extra = [name for name in table.column_names if name not in schema.names]
+    if extra:
+        LOGGER.warning("%s: column(s) %s not in the run's schema (fixed by its first part) are left out",
+                       where, ", ".join(extra))
+    columns = []
+    for field in schema:
+        if field.name not in table.column_names:
+            columns.append(pa.nulls(len(table), field.type))
+            continue
+        column = table.column(field.name)
+        if not column.type.equals(field.type):
+            try:
+                column = column.cast(field.type)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                LOGGER.warning("%s: column %s does not fit the run's type %s: left empty", where, field.name,
+                               field.type)
+                column = pa.nulls(len(table), field.type)
+        columns.append(column)
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+# --------------------------------------------------------------------------- writer
+class RunWriter:
+    """Writes a streamed run's parts from its own thread (see the module docstring for the layout).
+
+    :meth:`open` creates or resumes the run at a path; :meth:`add` takes one outcome (from the client's
+    loop thread; it only appends to a buffer); :meth:`close` writes the last part and stops the thread.
+    """
+
+    def __init__(self, root: Path, meta: dict[str, Any], state: dict[str, Any], *,
+                 part_handles: int | None = None, part_seconds: float | None = None) -> None:
+        self.root = root
+        self.meta = meta
+        self.state = state
+        self.part_handles = part_handles if part_handles is not None else PART_HANDLES
+        self.part_seconds = part_seconds if part_seconds is not None else PART_SECONDS
+        self.schemas: dict[str, pa.Schema] = {}
+        for table in TABLES:
+            files = _part_files(root, table, state["parts"])
+            if files:
+                import pyarrow.parquet as pq
+
+                self.schemas[table] = pq.read_schema(files[0])
+        self.error: BaseException | None = None
+        #: packs the outcomes while they wait in the buffer (a few hundred bytes each)
+        self.packer = ResultPacker()
+        self._buffer: list[PackedResult | HandleFailure] = []
+        self._cond = threading.Condition()
+        self._closing = False
+        self._thread: threading.Thread | None = None
+
+    # --- opening ------------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], handles: Sequence[int], *, campaign_name: str,
+             application_id: int, device_path: str, part_handles: int | None = None,
+             part_seconds: float | None = None) -> RunWriter:
+        """Create the run at ``path``, or resume the one there (same campaign, application id, device
+        and handle set), deleting what an interrupted commit left behind.  A part is written every
+        ``part_handles`` finished handles or ``part_seconds`` seconds (default: the module's
+        :data:`PART_HANDLES` and :data:`PART_SECONDS`).
+
+        :raises InvalidParameterError: (field ``out``) ``path`` holds another run, or something that is
+            not a run, or cannot be created.
+        :raises ImportError: pyarrow is missing.
+        """
+        _require_pyarrow()
+        root = Path(path)
+        meta = {"format": FORMAT, "version": VERSION, "campaign_name": campaign_name,
+                "application_id": application_id, "device_path": device_path,
+                "handle_count": len(handles), "handles_sha256": _fingerprint(handles)}
+        try:
+            if (root / RUN_FILE).exists():
+                state = cls._resume(root, meta)
+            else:
+                state = cls._create(root, meta, handles)
+        except OSError as exc:
+            raise InvalidParameterError("out", os.fspath(path), exc.strerror or str(exc)) from None
+        return cls(root, meta, state, part_handles=part_handles, part_seconds=part_seconds)
+
+    @staticmethod
+    def _create(root: Path, meta: dict[str, Any], handles: Sequence[int]) -> dict[str, Any]:
+        if root.exists() and (not root.is_dir() or any(root.iterdir())):
+            raise InvalidParameterError("out", os.fspath(root), "exists and is not an empty folder nor a gwsnb run")
+        for table in TABLES:
+            (root / table).mkdir(parents=True, exist_ok=True)
+        created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        _write_json(root / RUN_FILE, {**meta, "created": created, "handles": to_ranges(handles)})
+        state = {"parts": [], "done": [], "ok": 0, "failed": 0}
+        _write_json(root / STATE_FILE, state)
+        return state
+
+    @staticmethod
+    def _resume(root: Path, meta: dict[str, Any]) -> dict[str, Any]:
+        try:
+            stored = _read_json(root / RUN_FILE)
+            state = _read_json(root / STATE_FILE)
+        except (OSError, ValueError) as exc:
+            raise InvalidParameterError("out", os.fspath(root), f"holds an unreadable gwsnb run: {exc}") from None
+        if stored.get("format") != FORMAT or stored.get("version") != VERSION:
+            raise InvalidParameterError("out", os.fspath(root), "is not a gwsnb run of this version")
+        different = [key for key in ("campaign_name", "application_id", "device_path", "handles_sha256")
+                     if stored.get(key) != meta[key]]
+        if different:
+            names = ", ".join("handles" if key == "handles_sha256" else key for key in different)
+            raise InvalidParameterError(
+                "out", os.fspath(root),
+                f"holds a run with other parameters ({names} differ: it is campaign "
+                f"{stored.get('campaign_name')!r}, application_id {stored.get('application_id')}, "
+                f"{stored.get('handle_count')} handles); resume it with the same ones, or choose another folder")
+        committed = {f"{name}.parquet" for name in state["parts"]}
+        for table in TABLES:
+            folder = root / table
+            folder.mkdir(exist_ok=True)
+            for file in folder.iterdir():
+                if file.name not in committed:  # a temporary file, or a part its commit did not record
+                    LOGGER.info("resuming %s: removing %s (not committed)", root, file)
+                    file.unlink()
+        return dict(state)
+
+    # --- what is left ---------------------------------------------------------------------------
+    def remaining(self, handles: Sequence[int]) -> list[int]:
+        """``handles`` not finished in a committed part, in the given order."""
+        done = in_ranges(self.state["done"])
+        return [h for h in handles if not done(h)]
+
+    # --- writing --------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="gwsnb-run-writer", daemon=True)
+        self._thread.start()
+
+    def add(self, outcome: PackedResult | HandleFailure) -> None:
+        with self._cond:
+            self._buffer.append(outcome)
+            if len(self._buffer) >= self.part_handles:
+                self._cond.notify()
+
+    def close(self) -> None:
+        """Write what is buffered and stop the writer thread.
+
+        :raises OSError: a part could not be written (the run can be resumed from the last committed part).
+        """
+        with self._cond:
+            self._closing = True
+            self._cond.notify()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        else:
+            self._flush(self._take())
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+
+    def _take(self) -> list[PackedResult | HandleFailure]:
+        taken, self._buffer = self._buffer, []
+        return taken
+
+    def _loop(self) -> None:
+        deadline = time.monotonic() + self.part_seconds
+        while True:
+            with self._cond:
+                while not self._closing and len(self._buffer) < self.part_handles:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._cond.wait(left)
+                closing = self._closing
+                taken = self._take()
+            deadline = time.monotonic() + self.part_seconds
+            if self.error is None:
+                try:
+                    self._flush(taken)
+                except Exception as exc:  # disk full, permissions: reported by close()
+                    LOGGER.error("writing a part of %s failed: %s", self.root, exc)
+                    self.error = exc
+            if closing:
+                return
+
+    def _flush(self, packed: list[PackedResult | HandleFailure]) -> None:
+        """Write one part (each table's file atomically), then commit it in ``_state.json``."""
+        import pyarrow.parquet as pq
+
+        if not packed:
+            return
+        outcomes = [self.packer.unpack(o) if isinstance(o, PackedResult) else o for o in packed]
+        del packed
+        name = f"part-{len(self.state['parts']) + 1:06d}"
+        for table, frame in part_frames(outcomes).items():
+            if frame.empty and table != "calls":
+                continue
+            data = _to_arrow(frame)
+            schema = self.schemas.get(table)
+            if schema is None:
+                self.schemas[table] = data.schema
+            else:
+                data = _conform(data, schema, f"{self.root}/{table}/{name}")
+            final = self.root / table / f"{name}.parquet"
+            tmp = final.with_name(f".{final.name}.tmp")
+            with open(tmp, "wb") as f:
+                pq.write_table(data, f, compression="zstd")
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, final)
+        ok = sum(isinstance(o, ChainedRecordResult) for o in outcomes)
+        state = self.state
+        state = {"parts": [*state["parts"], name],
+                 "done": merge_ranges(state["done"], to_ranges(self._handle(o) for o in outcomes)),
+                 "ok": state["ok"] + ok, "failed": state["failed"] + len(outcomes) - ok}
+        _write_json(self.root / STATE_FILE, state)
+        self.state = state
+
+    @staticmethod
+    def _handle(outcome: ChainedRecordResult | HandleFailure | PackedResult) -> int:
+        return outcome.record_handle
+
+    def run(self, *, interrupted: bool = False, elapsed_s: float | None = None) -> Run:
+        """The run as written so far."""
+        return Run(self.root, interrupted=interrupted, elapsed_s=elapsed_s)
+
+
+# --------------------------------------------------------------------------- reading
+class Run:
+    """A streamed run read back from its folder (see :func:`open_run`).
+
+    ``done`` (handles that succeeded), ``failed``, ``remaining`` (neither: not run yet, or lost in
+    flight), ``total``; :meth:`records_frame`, :meth:`metrics_frame`, :meth:`calls_frame` load the
+    tables (``columns=`` and ``filters=`` are pushed down to pyarrow); :meth:`failures` lists the
+    failed handles with their errors.  ``interrupted`` and ``elapsed_s`` are set on the run returned by
+    ``get_chained_records(out=...)``.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, interrupted: bool = False,
+                 elapsed_s: float | None = None) -> None:
+        _require_pyarrow()
+        self.path = Path(path)
+        try:
+            self.meta = _read_json(self.path / RUN_FILE)
+            self.state = _read_json(self.path / STATE_FILE)
+        except (OSError, ValueError) as exc:
+            raise InvalidParameterError("path", os.fspath(path), f"is not a readable gwsnb run: {exc}") from None
+        if self.meta.get("format") != FORMAT:
+            raise InvalidParameterError("path", os.fspath(path), "is not a gwsnb run")
+        self.interrupted = interrupted
+        self.elapsed_s = elapsed_s
+
+    # --- counts ---------------------------------------------------------------------------------
+    @property
+    def campaign_name(self) -> str:
+        return str(self.meta["campaign_name"])
+
+    @property
+    def application_id(self) -> int:
+        return int(self.meta["application_id"])
+
+    @property
+    def total(self) -> int:
+        return int(self.meta["handle_count"])
+
+    @property
+    def done(self) -> int:
+        return int(self.state["ok"])
+
+    @property
+    def failed(self) -> int:
+        return int(self.state["failed"])
+
+    @property
+    def remaining(self) -> int:
+        return self.total - self.done - self.failed
+
+    @property
+    def ok(self) -> bool:
+        """Every handle succeeded."""
+        return self.done == self.total
+
+    def __len__(self) -> int:
+        return self.total
+
+    def handles(self) -> list[int]:
+        """Every handle of the run, ascending."""
+        return [h for first, last in self.meta["handles"] for h in range(first, last + 1)]
+
+    def remaining_handles(self) -> list[int]:
+        """The handles not finished yet, ascending."""
+        done = in_ranges(self.state["done"])
+        return [h for h in self.handles() if not done(h)]
+
+    # --- tables ---------------------------------------------------------------------------------
+    def _table(self, table: str, columns: Sequence[str] | None, filters: Any) -> pd.DataFrame:
+        import pyarrow.dataset as ds
+        import pyarrow.parquet as pq
+
+        from . import frames
+
+        files = _part_files(self.path, table, self.state["parts"])
+        if not files:
+            empty = {"records": lambda: frames.records_frame([]), "metrics": lambda: frames.metrics_frame([]),
+                     "calls": lambda: part_frames([])["calls"]}[table]()
+            return empty[list(columns)] if columns is not None else empty
+        dataset = ds.dataset([os.fspath(f) for f in files], schema=pq.read_schema(files[0]), format="parquet")
+        expression = filters
+        if isinstance(filters, list):
+            expression = pq.filters_to_expression(filters)
+        data = dataset.to_table(columns=list(columns) if columns is not None else None, filter=expression)
+        return data.to_pandas()
+
+    def records_frame(self, columns: Sequence[str] | None = None, filters: Any = None) -> pd.DataFrame:
+        """The records table (the columns of :func:`gwsnb.frames.records_frame`), parts in the order they
+        were written.  ``columns``: load only these; ``filters``: a pyarrow expression or a list of
+        ``(column, op, value)`` tuples (``[("call_result", "==", "Answer")]``), applied while reading."""
+        return self._table("records", columns, filters)
+
+    def metrics_frame(self, columns: Sequence[str] | None = None, filters: Any = None) -> pd.DataFrame:
+        """The metrics table (the columns of :func:`gwsnb.frames.metrics_frame`); see :meth:`records_frame`."""
+        return self._table("metrics", columns, filters)
+
+    def calls_frame(self, columns: Sequence[str] | None = None, filters: Any = None) -> pd.DataFrame:
+        """The calls table, one row per finished handle (the columns of
+        :meth:`gwsnb.ChainedRecordBatch.calls_frame`); see :meth:`records_frame`."""
+        return self._table("calls", columns, filters)
+
+    def failures(self) -> pd.DataFrame:
+        """The failed handles: ``record_handle``, ``error``, ``attempts`` (rows of the calls table)."""
+        return self.calls_frame(columns=["record_handle", "error", "attempts"], filters=[("status", "==", "error")])
+
+    def latency_percentiles(self) -> dict[int, float]:
+        """p50 / p90 / p99 of the successful calls' ``total_ms`` (POST sent to DataEnd)."""
+        frame = self.calls_frame(columns=["total_ms"], filters=[("status", "==", "ok")])
+        return percentiles(float(v) for v in frame["total_ms"].dropna())
+
+    # --- display --------------------------------------------------------------------------------
+    def summary(self) -> str:
+        parts = [f"{self.total} handle(s)", f"ok {self.done}", f"failed {self.failed}"]
+        if self.remaining:
+            parts.append(f"remaining {self.remaining}")
+        if self.elapsed_s is not None:
+            parts.append(f"{self.elapsed_s:.1f} s")
+        return ", ".join(parts) + (" (interrupted)" if self.interrupted else "")
+
+    def __repr__(self) -> str:
+        return (f"<Run {os.fspath(self.path)!r} handles={self.total} ok={self.done} failed={self.failed} "
+                f"remaining={self.remaining}" + (" interrupted" if self.interrupted else "") + ">")
+
+    def _repr_html_(self) -> str:
+        esc = html.escape
+        head = (f"<p><b>GetChainedRecord run</b> <code>{esc(os.fspath(self.path))}</code> · campaign "
+                f"{esc(self.campaign_name)} · {self.total} handle(s) · done {self.done} · failed {self.failed} · "
+                f"remaining {self.remaining} · {len(self.state['parts'])} part(s)"
+                + (" · <b>interrupted</b>" if self.interrupted else "") + "</p>")
+        pct = self.latency_percentiles()
+        latency = ("<p>latency (POST to DataEnd) " + " · ".join(f"p{p} {v:.1f} ms" for p, v in pct.items())
+                   + "</p>" if pct else "")
+        rows = ""
+        if self.failed:
+            failures = self.failures()
+            grouped = failures.groupby(failures["error"].str.split(":").str[0].fillna("?"), sort=False)
+            for reason, group in sorted(grouped, key=lambda kv: -len(kv[1])):
+                shown = ", ".join(str(h) for h in group["record_handle"].head(_LISTED))
+                more = ", …" if len(group) > _LISTED else ""
+                rows += f"<tr><td>{esc(str(reason))}</td><td>{len(group)}</td><td>{esc(shown)}{more}</td></tr>"
+            rows = ("<table><thead><tr><th>failure reason</th><th>count</th><th>handles</th></tr></thead>"
+                    f"<tbody>{rows}</tbody></table>")
+        return f"<div class='gwsnb-run'>{head}{latency}{rows}</div>"
+
+
+def open_run(path: str | os.PathLike[str]) -> Run:
+    """Open a streamed run (the folder given as ``out=`` to :meth:`gwsnb.GwsClient.get_chained_records`).
+
+    :raises InvalidParameterError: (field ``path``) the folder is not a gwsnb run.
+    :raises ImportError: pyarrow is missing (``pip install gwsnb[parquet]``).
+    """
+    return Run(path)
+
