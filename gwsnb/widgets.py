@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import html
-import inspect
+import os
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -413,9 +413,8 @@ class ChainedRecordForm(w.VBox):
 
     def _check_out_dir(self) -> None:
         folder = self.out_dir.value.strip()
-        if folder and not _accepts_out(self._client):
-            raise InvalidParameterError("out_dir", folder, "this client's get_chained_records has no out= parameter "
-                                        "(a newer gwsnb writes records to a folder); leave the field empty")
+        if folder and os.path.exists(folder) and not os.path.isdir(folder):
+            raise InvalidParameterError("out_dir", folder, "is a file, not a folder for the run")
 
     def _on_handles_change(self, change: dict[str, Any]) -> None:
         self.handles_check.value = _handles_check(str(change.get("new") or ""))
@@ -587,11 +586,3 @@ def _handles_check(text: str) -> str:
     if len(handles) == 1:
         return _render.status("1 handle", "muted")
     return _render.status(f"{len(handles)} handles ({handles[0]} … {handles[-1]})", "muted")
-
-
-def _accepts_out(client: Any) -> bool:
-    """Whether the client's ``get_chained_records`` takes ``out=`` (a folder for the records)."""
-    try:
-        return "out" in inspect.signature(client.get_chained_records).parameters
-    except (TypeError, ValueError, AttributeError):
-        return False

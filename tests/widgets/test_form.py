@@ -266,30 +266,22 @@ def test_handles_field_is_checked_as_you_type(sb: Sandbox, client: gwsnb.GwsClie
     assert "gwsnb-handles-check" in form.handles_check._dom_classes
 
 
-def _client_writes_folders(client: gwsnb.GwsClient) -> bool:
-    import inspect
-
-    return "out" in inspect.signature(client.get_chained_records).parameters
-
-
-def test_output_folder_is_refused_by_a_client_without_out(sb: Sandbox, client: gwsnb.GwsClient,
-                                                          tmp_path: Any) -> None:
-    if _client_writes_folders(client):
-        pytest.skip("this client's get_chained_records takes out=: the folder is used, see the next test")
+def test_output_folder_that_is_a_file_is_refused_before_sending(sb: Sandbox, client: gwsnb.GwsClient,
+                                                                 tmp_path: Any) -> None:
+    not_a_folder = tmp_path / "records.csv"
+    not_a_folder.write_text("x")
     form = new_form(sb, client, str(sb.record_handles[0]))
-    form.out_dir.value = str(tmp_path / "records")
+    form.out_dir.value = str(not_a_folder)
     sent_before = len(client.event_log.snapshot())
     with pytest.raises(InvalidParameterError) as info:
         form.submit()
     assert info.value.field == "out_dir" and "out_dir" in form.error_box.value
     assert len(client.event_log.snapshot()) == sent_before
-    form.out_dir.value = "  "  # blank: not passed at all
-    assert len(form.submit()) == 1
+    form.out_dir.value = "  "  # blank: not passed at all, the batch stays in memory
+    assert len(form.submit()) == 1 and form.run is None and form.batch is not None
 
 
 def test_output_folder_is_passed_as_out(sb: Sandbox, client: gwsnb.GwsClient, tmp_path: Any) -> None:
-    if not _client_writes_folders(client):
-        pytest.skip("get_chained_records has no out= parameter in this gwsnb yet (added by the streamed-runs work)")
     folder = tmp_path / "records"
     form = new_form(sb, client, f"{sb.record_handles[0]}, {sb.record_handles[1]}")
     form.out_dir.value = str(folder)
