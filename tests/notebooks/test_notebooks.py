@@ -90,6 +90,8 @@ def test_campaign_analysis() -> None:
     pictures = sum("image/png" in out.get("data", {}) for cell in book.cells for out in cell.get("outputs", []))
     assert pictures >= 3
     assert "p99" in json.dumps(outputs_of(book, "percentiles = pd.DataFrame"))
+    by_type = outputs_of(book, "by_type = records.groupby")[0]["data"]["text/plain"].splitlines()
+    assert by_type[2].split()[0] == "General", by_type  # most records are ordinary: record_type 2 General
 
 
 def test_debugging() -> None:
