@@ -83,19 +83,23 @@ pytest-py310 pytest-py313:
 	  $$venv/bin/python -m pip install --quiet --upgrade pip && \
 	  $$venv/bin/python -m pip install --quiet -e '.[test,parquet]' && echo "$$py" > $$venv/.installed || exit 1; \
 	fi; \
-	echo "$@: pytest $(EXTRA_PYTEST) on $$($$venv/bin/python -V) ($$py)"; \
-	$$venv/bin/python -m pytest $(EXTRA_PYTEST) -p no:cacheprovider -q
+	echo "$@: $$($$venv/bin/python -V) ($$py): pytest" '$(EXTRA_PYTEST)'; \
+	GWSNB_RELIABILITY_TABLE=build/reliability-$(PYVER).md $$venv/bin/python -m pytest $(EXTRA_PYTEST) -p no:cacheprovider -q
 
 # Builds the wheel, installs it into a fresh venv without extras, then with [parquet], and runs it there.
 wheel-check: venv
 	$(PY) tests/wheel/check_wheel.py
 
-# The extra Pythons and the wheel check at once: they mostly wait on sockets and timers (a suite uses
-# about half a core), so together they take about as long as the slowest alone. Outputs are not mixed.
+# The extra Pythons and the wheel check at once (outputs are not mixed).
 test-extra:
 	@$(MAKE) --no-print-directory -j3 --output-sync=target pytest-py310 pytest-py313 wheel-check
 
-test: lint typecheck pytest test-extra
+# ruff and mypy first, then the main suite, the suites on 3.10 and 3.13 and the wheel check at once: each
+# suite mostly waits on sockets and timers (about half a core), so together they take little longer than
+# the slowest alone. Each one's output is shown when it ends; TEST_JOBS=1 runs them one after the other.
+TEST_JOBS ?= 4
+test: lint typecheck
+	@$(MAKE) --no-print-directory -j$(TEST_JOBS) --output-sync=target pytest pytest-py310 pytest-py313 wheel-check
 
 bench: venv
 	$(PY) -m benchmarks

@@ -8,6 +8,7 @@ output; 02 and 03 start their own sandbox, which their fault-injection cells nee
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,14 @@ def test_committed_without_outputs_and_with_a_parameter_cell() -> None:
         for cell in book.cells:
             if cell.cell_type == "code":
                 assert cell.outputs == [] and cell.execution_count is None, path.name
+
+
+def test_the_kernel_is_this_interpreter() -> None:
+    """nbclient's "python3" kernel runs on the Python of this test run (so a run on 3.10 executes the
+    notebooks on 3.10), not on some other interpreter a kernelspec points at."""
+    from jupyter_client.manager import KernelManager
+
+    assert KernelManager(kernel_name="python3").format_kernel_cmd()[0] == sys.executable
 
 
 def test_quickstart_against_a_given_gws(own_sandbox: Sandbox) -> None:
