@@ -11,7 +11,8 @@
    export must fail there with a message naming the ``parquet`` extra;
 3. installs the ``parquet`` extra and exports the same records to Parquet, read back with pyarrow.
 
-Anything missing or wrong stops it with ``wheel check FAILED: ...`` and exit status 1.
+Anything missing or wrong stops it with ``wheel check FAILED: ...`` and exit status 1 (the scratch
+directory, ``build/wheel-check`` by default, is then left as it was for a look).
 """
 
 from __future__ import annotations
@@ -287,6 +288,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="interpreter that builds the wheel and the virtual environment (default: this one)")
     parser.add_argument("--workdir", type=Path, default=REPO / "build" / "wheel-check",
                         help="scratch directory, emptied first (default build/wheel-check)")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the virtual environment after a pass (it is always kept after a failure)")
     args = parser.parse_args(argv)
 
     work: Path = args.workdir.resolve()
@@ -317,6 +320,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if sandbox is not None:
             sandbox.stop()
+    if not args.keep:
+        shutil.rmtree(work / "venv", ignore_errors=True)
     say("passed")
     return 0
 
