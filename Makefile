@@ -69,7 +69,10 @@ find_python = $(shell for p in $(2) "$$(pyenv prefix $(1) 2>/dev/null | head -n 
 pytest-py310: PYVER := 3.10
 pytest-py313: PYVER := 3.13
 pytest-py310 pytest-py313:
-	@py="$(call find_python,$(PYVER),$(PYTHON$(subst .,,$(PYVER))))"; \
+	@py="$(call find_python,$(PYVER),$(PYTHON$(subst .,,$(PYVER))))"; given="$(PYTHON$(subst .,,$(PYVER)))"; \
+	if [ -n "$$given" ] && [ "$$py" != "$$given" ]; then \
+	  echo "*** $@: PYTHON$(subst .,,$(PYVER))=$$given is not a Python $(PYVER) interpreter"; exit 1; \
+	fi; \
 	if [ -z "$$py" ]; then \
 	  echo "*** $@ SKIPPED: Python $(PYVER) not found (set PYTHON$(subst .,,$(PYVER))=/path/to/python$(PYVER)," \
 	       "or install it with pyenv)"; \
@@ -80,8 +83,9 @@ pytest-py310 pytest-py313:
 	   || [ "$$(cat $$venv/.installed)" != "$$py" ]; then \
 	  echo "$@: creating $$venv with $$py"; \
 	  rm -rf $$venv && "$$py" -m venv $$venv && \
-	  $$venv/bin/python -m pip install --quiet --upgrade pip && \
-	  $$venv/bin/python -m pip install --quiet -e '.[test,parquet]' && echo "$$py" > $$venv/.installed || exit 1; \
+	  { $$venv/bin/python -m pip install --upgrade pip && $$venv/bin/python -m pip install -e '.[test,parquet]'; \
+	  } > $$venv/pip.log 2>&1 || { tail -n 40 $$venv/pip.log; echo "*** $@: pip failed, see $$venv/pip.log"; exit 1; }; \
+	  echo "$$py" > $$venv/.installed; \
 	fi; \
 	echo "$@: $$($$venv/bin/python -V) ($$py): pytest" '$(EXTRA_PYTEST)'; \
 	GWSNB_RELIABILITY_TABLE=build/reliability-$(PYVER).md $$venv/bin/python -m pytest $(EXTRA_PYTEST) -p no:cacheprovider -q
