@@ -4,7 +4,8 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PEERS  := tests/peers
 
-.PHONY: demo test lint typecheck pytest sandbox bench venv peers browser lab clean
+.PHONY: demo test lint typecheck pytest sandbox bench venv peers browser lab clean \
+        test-extra pytest-py310 pytest-py313 wheel-check
 
 venv: $(VENV)/.installed
 
@@ -53,10 +54,59 @@ typecheck: venv
 pytest: venv peers browser
 	$(VENV)/bin/pytest
 
-test: lint typecheck pytest
+# Python 3.10 and 3.13 (the oldest supported and the newest) run the suite that needs no node peers and no
+# browser, each in its own virtual environment ($(VENV)-3.10, $(VENV)-3.13). The interpreter: PYTHON310= /
+# PYTHON313= if given, else pyenv's (`pyenv prefix`, then $(PYENV_ROOT)/versions/X.Y.*), else pythonX.Y on
+# PATH. A version not found is skipped with a message naming it; REQUIRE_PYTHONS=1 makes that an error.
+PYENV_ROOT ?= $(HOME)/.pyenv
+EXTRA_PYTEST ?= -m "not node and not browser"
+# $(call find_python,X.Y,candidate): the first of candidate, pyenv's X.Y, pythonX.Y that really is X.Y.
+find_python = $(shell for p in $(2) "$$(pyenv prefix $(1) 2>/dev/null | head -n 1)/bin/python$(1)" \
+  $$(ls -d $(PYENV_ROOT)/versions/$(1).*/bin/python$(1) 2>/dev/null | sort -r -V) "$$(command -v python$(1))"; \
+  do [ -x "$$p" ] && "$$p" -c 'import sys; sys.exit("%d.%d" % sys.version_info[:2] != "$(1)")' 2>/dev/null \
+  && { echo "$$p"; break; }; done)
+
+pytest-py310: PYVER := 3.10
+pytest-py313: PYVER := 3.13
+pytest-py310 pytest-py313:
+	@py="$(call find_python,$(PYVER),$(PYTHON$(subst .,,$(PYVER))))"; given="$(PYTHON$(subst .,,$(PYVER)))"; \
+	if [ -n "$$given" ] && [ "$$py" != "$$given" ]; then \
+	  echo "*** $@: PYTHON$(subst .,,$(PYVER))=$$given is not a Python $(PYVER) interpreter"; exit 1; \
+	fi; \
+	if [ -z "$$py" ]; then \
+	  echo "*** $@ SKIPPED: Python $(PYVER) not found (set PYTHON$(subst .,,$(PYVER))=/path/to/python$(PYVER)," \
+	       "or install it with pyenv)"; \
+	  exit $(if $(REQUIRE_PYTHONS),1,0); \
+	fi; \
+	venv=$(VENV)-$(PYVER); \
+	if [ ! -f $$venv/.installed ] || [ pyproject.toml -nt $$venv/.installed ] \
+	   || [ "$$(cat $$venv/.installed)" != "$$py" ]; then \
+	  echo "$@: creating $$venv with $$py"; \
+	  rm -rf $$venv && "$$py" -m venv $$venv && \
+	  { $$venv/bin/python -m pip install --upgrade pip && $$venv/bin/python -m pip install -e '.[test,parquet]'; \
+	  } > $$venv/pip.log 2>&1 || { tail -n 40 $$venv/pip.log; echo "*** $@: pip failed, see $$venv/pip.log"; exit 1; }; \
+	  echo "$$py" > $$venv/.installed; \
+	fi; \
+	echo "$@: $$($$venv/bin/python -V) ($$py): pytest" '$(EXTRA_PYTEST)'; \
+	GWSNB_RELIABILITY_TABLE=build/reliability-$(PYVER).md $$venv/bin/python -m pytest $(EXTRA_PYTEST) -p no:cacheprovider -q
+
+# Builds the wheel, installs it into a fresh venv without extras, then with [parquet], and runs it there.
+wheel-check: venv
+	$(PY) tests/wheel/check_wheel.py
+
+# The extra Pythons and the wheel check at once (outputs are not mixed).
+test-extra:
+	@$(MAKE) --no-print-directory -j3 --output-sync=target pytest-py310 pytest-py313 wheel-check
+
+# ruff and mypy first, then the main suite, the suites on 3.10 and 3.13 and the wheel check at once: each
+# suite mostly waits on sockets and timers (about half a core), so together they take little longer than
+# the slowest alone. Each one's output is shown when it ends; TEST_JOBS=1 runs them one after the other.
+TEST_JOBS ?= 4
+test: lint typecheck
+	@$(MAKE) --no-print-directory -j$(TEST_JOBS) --output-sync=target pytest pytest-py310 pytest-py313 wheel-check
 
 bench: venv
 	$(PY) -m benchmarks
 
 clean:
-	rm -rf $(VENV) $(PEERS)/node_modules build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(VENV)-3.10 $(VENV)-3.13 $(PEERS)/node_modules build .pytest_cache .mypy_cache .ruff_cache

@@ -4,8 +4,8 @@ OCS stores ``contact_info_type``, ``record_type``, ``record_status`` and ``call_
 codes whose meaning is configuration (the ``cfg_locale`` table), so a site may differ from the defaults.
 All labels live in one :class:`CodeLabels` object:
 
-- :data:`DEFAULT` holds the commonly configured enumerations (contract section 5, and the OCS call
-  result enumeration);
+- :data:`DEFAULT` holds the enumerations as OCS configures them by default (``docs/ocs-codes.md``
+  lists them with their sources);
 - :func:`current` is what :mod:`gwsnb.frames` uses when no ``labels=`` argument is given;
 - :func:`set_labels` extends (or, with ``replace=True``, replaces) one field's mapping process-wide,
   :func:`reset_labels` goes back to :data:`DEFAULT`;
@@ -48,15 +48,16 @@ _CONTACT_INFO_TYPE: dict[int, str] = {
     11: "Instant Messaging",
 }
 
+# An ordinary record is 2 General; the rescheduled and callback records (3-6) carry dial_sched_time.
 _RECORD_TYPE: dict[int, str] = {
-    1: "No Record Type",
-    2: "Unknown",
-    3: "General",
-    4: "Campaign Rescheduled",
-    5: "Personal Rescheduled",
-    6: "Personal Callback",
-    7: "Campaign Callback",
-    8: "No Call",
+    0: "No Record Type",
+    1: "Unknown",
+    2: "General",
+    3: "Campaign Rescheduled",
+    4: "Personal Rescheduled",
+    5: "Personal Callback",
+    6: "Campaign Callback",
+    7: "No Call",
 }
 
 _RECORD_STATUS: dict[int, str] = {

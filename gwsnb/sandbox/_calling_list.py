@@ -1,7 +1,7 @@
 """OCS-like calling lists for the sandbox: a seeded generator of chained records and a CSV/DataFrame loader.
 
 A calling list is a table of records; a *chain* is all records sharing ``chain_id``, ordered by ``chain_n``
-(OCS primary key ``(chain_id, chain_n)``, contract section 5). :class:`CallingList` holds one list as a
+(OCS primary key ``(chain_id, chain_n)``, see ``docs/gws-flow.md``). :class:`CallingList` holds one list as a
 pandas DataFrame sorted by ``(chain_id, chain_n)`` and answers :meth:`CallingList.chain` without scanning
 the list: the rows of a chain are contiguous, and the handle → row → chain lookup is done with numpy index
 arrays built once (plain arithmetic when handles are a contiguous range, a binary search otherwise).
@@ -17,7 +17,7 @@ Choices (the contract leaves them open; documented here and in the module's test
   Detected, 6 Busy, 26 Dropped, 8 SIT Detected, 21 Abandoned, 17 Fax Detected, 53 Wrong Number.
 * Times are epoch seconds UTC around a fixed reference instant (:data:`REFERENCE_EPOCH`), never the wall
   clock, so that a seed fully determines the list. ``call_time`` is missing (``None``) for never-dialled
-  records; ``dial_sched_time`` is set only for rescheduled and callback records (record_type 4–7).
+  records; ``dial_sched_time`` is set only for rescheduled and callback records (record_type 3–6).
 * Time zones come from the small table :data:`TIME_ZONES` (``tz_dbid`` → (name, offset seconds), standard
   time offsets); the phone number's area code matches the chain's time zone.
 * Phone numbers are fictional North American numbers ``+1NPA55501XX`` (555-0100..0199 is reserved for
@@ -87,7 +87,7 @@ REQUIRED_COLUMNS: Final = ("contact_info", "chain_id", "chain_n")
 #: Values given to OCS columns absent from a loaded list (None: missing).
 LOAD_DEFAULTS: Final[dict[str, int | None]] = {
     "contact_info_type": 1,  # HomePhone
-    "record_type": 3,  # General
+    "record_type": 2,  # General
     "record_status": 1,  # Ready
     "call_result": 28,  # Unknown Call Result: never dialled
     "attempt": 0,
@@ -536,12 +536,14 @@ def _generate(chains: int, seed: int) -> tuple[dict[str, _Col], list[str]]:
         rng, (3, 1, 7, 2, 6, 8, 4, 5), (0.45, 0.35, 0.08, 0.04, 0.02, 0.02, 0.02, 0.02), nd
     )
     record_type = np.empty(n, dtype=np.int64)
-    record_type[~dialled] = _pick(rng, (3, 8, 2, 1), (0.96, 0.02, 0.01, 0.01), n - nd)
-    record_type[dialled] = _pick(rng, (3, 4, 5, 6, 7, 8), (0.80, 0.05, 0.03, 0.05, 0.05, 0.02), nd)
+    # OCS record_type: 0 No Record Type, 1 Unknown, 2 General (ordinary), 3 Campaign Rescheduled,
+    # 4 Personal Rescheduled, 5 Personal Callback, 6 Campaign Callback, 7 No Call.
+    record_type[~dialled] = _pick(rng, (2, 7, 1, 0), (0.96, 0.02, 0.01, 0.01), n - nd)
+    record_type[dialled] = _pick(rng, (2, 3, 4, 5, 6, 7), (0.80, 0.05, 0.03, 0.05, 0.05, 0.02), nd)
 
     call_time = np.zeros(n, dtype=np.int64)
     call_time[dialled] = REFERENCE_EPOCH - rng.integers(60, 14 * 86_400, size=nd)
-    scheduled = (record_type >= 4) & (record_type <= 7)
+    scheduled = (record_type >= 3) & (record_type <= 6)  # rescheduled and callback records
     dial_sched_time = np.zeros(n, dtype=np.int64)
     dial_sched_time[scheduled] = REFERENCE_EPOCH + rng.integers(3_600, 7 * 86_400, size=int(scheduled.sum()))
 

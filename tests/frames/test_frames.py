@@ -153,7 +153,7 @@ def test_records_frame_of_result_values_and_order() -> None:
     assert list(df.columns[:5]) == ["reference_id", "record_handle", "chain_id", "chain_n", "contact_info"]
     row = df.iloc[0]
     assert row["contact_info_type"] == "Mobile" and row["contact_info_type_code"] == 4
-    assert row["record_type"] == "Unknown" and row["record_status"] == "Retrieved"
+    assert row["record_type"] == "General" and row["record_status"] == "Retrieved"
     assert row["call_result"] == "Answer"
     assert row["dial_sched_time"] == pd.Timestamp(1_700_000_007, unit="s", tz="UTC")
     assert row["daily_from"] == pd.Timedelta(hours=8) and row["daily_till"] == pd.Timedelta(hours=20)

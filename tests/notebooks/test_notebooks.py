@@ -9,6 +9,7 @@ sandbox of its own small calling list, since its operations change the list.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,14 @@ def test_committed_without_outputs_and_with_a_parameter_cell() -> None:
                 assert cell.outputs == [] and cell.execution_count is None, path.name
 
 
+def test_the_kernel_is_this_interpreter() -> None:
+    """nbclient's "python3" kernel runs on the Python of this test run (so a run on 3.10 executes the
+    notebooks on 3.10), not on some other interpreter a kernelspec points at."""
+    from jupyter_client.manager import KernelManager
+
+    assert KernelManager(kernel_name="python3").format_kernel_cmd()[0] == sys.executable
+
+
 def test_quickstart_against_a_given_gws(own_sandbox: Sandbox) -> None:
     handle = own_sandbox.record_handles[1]
     book = execute("01-quickstart", {
@@ -103,6 +112,8 @@ def test_campaign_analysis() -> None:
     assert "p99" in json.dumps(outputs_of(book, "percentiles = pd.DataFrame"))
     duck = json.dumps(outputs_of(book, "duckdb.sql("))
     assert "answered_pct" in duck and "p90_total_ms" in duck
+    by_type = outputs_of(book, "by_type = records.groupby")[0]["data"]["text/plain"].splitlines()
+    assert by_type[2].split()[0] == "General", by_type  # most records are ordinary: record_type 2 General
 
 
 def test_debugging() -> None:

@@ -13,13 +13,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gwsnb import frames
 from gwsnb.protocol import OCS_COLUMNS
+from gwsnb.sandbox import Sandbox
 from gwsnb.sandbox._calling_list import (
     LOAD_DEFAULTS,
     TIME_ZONES,
     CallingList,
     CallingListError,
 )
+
+from .conftest import RawGws, data_end_seen
 
 INT_COLUMNS = [c for c in OCS_COLUMNS if c not in ("contact_info", "dial_sched_time", "call_time")]
 
@@ -79,9 +83,9 @@ def test_columns_order_and_types(big: CallingList) -> None:
 def test_value_domains(big: CallingList) -> None:
     f = big.frame
     assert f["contact_info_type"].between(0, 11).all()
-    assert f["record_type"].between(1, 8).all()
+    assert f["record_type"].between(0, 7).all()
     assert f["record_status"].between(0, 9).all()
-    assert f["record_type"].value_counts().idxmax() == 3  # mostly General
+    assert f["record_type"].value_counts().idxmax() == 2  # mostly General
     assert f["record_status"].value_counts().idxmax() == 1  # mostly Ready
     assert f["contact_info_type"].isin([1, 2, 4]).mean() > 0.8  # mostly home / business / mobile
     never = f["attempt"] == 0
@@ -95,6 +99,42 @@ def test_value_domains(big: CallingList) -> None:
     assert set(f["tz_dbid"]) <= set(TIME_ZONES)
     # one customer, one time zone
     assert (f.groupby("chain_id")["tz_dbid"].nunique() == 1).all()
+
+
+def test_record_types_follow_ocs(big: CallingList) -> None:
+    """Ordinary records are 2 General; only the rescheduled and callback records (3-6) carry
+    dial_sched_time; never-dialled records are never rescheduled or callbacks."""
+    f = big.frame
+    counts = f["record_type"].value_counts()
+    assert counts[2] / len(f) > 0.8
+    assert set(counts.index) == set(range(8))  # every OCS record type occurs in a list this size
+    scheduled = f["record_type"].between(3, 6)
+    assert f.loc[scheduled, "dial_sched_time"].notna().all()
+    assert f.loc[~scheduled, "dial_sched_time"].isna().all()
+    assert not (scheduled & (f["attempt"] == 0)).any()
+    assert LOAD_DEFAULTS["record_type"] == 2
+
+
+def test_sandbox_records_are_labelled_general_over_the_wire(sb: Sandbox, gws: RawGws) -> None:
+    """A chain fetched from a running sandbox, labelled by gwsnb.frames: record_type 2 reads "General",
+    a record carrying dial_sched_time reads as one of the rescheduled/callback types."""
+    df = sb.calling_list
+    has_scheduled = df.groupby("chain_id")["record_type"].transform(lambda t: t.between(3, 6).any())
+    has_general = df.groupby("chain_id")["record_type"].transform(lambda t: (t == 2).any())
+    handle = int(df.loc[has_scheduled & has_general, "record_handle"].iloc[0])
+    gws.open()
+    assert gws.get_chained_record(handle).json() == {"statusCode": 0}
+    got = gws.collect(data_end_seen)
+
+    records = frames.records_frame(got)
+    assert len(records) == int((df["chain_id"] == df.loc[df["record_handle"] == handle, "chain_id"].iloc[0]).sum())
+    general = records["record_type_code"] == 2
+    assert general.any() and (records.loc[general, "record_type"] == "General").all()
+    scheduled = records["dial_sched_time"].notna()
+    assert scheduled.any()
+    assert set(records.loc[scheduled, "record_type"]) <= {
+        "Campaign Rescheduled", "Personal Rescheduled", "Personal Callback", "Campaign Callback"
+    }
 
 
 def test_chain_lengths_and_numbering(big: CallingList) -> None:
