@@ -36,7 +36,7 @@ from .params import ChainedRecordParams, parse_handles
 
 if _typing.TYPE_CHECKING:
     from .batch import ChainedRecordBatch, HandleFailure
-    from .client import Device, GwsClient, connect
+    from .client import Device, GwsClient, connect, connect_async
     from .results import CallTimings, ChainedRecordResult, Event
     from .sandbox import Faults, Sandbox
     from .widgets import ChainedRecordForm
@@ -58,6 +58,7 @@ _LAZY = {
     "HandleFailure": ".batch",
     "Sandbox": ".sandbox",
     "connect": ".client",
+    "connect_async": ".client",
 }
 
 __all__ = [
@@ -94,6 +95,7 @@ __all__ = [
     "TransportError",
     "__version__",
     "connect",
+    "connect_async",
     "parse_handles",
 ]
 
