@@ -27,8 +27,9 @@ from typing import TYPE_CHECKING, Any
 
 from . import protocol
 from ._bulk import MAX_CONCURRENCY, MAX_RETRIES, BatchRun, run_async, run_blocking
-from ._cometd import DEFAULT_EVENT_LOG_SIZE, CometdSession, EventLog
+from ._cometd import CometdSession
 from ._correlate import Correlator
+from ._eventlog import DEFAULT_EVENT_LOG_SIZE, EventLog
 from ._loop import LoopThread, LoopTimeout
 from ._rest import RestSession, check_base_url
 from .batch import ChainedRecordBatch
@@ -120,7 +121,6 @@ class GwsClient:
         self.devices: list[Device] = []
         self.event_log = EventLog(event_log_size)
         self._rest = RestSession(self.url, username, password, verify=verify, timeout=self.timeout)
-        self._verify = verify
         self._correlator = Correlator()
         self._loop: LoopThread | None = None
         self._cometd: CometdSession | None = None
@@ -168,9 +168,9 @@ class GwsClient:
             await self._start_cc_session()
             self._rest.after_relogin = self._after_relogin
         self._cometd = CometdSession(
-            self.notifications_url, channels=(protocol.CHANNEL_OUTBOUND,),
-            cookies=self._rest.cookies, headers=self._rest.csrf_headers, refresh=self._refresh_async,
-            on_messages=self._on_messages, event_log=self.event_log, verify=self._verify)
+            self.notifications_url, channels=(protocol.CHANNEL_OUTBOUND,), http=self._rest.http,
+            headers=self._rest.csrf_headers, refresh=self._refresh_async, on_messages=self._on_messages,
+            event_log=self.event_log, proxy=self._rest.proxy)
         await self._cometd.open(self.timeout)
         self._rest.before_retry = self._wait_cometd_on_new_session
 
