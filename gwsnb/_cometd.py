@@ -293,6 +293,8 @@ class CometdSession:
                 self._failed(exc)
 
     async def _step(self) -> None:
+        # let the calls the last answer finished resume before the next long-poll is built
+        await asyncio.sleep(0)
         advice = self.advice
         if advice.reconnect == "none":
             LOGGER.warning("CometD: %s advised reconnect 'none'; reopening the session", self.url)
