@@ -14,6 +14,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import getpass
+import itertools
 import logging
 import os
 import sys
@@ -122,6 +123,9 @@ class GwsClient:
         self.event_log = EventLog(event_log_size)
         self._rest = RestSession(self.url, username, password, verify=verify, timeout=self.timeout)
         self._correlator = Correlator()
+        # referenceIds of our own: a random prefix per client and a counter (no system call per call)
+        self._reference_prefix = f"gwsnb-{uuid.uuid4().hex[:16]}-"
+        self._references = itertools.count(1)
         self._loop: LoopThread | None = None
         self._cometd: CometdSession | None = None
         self._session_started = False
@@ -383,7 +387,7 @@ class GwsClient:
         loop = asyncio.get_running_loop()
         timeout = params.timeout or self.timeout
         deadline = loop.time() + timeout
-        reference_id = params.reference_id if params.reference_id is not None else f"gwsnb-{uuid.uuid4().hex}"
+        reference_id = params.reference_id if params.reference_id is not None else self._next_reference()
         handle = params.record_handle
         result = ChainedRecordResult(
             reference_id=str(reference_id), record_handle=handle, campaign_name=params.campaign_name,
@@ -407,6 +411,9 @@ class GwsClient:
             if not future.done():
                 future.cancel()
             self._correlator.discard(call)
+
+    def _next_reference(self) -> str:
+        return f"{self._reference_prefix}{next(self._references)}"
 
     def _timeout_error(self, result: ChainedRecordResult, handle: int, timeout: float,
                        answered: bool) -> NotificationTimeout:
