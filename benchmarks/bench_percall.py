@@ -19,8 +19,8 @@ Run: ``.venv/bin/python -m benchmarks.bench_percall [--handles 2000] [--latency-
 from __future__ import annotations
 
 import argparse
-import base64
 import asyncio
+import base64
 import itertools
 import os
 import statistics

@@ -17,8 +17,11 @@
   number of calls in flight or events held (no scan per message).
 - Reorder: when DataEnd arrives for a call whose records look incomplete (none yet, a gap in chain_n,
   or records that arrived out of chain_n order) the call waits up to ``settle`` seconds (0.3 s) more
-  for late records, and completes as soon as the gap is filled.  A *last* record delivered after
-  DataEnd with nothing else out of order cannot be detected: GWS sends DataEnd last.
+  for late records.  It completes early only when a late record makes it look complete without proving
+  a reordered delivery (its first record after DataEnd, say); a record that fills a gap arrived after a
+  higher chain_n, which latches ``reorder_seen``, so that call waits the whole ``settle``.  A *last*
+  record delivered after DataEnd with nothing else out of order cannot be detected: GWS sends DataEnd
+  last.
 - Calls are resolved at the end of the received batch, so a DataEnd and its user event delivered in the
   same long-poll answer both land in the result before the caller resumes.  When DataEnd's user event
   (the one carrying the server's metrics for the DataEnd) is not in that batch, the call waits up to
