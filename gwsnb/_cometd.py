@@ -56,6 +56,8 @@ REQUEST_TIMEOUT_S = 10.0
 NETWORK_PAUSE_S = 0.1
 #: least pause before reopening after ``reconnect: "none"``
 REOPEN_PAUSE_S = 1.0
+#: pause before the next long-poll after an answer that carried messages (see ``_step``)
+REPOLL_PAUSE_S = 0.0001
 _CONNECTION_TIMEOUT: Any = getattr(aiohttp, "ConnectionTimeoutError", ())
 
 
@@ -98,6 +100,7 @@ class CometdSession:
         self._closing = False
         self._first_connect = True
         self._pause_floor = 0.0
+        self._delivered = False
         self.client_id: str | None = None
         self.handshakes = 0
         self.reopens = 0
@@ -192,6 +195,7 @@ class CometdSession:
             LOGGER.warning("CometD: %d received message(s) without a channel or not a JSON object; kept in "
                            "the event log, ignored", invalid)
         if events:
+            self._delivered = True
             try:
                 self.on_messages(events)
             except Exception:  # a bug in a consumer must not kill the transport
@@ -293,8 +297,12 @@ class CometdSession:
                 self._failed(exc)
 
     async def _step(self) -> None:
-        # let the calls the last answer finished resume before the next long-poll is built
-        await asyncio.sleep(0)
+        if self._delivered:
+            # a pause after an answer that carried messages: the calls it finished resume, and a thread
+            # blocked on one of them gets the GIL while this loop waits, instead of after it has built
+            # the next long-poll; messages arriving meanwhile are queued by the server for that poll
+            self._delivered = False
+            await asyncio.sleep(REPOLL_PAUSE_S)
         advice = self.advice
         if advice.reconnect == "none":
             LOGGER.warning("CometD: %s advised reconnect 'none'; reopening the session", self.url)
