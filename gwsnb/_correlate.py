@@ -83,7 +83,7 @@ def _keys(handle: Any, chain_id: Any) -> tuple[Key, ...]:
     return ("h", str(handle)), ("c", str(chain_id))
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _Keyed:
     seq: int
     device_id: str | None
@@ -97,14 +97,14 @@ class _Keyed:
         return self.user_event is None or user_event is None or user_event == self.user_event
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _Expectation(_Keyed):
     """A user event an outbound message of ``call`` is expected to be followed by."""
 
     call: Call
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _Held(_Keyed):
     """A user event that matched no expectation (yet)."""
 
@@ -375,7 +375,7 @@ class Correlator:
         device_id = _device_id(record.get("devicePath")) or call.device_id
         expectation = _Expectation(next(self._seq), device_id, kind if isinstance(kind, str) else None,
                                    _keys(handle, chain_id), call)
-        held = self._held.oldest(expectation.keys, expectation.device_id, expectation.user_event)
+        held = self._held.oldest(expectation.keys, device_id, expectation.user_event) if self._held_order else None
         if held is None:
             self._expectations.add(expectation)
             call.expectations.append(expectation)
@@ -456,9 +456,10 @@ class Correlator:
             call.settling.cancel()
             call.settling = None
         records = call.result.records
-        if len(records) > 1:
-            order = {id(r): i for i, r in enumerate(records)}
-            records.sort(key=lambda r: (_chain_n(r) is None, _chain_n(r) or 0, order[id(r)]))
+        if len(records) > 1:  # chain order; records without a usable chain_n last; arrival order breaks ties
+            numbers = [_chain_n(r) for r in records]
+            order = sorted(range(len(records)), key=lambda i: (numbers[i] is None, numbers[i] or 0, i))
+            records[:] = [records[i] for i in order]
         if call.future.done():
             return
         if call.error is not None:

@@ -42,7 +42,7 @@ from .errors import (
     TransportError,
 )
 from .params import ChainedRecordParams, check_int, check_timeout, parse_handles
-from .results import CallTimings, ChainedRecordResult, Event
+from .results import CallTimings, ChainedRecordResult
 
 if sys.version_info >= (3, 11):
     from asyncio import timeout_at
@@ -173,7 +173,7 @@ class GwsClient:
             self._rest.after_relogin = self._after_relogin
         self._cometd = CometdSession(
             self.notifications_url, channels=(protocol.CHANNEL_OUTBOUND,), http=self._rest.http,
-            headers=self._rest.csrf_headers, refresh=self._refresh_async, on_messages=self._on_messages,
+            headers=self._rest.csrf_headers, refresh=self._refresh_async, on_messages=self._correlator.feed,
             event_log=self.event_log, proxy=self._rest.proxy)
         await self._cometd.open(self.timeout)
         self._rest.before_retry = self._wait_cometd_on_new_session
@@ -209,9 +209,6 @@ class GwsClient:
 
     async def _refresh_async(self) -> None:
         await self._rest.relogin(self._rest.generation)
-
-    def _on_messages(self, events: list[Event]) -> None:
-        self._correlator.feed(events)
 
     def _begin_close(self) -> concurrent.futures.Future[None]:
         """Start closing (once) on a helper thread; the future is done when the loop thread has stopped."""

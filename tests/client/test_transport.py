@@ -4,9 +4,13 @@ lifecycle (``connect_async``, ``aclose``, ``async with``) from a plain asyncio p
 from __future__ import annotations
 
 import asyncio
+import re
+import subprocess
+import sys
 import threading
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -90,6 +94,30 @@ def test_verify_names_an_unreadable_bundle(tls_sb: Sandbox) -> None:
     assert info.value.field == "verify"
     with pytest.raises(gwsnb.InvalidParameterError):
         gwsnb.connect(tls_sb.url, tls_sb.username, tls_sb.password, verify=1)  # type: ignore[arg-type]
+
+
+def test_cli_sandbox_tls() -> None:
+    """``gwsnb sandbox --tls`` prints its CA file; a client that trusts it connects and calls."""
+    exe = Path(sys.executable).with_name("gwsnb")
+    proc = subprocess.Popen([str(exe), "sandbox", "--tls", "--port", "0", "--chains", "20"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout is not None
+        banner = ""
+        while "Press Ctrl-C" not in banner:
+            line = proc.stdout.readline()
+            assert line, f"gwsnb sandbox --tls exited early: {banner}"
+            banner += line
+        url = re.search(r"running at (\S+)", banner)
+        ca = re.search(r"CA certificate\s*:\s*(\S+)", banner)
+        assert url and ca and url.group(1).startswith("https://"), banner
+        with gwsnb.connect(url.group(1), "agent", "agent", timeout=10.0, verify=ca.group(1)) as c:
+            handle = int(re.search(r"record handles\s*:\s*(\d+)", banner).group(1))  # type: ignore[union-attr]
+            result = c.get_chained_record(handle, campaign_name="Campaign1", application_id=134)
+            assert result.complete and result.records
+    finally:
+        proc.terminate()
+        proc.wait(15)
 
 
 # --- the async lifecycle from a plain asyncio program --------------------------------------------
