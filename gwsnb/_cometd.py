@@ -41,12 +41,13 @@ from . import protocol
 from ._credentials import Credentials
 from ._eventlog import DEFAULT_EVENT_LOG_SIZE, EventLog
 from ._hygiene import INVALID_MESSAGE_KEY, MalformedBody, is_unknown_client, is_valid, parse_body
-from ._reconnect import DEFAULT_ADVICE_TIMEOUT_MS, Advice, ReconnectPolicy
+from ._reconnect import Advice, ReconnectPolicy
 from .errors import TransportError, describe
 from .results import Event
 
-__all__ = ["CometdSession", "DEFAULT_ADVICE_TIMEOUT_MS", "DEFAULT_EVENT_LOG_SIZE", "EventLog",
-           "INVALID_MESSAGE_KEY", "ReconnectPolicy"]
+# EventLog, DEFAULT_EVENT_LOG_SIZE, INVALID_MESSAGE_KEY and ReconnectPolicy are re-exported from the
+# modules that define them, for code written when they lived here
+__all__ = ["CometdSession", "DEFAULT_EVENT_LOG_SIZE", "EventLog", "INVALID_MESSAGE_KEY", "ReconnectPolicy"]
 
 LOGGER = logging.getLogger(__name__)
 
