@@ -102,6 +102,7 @@ class CometdSession:
         self._first_connect = True
         self._pause_floor = 0.0
         self._delivered = False
+        self._subscribed = False
         self.client_id: str | None = None
         self.handshakes = 0
         self.reopens = 0
@@ -228,6 +229,7 @@ class CometdSession:
         if not isinstance(client_id, str) or not client_id:
             raise _Refused("handshake reply without a clientId")
         self.client_id = client_id
+        self._subscribed = False
         self.advice.reconnect = "retry"
         self._first_connect = True
         self.policy.success()
@@ -239,7 +241,10 @@ class CometdSession:
         for message in replies:
             if message.get("channel") == protocol.META_SUBSCRIBE and message.get("successful") is not True:
                 self.advice.update(message.get("advice"))
+                if is_unknown_client(message) and not _advises_reconnect(message):
+                    self.advice.reconnect = "handshake"
                 raise _Refused(f"subscription refused: {message.get('error')}")
+        self._subscribed = True
 
     async def _connect(self) -> None:
         message: dict[str, Any] = {"channel": protocol.META_CONNECT, "clientId": self.client_id,
@@ -316,6 +321,9 @@ class CometdSession:
             await self._subscribe()
             return
         await self._pace(handshake=False)
+        if not self._subscribed:  # the subscription after the last handshake failed: try it again
+            await self._subscribe()
+            return
         await self._connect()
 
     async def _pace(self, *, handshake: bool) -> None:
