@@ -57,7 +57,7 @@ REQUEST_TIMEOUT_S = 10.0
 NETWORK_PAUSE_S = 0.1
 #: least pause before reopening after ``reconnect: "none"``
 REOPEN_PAUSE_S = 1.0
-#: pause before the next long-poll after an answer that carried messages (see ``_step``)
+#: pause before the next long-poll after an answer, while a blocking caller waits (see ``_step``)
 REPOLL_PAUSE_S = 0.0001
 _CONNECTION_TIMEOUT: Any = getattr(aiohttp, "ConnectionTimeoutError", ())
 
@@ -97,6 +97,8 @@ class CometdSession:
         self.event_log = event_log if event_log is not None else EventLog()
         self.policy = policy or ReconnectPolicy()
         self.advice = Advice()
+        #: whether a thread other than the loop's waits on a call (see ``_step``); set by the client
+        self.threads_waiting: Callable[[], bool] = lambda: False
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._first_connect = True
@@ -303,12 +305,12 @@ class CometdSession:
                 self._failed(exc)
 
     async def _step(self) -> None:
-        if self._delivered:
-            # a pause after an answer that carried messages: the calls it finished resume, and a thread
-            # blocked on one of them gets the GIL while this loop waits, instead of after it has built
-            # the next long-poll; messages arriving meanwhile are queued by the server for that poll
-            self._delivered = False
+        if self._delivered and self.threads_waiting():
+            # a pause after an answer while another thread blocks on a call: the calls the answer finished
+            # resume, and that thread gets the GIL while this loop waits, instead of after it has built the
+            # next long-poll; messages arriving meanwhile are queued by the server for that poll
             await asyncio.sleep(REPOLL_PAUSE_S)
+        self._delivered = False
         advice = self.advice
         if advice.reconnect == "none":
             LOGGER.warning("CometD: %s advised reconnect 'none'; reopening the session", self.url)

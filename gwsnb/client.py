@@ -132,6 +132,9 @@ class GwsClient:
         self._closed = False
         self._closing: concurrent.futures.Future[None] | None = None
         self._close_lock = threading.Lock()
+        #: blocking get_chained_record calls waiting in other threads (read by the CometD session)
+        self._blocked = 0
+        self._blocked_lock = threading.Lock()
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
@@ -175,6 +178,7 @@ class GwsClient:
             self.notifications_url, channels=(protocol.CHANNEL_OUTBOUND,), http=self._rest.http,
             headers=self._rest.csrf_headers, refresh=self._refresh_async, on_messages=self._correlator.feed,
             event_log=self.event_log, proxy=self._rest.proxy)
+        self._cometd.threads_waiting = self._threads_waiting
         await self._cometd.open(self.timeout)
         self._rest.before_retry = self._wait_cometd_on_new_session
 
@@ -206,6 +210,9 @@ class GwsClient:
         deadline = loop.time() + min(self.timeout, 10.0)
         while loop.time() < deadline and not cometd.riding(self._rest.cookies()):
             await asyncio.sleep(0.02)
+
+    def _threads_waiting(self) -> bool:
+        return self._blocked > 0
 
     async def _refresh_async(self) -> None:
         await self._rest.relogin(self._rest.generation)
@@ -352,12 +359,17 @@ class GwsClient:
         if self._loop is None:
             raise TransportError("the client is not connected")
         wait = (params.timeout or self.timeout) + _BLOCKING_MARGIN
+        with self._blocked_lock:
+            self._blocked += 1
         try:
             return self._loop.run(self._get_chained_record(params, device), wait)
         except LoopTimeout:
             raise NotificationTimeout(
                 f"GetChainedRecord for handle {params.record_handle}: the client loop did not answer in {wait} s",
                 record_handle=params.record_handle) from None
+        finally:
+            with self._blocked_lock:
+                self._blocked -= 1
 
     async def get_chained_record_async(self, record_handle: int, *, campaign_name: str, application_id: int,
                                        device_path: str | None = None, reference_id: str | int | None = None,
@@ -373,7 +385,13 @@ class GwsClient:
         core = self._get_chained_record(params, device)
         if self._loop.in_loop_thread():
             return await core
-        return await asyncio.wrap_future(self._loop.submit(core))
+        with self._blocked_lock:  # the caller's loop runs in another thread: it waits like a blocking caller
+            self._blocked += 1
+        try:
+            return await asyncio.wrap_future(self._loop.submit(core))
+        finally:
+            with self._blocked_lock:
+                self._blocked -= 1
 
     async def _get_chained_record(self, params: ChainedRecordParams, device_path: str) -> ChainedRecordResult:
         """One GetChainedRecord on the client's loop: register, POST, await the correlator's verdict.
