@@ -91,7 +91,7 @@ class CometdSession:
         self.credentials = Credentials(url, headers=headers, refresh=refresh)
         self.credentials.http = http
         self._own_http = http is None
-        self._ssl = None if verify is True else verify
+        self._ssl = verify  # True defers to the session's connector (the REST side's context when shared)
         self.proxy = proxy
         self.on_messages = on_messages or (lambda events: None)
         self.event_log = event_log if event_log is not None else EventLog()
@@ -281,7 +281,7 @@ class CometdSession:
         """
         self._closing = False
         if self.credentials.http is None:
-            connector = aiohttp.TCPConnector(ssl=self._ssl if self._ssl is not None else True)
+            connector = aiohttp.TCPConnector(ssl=self._ssl)
             self.credentials.http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True),
                                                           connector=connector)
         try:
