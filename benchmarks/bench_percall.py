@@ -7,13 +7,14 @@ log, no correlation of user events, no result objects, no retries.
 
 Both clients talk to one ``gwsnb sandbox`` running in its own process, so the server's CPU is not the
 client's.  For each concurrency (1, 16, 64) the baseline and gwsnb's ``get_chained_records`` run back to
-back on the same handles (``--rounds`` times, alternating, the best round of each kept); the report gives
-calls/s and client CPU per call (this process's CPU time, all threads, divided by the calls), and the
-ratios gwsnb / baseline.  Then single calls alternate between the two (``--latency-calls`` each) for the
-median latency ratio.  Targets (at concurrency 16): throughput >= 0.8x the baseline, CPU per call <= 1.5x
-the baseline; single-call median latency <= 1.1x.
+back on the same handles (``--rounds`` times, alternating); the report gives the median calls/s and client
+CPU per call (this process's CPU time, all threads, divided by the calls) of each, and as ratio the median
+of each round's own gwsnb / baseline ratio, so that a load change between rounds does not tilt it.  Then
+single calls alternate between the two (``--latency-calls`` each) for the median latency ratio.
+Targets (at concurrency 16): throughput >= 0.8x the baseline, CPU per call <= 1.5x the baseline;
+single-call median latency <= 1.1x.
 
-Run: ``.venv/bin/python -m benchmarks.bench_percall [--handles 2000] [--latency-calls 200]``
+Run: ``.venv/bin/python -m benchmarks.bench_percall [--handles 2000] [--rounds 3] [--latency-calls 300]``
 """
 
 from __future__ import annotations
@@ -146,77 +147,112 @@ def measure(fn: Any) -> tuple[Run, Any]:
     return Run(time.perf_counter() - t0, time.process_time() - c0), value
 
 
+@dataclass
+class Pair:
+    """One alternating round: the baseline's run and gwsnb's, back to back on the same handles."""
+
+    calls: int
+    raw: Run
+    gws: Run
+
+    @property
+    def rate_ratio(self) -> float:
+        return self.raw.seconds / self.gws.seconds
+
+    @property
+    def cpu_ratio(self) -> float:
+        return self.gws.cpu / self.raw.cpu
+
+
+def _median(values: Any) -> float:
+    return float(statistics.median(list(values)))
+
+
+def throughput_rounds(client: gwsnb.GwsClient, raw: RawClient, loop: asyncio.AbstractEventLoop,
+                      handles: list[int], concurrencies: list[int], rounds: int) -> dict[int, list[Pair]]:
+    def gws(hs: list[int], concurrency: int) -> int:
+        batch = client.get_chained_records(hs, campaign_name=CAMPAIGN, application_id=APPLICATION_ID,
+                                           concurrency=concurrency, progress=False, retries=0)
+        if not batch.ok:
+            raise SystemExit(f"gwsnb, concurrency {concurrency}: {batch.summary()}")
+        return sum(len(r.records) for r in batch.results)
+
+    loop.run_until_complete(raw.run(handles[:200], 16))  # warm-up: connections, code paths
+    gws(handles[:200], 16)
+    pairs: dict[int, list[Pair]] = {}
+    for concurrency in concurrencies:
+        # sequential runs are slow: a quarter of the handles is enough for a stable rate
+        hs = handles if concurrency > 1 else handles[:max(100, len(handles) // 4)]
+        for _ in range(rounds):
+            r_run, r_records = measure(lambda c=concurrency, h=hs: loop.run_until_complete(raw.run(h, c)))
+            g_run, g_records = measure(lambda c=concurrency, h=hs: gws(h, c))
+            if r_records != g_records:
+                raise SystemExit(f"record counts differ: raw {r_records}, gwsnb {g_records}")
+            pairs.setdefault(concurrency, []).append(Pair(len(hs), r_run, g_run))
+    return pairs
+
+
+def latency_rounds(client: gwsnb.GwsClient, raw: RawClient, loop: asyncio.AbstractEventLoop,
+                   handles: list[int], calls: int) -> tuple[list[float], list[float]]:
+    raw_lat: list[float] = []
+    gws_lat: list[float] = []
+    for handle in itertools.islice(itertools.cycle(handles), calls):
+        t0 = time.perf_counter()
+        loop.run_until_complete(raw.call(handle))
+        t1 = time.perf_counter()
+        client.get_chained_record(handle, campaign_name=CAMPAIGN, application_id=APPLICATION_ID)
+        raw_lat.append(t1 - t0)
+        gws_lat.append(time.perf_counter() - t1)
+    return raw_lat, gws_lat
+
+
+def report(pairs: dict[int, list[Pair]], raw_lat: list[float], gws_lat: list[float]) -> None:
+    print(f"{'conc':>4} | {'raw calls/s':>11} {'gwsnb calls/s':>13} {'ratio':>6} | "
+          f"{'raw CPU ms/call':>15} {'gwsnb CPU ms/call':>17} {'ratio':>6}")
+    ratios: dict[int, tuple[float, float]] = {}
+    for concurrency, rounds in pairs.items():
+        calls = rounds[0].calls
+        rate = _median(p.rate_ratio for p in rounds)
+        cpu = _median(p.cpu_ratio for p in rounds)
+        ratios[concurrency] = (rate, cpu)
+        print(f"{concurrency:>4} | {_median(p.raw.rate(calls) for p in rounds):11.0f} "
+              f"{_median(p.gws.rate(calls) for p in rounds):13.0f} {rate:5.2f}x | "
+              f"{_median(p.raw.cpu_ms(calls) for p in rounds):15.3f} "
+              f"{_median(p.gws.cpu_ms(calls) for p in rounds):17.3f} {cpu:5.2f}x")
+    raw_med, gws_med = _median(raw_lat) * 1000, _median(gws_lat) * 1000
+    print(f"single call median latency: raw {raw_med:.2f} ms, gwsnb {gws_med:.2f} ms, "
+          f"ratio {gws_med / raw_med:.2f}x ({len(raw_lat)} calls each, alternating)")
+    if 16 not in ratios:
+        return
+    checks = [("throughput at 16", ratios[16][0], ">=", TARGETS["throughput"]),
+              ("CPU per call at 16", ratios[16][1], "<=", TARGETS["cpu"]),
+              ("single-call latency", gws_med / raw_med, "<=", TARGETS["latency"])]
+    for name, value, op, target in checks:
+        met = value >= target if op == ">=" else value <= target
+        print(f"target {name}: {value:.2f}x {op} {target}x: {'met' if met else 'MISSED'}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--handles", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
-    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds per concurrency (best kept)")
-    parser.add_argument("--latency-calls", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per concurrency")
+    parser.add_argument("--latency-calls", type=int, default=300)
     args = parser.parse_args()
     chains = max(100, args.handles // 2 + 50)
     loop = asyncio.new_event_loop()  # the baseline's loop, in this (main) thread
-    raw_rows: dict[int, Run] = {}
-    gws_rows: dict[int, Run] = {}
-    calls_at: dict[int, int] = {}
     with subprocess_sandbox(chains, 0.0) as server:
         handles = server.handles[:args.handles]
         raw = RawClient(server.url)
         loop.run_until_complete(raw.open())
         with gwsnb.connect(server.url, USER, PASSWORD) as client:
-            def gws(hs: list[int], concurrency: int) -> int:
-                batch = client.get_chained_records(hs, campaign_name=CAMPAIGN, application_id=APPLICATION_ID,
-                                                   concurrency=concurrency, progress=False, retries=0)
-                if not batch.ok:
-                    raise SystemExit(f"gwsnb, concurrency {concurrency}: {batch.summary()}")
-                return sum(len(r.records) for r in batch.results)
-
-            loop.run_until_complete(raw.run(handles[:200], 16))  # warm-up: connections, code paths
-            gws(handles[:200], 16)
-            for concurrency in args.concurrency:
-                # sequential runs are slow: a quarter of the handles is enough for a stable rate
-                hs = handles if concurrency > 1 else handles[:max(100, len(handles) // 4)]
-                for _ in range(args.rounds):
-                    r_run, r_records = measure(lambda c=concurrency, h=hs: loop.run_until_complete(raw.run(h, c)))
-                    g_run, g_records = measure(lambda c=concurrency, h=hs: gws(h, c))
-                    if r_records != g_records:
-                        raise SystemExit(f"record counts differ: raw {r_records}, gwsnb {g_records}")
-                    for rows, run in ((raw_rows, r_run), (gws_rows, g_run)):
-                        best = rows.get(concurrency)
-                        if best is None or run.seconds < best.seconds:
-                            rows[concurrency] = run
-                calls_at[concurrency] = len(hs)
-            raw_lat: list[float] = []
-            gws_lat: list[float] = []
-            for handle in itertools.islice(itertools.cycle(handles), args.latency_calls):
-                t0 = time.perf_counter()
-                loop.run_until_complete(raw.call(handle))
-                t1 = time.perf_counter()
-                client.get_chained_record(handle, campaign_name=CAMPAIGN, application_id=APPLICATION_ID)
-                raw_lat.append(t1 - t0)
-                gws_lat.append(time.perf_counter() - t1)
+            pairs = throughput_rounds(client, raw, loop, handles, args.concurrency, args.rounds)
+            raw_lat, gws_lat = latency_rounds(client, raw, loop, handles, args.latency_calls)
         loop.run_until_complete(raw.close())
     loop.close()
     print(f"bench_percall: {args.handles} handles, gwsnb sandbox in its own process, {os.cpu_count()} CPU(s); "
-          f"best of {args.rounds} alternating rounds")
-    print(f"{'conc':>4} | {'raw calls/s':>11} {'gwsnb calls/s':>13} {'ratio':>6} | "
-          f"{'raw CPU ms/call':>15} {'gwsnb CPU ms/call':>17} {'ratio':>6}")
-    for concurrency in args.concurrency:
-        calls = calls_at[concurrency]
-        r, g = raw_rows[concurrency], gws_rows[concurrency]
-        print(f"{concurrency:>4} | {r.rate(calls):11.0f} {g.rate(calls):13.0f} {g.rate(calls) / r.rate(calls):5.2f}x | "
-              f"{r.cpu_ms(calls):15.3f} {g.cpu_ms(calls):17.3f} {g.cpu_ms(calls) / r.cpu_ms(calls):5.2f}x")
-    raw_med, gws_med = statistics.median(raw_lat) * 1000, statistics.median(gws_lat) * 1000
-    print(f"single call median latency: raw {raw_med:.2f} ms, gwsnb {gws_med:.2f} ms, "
-          f"ratio {gws_med / raw_med:.2f}x ({len(raw_lat)} calls each, alternating)")
-    if 16 in raw_rows:
-        calls = calls_at[16]
-        r, g = raw_rows[16], gws_rows[16]
-        checks = [("throughput at 16", g.rate(calls) / r.rate(calls), ">=", TARGETS["throughput"]),
-                  ("CPU per call at 16", g.cpu_ms(calls) / r.cpu_ms(calls), "<=", TARGETS["cpu"]),
-                  ("single-call latency", gws_med / raw_med, "<=", TARGETS["latency"])]
-        for name, value, op, target in checks:
-            met = value >= target if op == ">=" else value <= target
-            print(f"target {name}: {value:.2f}x {op} {target}x: {'met' if met else 'MISSED'}")
+          f"medians of {args.rounds} alternating rounds, each ratio the median of the rounds' own ratios")
+    report(pairs, raw_lat, gws_lat)
 
 
 if __name__ == "__main__":
