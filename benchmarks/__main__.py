@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-BENCHMARKS = ("bench_import", "bench_calling_list", "bench_sandbox", "bench_client", "bench_frames", "bench_bulk",
+BENCHMARKS = ("bench_import", "bench_calling_list", "bench_sandbox", "bench_percall", "bench_frames", "bench_bulk",
               "bench_runs")
 
 

@@ -39,7 +39,7 @@ from .params import ChainedRecordParams, parse_handles
 
 if _typing.TYPE_CHECKING:
     from .batch import ChainedRecordBatch, HandleFailure
-    from .client import Device, GwsClient, connect
+    from .client import Device, GwsClient, connect, connect_async
     from .operations import OperationResult
     from .record_form import RecordActionsForm
     from .results import CallTimings, ChainedRecordResult, Event
@@ -66,6 +66,7 @@ _LAZY = {
     "RecordActionsForm": ".record_form",
     "Sandbox": ".sandbox",
     "connect": ".client",
+    "connect_async": ".client",
     "open_run": ".runs",
 }
 
@@ -108,6 +109,7 @@ __all__ = [
     "WritesNotAllowedError",
     "__version__",
     "connect",
+    "connect_async",
     "open_run",
     "parse_handles",
 ]

@@ -1,324 +1,114 @@
-"""The CometD (Bayeux long-polling) side of the client: the only module that imports ``aiocometd_noloop``.
+"""The CometD (Bayeux 1.0 long-polling) client of gwsnb: handshake, connect, subscribe, and staying alive.
 
-It owns the client's background event-loop thread, the adapter over ``aiocometd_noloop`` 0.4.9, the
-reconnect policy and the raw event log.  Every trap listed in ``shared/COMETD-CLIENT.md`` is handled here:
+Written here over ``aiohttp`` rather than taken from a library: the one Python CometD client that works on
+current Python (aiocometd-noloop) cost about a third of the client's CPU per GetChainedRecord call, which
+kept a notebook far from what a hand-written asyncio client does (see ``benchmarks/bench_percall.py``).
+It is tested against three independent servers: faye, CometD's own Node server, and the sandbox.
 
-1. credentials: an ``AuthExtension`` adds the REST session's cookies (JSESSIONID) and CSRF header to every
-   long-polling POST; its ``authenticate()`` (called by the library on a Bayeux 401/403) and any HTTP
-   401/403 seen on the CometD endpoint make the next request log in again over REST first;
-2. first connect: ``advice: {"timeout": 0}`` is added to the first ``/meta/connect`` after each handshake,
-   so a server that holds connects answers at once;
-3. cookies: our own ``aiohttp`` session with ``CookieJar(unsafe=True)`` (the default jar drops cookies
-   of IP-address hosts such as 127.0.0.1);
-4. ``connection_timeout=0``: the library never gives up on an unreachable server by itself; calls in
-   flight end by their own timeout instead;
-5. no replay: messages published while disconnected are lost; the caller's timeout covers that;
-6. one consumer task drains the library's queue at all times (we read messages in the extension's
-   ``incoming()`` hook, which also sees ``/meta`` messages, and the queue is only drained);
-7. ``close()`` is bounded by a timeout (the library can hang or log a ``CancelledError``);
-8. the library re-sends its saved subscriptions on re-handshake itself.
+One task runs the session: handshake → subscribe → long-poll ``/meta/connect`` over and over.  Each
+concern lives in one place:
 
-Reconnect policy (:class:`ReconnectPolicy`): the server's advice is followed (``retry`` → connect,
-``handshake`` → handshake, interval honoured by the library).  A ``/meta/connect`` refused with
-``402::Unknown client`` (CometD) or ``401:<id>:Unknown client`` (faye) but carrying no advice is treated
-as ``reconnect: "handshake"``.  After a failure (refused meta message, HTTP error, network error) each
-further handshake or connect waits a full-jitter exponential backoff ``uniform(0, min(cap, base·2^(n-1)))``
-(n = consecutive failures, reset by a successful connect), on top of the library's fixed 1 s pause after
-a network error; and at most ``max_handshakes`` handshakes are sent per ``window`` seconds, so a server
-that keeps forgetting the client cannot cause a handshake storm.  If the server advises
-``reconnect: "none"`` the session is reopened from scratch under the same policy.  A successful
-handshake resets the backoff (the server answers again), not the handshake cap.
+- credentials (cookies from the jar shared with REST, CSRF header, re-login after HTTP 401/403):
+  :mod:`gwsnb._credentials`;
+- the server's advice and our pacing (full-jitter backoff, handshake cap, the long-poll deadline):
+  :mod:`gwsnb._reconnect`;
+- received-message hygiene (what is a message, what is logged and counted as invalid):
+  :mod:`gwsnb._hygiene`;
+- the event log: :mod:`gwsnb._eventlog`.
 
-Silent server: the library gives each long-poll 1.2 × the advised ``timeout``, and none at all when the
-server's advice names no timeout (a ``402`` reply's advice usually does not), which would let a silent
-server stall the session for good: so advice without a ``timeout`` is supplemented with the last one
-advised (:data:`DEFAULT_ADVICE_TIMEOUT_MS`, GWS's 30 s, until the server names one) before the library
-reads it, while the event log keeps the message as the server sent it.  A long-poll a poll that gets no answer
-in that time sets :attr:`CometdSession.state` to ``"unresponsive"``, counts it in ``unanswered_polls`` and
-logs one warning per outage (and one when the server answers again); the library then polls again.
-Received array elements that are not JSON objects with a ``channel`` are logged in the event log (a
-non-object wrapped as ``{INVALID_MESSAGE_KEY: value}``), counted in ``invalid_messages`` and removed
-before the library sees them (it would raise and pause its connect loop).
+Protocol rules (see docs/cometd.md): the first ``/meta/connect`` after each handshake sends
+``advice: {"timeout": 0}`` so that a server holding connects answers at once; ``reconnect: "handshake"``
+(or ``402::Unknown client`` / faye's ``401:<id>:Unknown client`` without advice) leads to a new handshake
+and re-subscription; ``reconnect: "none"`` reopens the session from scratch under the same pacing.  A
+long-poll unanswered within 1.2 × the advised timeout marks the session ``unresponsive`` (counted in
+:attr:`CometdSession.unanswered_polls`, one warning per outage).  Messages published while disconnected
+are lost (Bayeux has no replay): a call waiting for them ends by its own timeout.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
-import random
-import threading
 import time
-from collections import deque
-from collections.abc import Awaitable, Callable, Iterator
-from types import SimpleNamespace
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
-from aiocometd_noloop import Client
-from aiocometd_noloop import exceptions as cometd_errors
-from aiocometd_noloop.constants import ConnectionType
-from aiocometd_noloop.extensions import AuthExtension
-from yarl import URL
 
+from . import protocol
+from ._credentials import Credentials
+from ._eventlog import DEFAULT_EVENT_LOG_SIZE, EventLog
+from ._hygiene import INVALID_MESSAGE_KEY, MalformedBody, is_unknown_client, is_valid, parse_body
+from ._reconnect import Advice, ReconnectPolicy
 from .errors import TransportError, describe
 from .results import Event
 
-__all__ = ["EventLog", "ReconnectPolicy", "CometdSession"]
+# EventLog, DEFAULT_EVENT_LOG_SIZE, INVALID_MESSAGE_KEY and ReconnectPolicy are re-exported from the
+# modules that define them, for code written when they lived here
+__all__ = ["CometdSession", "DEFAULT_EVENT_LOG_SIZE", "EventLog", "INVALID_MESSAGE_KEY", "ReconnectPolicy"]
 
 LOGGER = logging.getLogger(__name__)
 
-DEFAULT_EVENT_LOG_SIZE = 100_000
-#: the long-poll timeout assumed until the server advises one (GWS advises 30000 ms [sample])
-DEFAULT_ADVICE_TIMEOUT_MS = 30_000
-#: an event-log entry for a received array element that was not a JSON object: ``{key: the value}``
-INVALID_MESSAGE_KEY = "gwsnb.invalid_message"
+#: seconds a handshake, subscribe or disconnect request may take
+REQUEST_TIMEOUT_S = 10.0
+#: least pause after a network error (a refused connection fails at once)
+NETWORK_PAUSE_S = 0.1
+#: least pause before reopening after ``reconnect: "none"``
+REOPEN_PAUSE_S = 1.0
+#: pause before the next long-poll after an answer, while a blocking caller waits (see ``_step``)
+REPOLL_PAUSE_S = 0.0001
+_CONNECTION_TIMEOUT: Any = getattr(aiohttp, "ConnectionTimeoutError", ())
 
 
-class EventLog:
-    """Every CometD message received (``/meta`` included), in arrival order, in a bounded ring buffer.
-
-    When full, the oldest message is dropped and counted in :attr:`dropped` (never silently).
-    Thread-safe: written by the client's loop thread, read from any thread.
-    """
-
-    def __init__(self, maxlen: int = DEFAULT_EVENT_LOG_SIZE) -> None:
-        if maxlen < 1:
-            raise ValueError("event log size must be >= 1")
-        self._events: deque[Event] = deque(maxlen=maxlen)
-        self._lock = threading.Lock()
-        self.dropped = 0
-        self.total = 0
-
-    @property
-    def maxlen(self) -> int:
-        return self._events.maxlen or 0
-
-    def append(self, event: Event) -> None:
-        with self._lock:
-            if len(self._events) == self._events.maxlen:
-                self.dropped += 1
-            self._events.append(event)
-            self.total += 1
-
-    def snapshot(self) -> list[Event]:
-        with self._lock:
-            return list(self._events)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._events.clear()
-
-    def __len__(self) -> int:
-        return len(self._events)
-
-    def __iter__(self) -> Iterator[Event]:
-        return iter(self.snapshot())
-
-    def __repr__(self) -> str:
-        return f"<EventLog {len(self)}/{self.maxlen} messages, {self.dropped} dropped>"
-
-
-class ReconnectPolicy:
-    """Full-jitter exponential backoff after failures and a cap on handshakes per window (see module doc)."""
-
-    def __init__(self, *, base: float = 0.25, cap: float = 15.0, max_handshakes: int = 10,
-                 window: float = 60.0, rng: random.Random | None = None) -> None:
-        self.base = base
-        self.cap = cap
-        self.max_handshakes = max_handshakes
-        self.window = window
-        self.failures = 0
-        self.handshakes: deque[float] = deque()
-        self._rng = rng or random.Random()
-
-    def failure(self) -> None:
-        self.failures += 1
-
-    def success(self) -> None:
-        self.failures = 0
-
-    def delay(self, *, handshake: bool, now: float | None = None) -> float:
-        """Seconds to wait before the next connect (or handshake) attempt."""
-        now = time.monotonic() if now is None else now
-        wait = 0.0
-        if self.failures > 0:
-            wait = self._rng.uniform(0.0, min(self.cap, self.base * 2 ** (self.failures - 1)))
-        if handshake:
-            while self.handshakes and now - self.handshakes[0] > self.window:
-                self.handshakes.popleft()
-            if len(self.handshakes) >= self.max_handshakes:
-                wait = max(wait, self.handshakes[0] + self.window - now)
-        return wait
-
-    def handshake_sent(self, now: float | None = None) -> None:
-        self.handshakes.append(time.monotonic() if now is None else now)
-
-
-def _is_unknown_client(message: dict[str, Any]) -> bool:
-    error = message.get("error")
-    if not isinstance(error, str):
-        return False
-    return (error.startswith("402") or error.startswith("401")) and "unknown client" in error.lower()
-
-
-class _GwsExtension(AuthExtension):
-    """Adds the REST credentials to every request, applies the reconnect policy, reads every message."""
-
-    def __init__(self, owner: CometdSession) -> None:
-        self._owner = owner
-        self.first_connect_pending = True
-        self.need_refresh = False
-        self.sent_cookies: dict[str, str] = {}
-        #: the last long-poll timeout the server advised (ms)
-        self.advised_timeout_ms: float = DEFAULT_ADVICE_TIMEOUT_MS
-
-    async def outgoing(self, payload: list[dict[str, Any]], headers: dict[str, str]) -> None:
-        owner = self._owner
-        channels = [m.get("channel") for m in payload]
-        is_handshake = "/meta/handshake" in channels
-        if is_handshake or "/meta/connect" in channels:
-            wait = owner.policy.delay(handshake=is_handshake)
-            if wait > 0:
-                LOGGER.info("CometD: waiting %.2f s before the next %s", wait,
-                            "handshake" if is_handshake else "connect")
-                await asyncio.sleep(wait)
-            if is_handshake:
-                owner.policy.handshake_sent()
-                owner.handshakes += 1
-        await self._refresh_if_needed()
-        for message in payload:
-            if message.get("channel") == "/meta/connect" and self.first_connect_pending:
-                advice = message.setdefault("advice", {})
-                if isinstance(advice, dict):
-                    advice["timeout"] = 0
-                self.first_connect_pending = False
-        cookies = owner.cookies()
-        self.sent_cookies = cookies
-        if cookies:
-            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
-            session = owner.http_session
-            if session is not None:
-                # keep the jar in step: aiohttp lets jar cookies override a same-named Cookie header
-                session.cookie_jar.update_cookies(cookies, URL(owner.url))
-        headers.update(owner.headers())
-
-    async def incoming(self, payload: list[dict[str, Any]], headers: Any = None) -> None:
-        owner = self._owner
-        now = time.time()
-        events: list[Event] = []
-        invalid = 0
-        for index, message in enumerate(payload):
-            if not isinstance(message, dict) or not isinstance(message.get("channel"), str):
-                # logged (a non-object wrapped, so the log holds dicts only) and left to the correlator
-                # to count; removed below, the library would raise on it and pause its connect loop
-                invalid += 1
-                logged = message if isinstance(message, dict) else {INVALID_MESSAGE_KEY: message}
-                event = Event(now, logged)
-                owner.event_log.append(event)
-                events.append(event)
-                continue
-            channel = message.get("channel")
-            if channel in ("/meta/connect", "/meta/handshake"):
-                if message.get("successful"):
-                    if channel == "/meta/handshake":
-                        self.first_connect_pending = True
-                        owner.client_id = message.get("clientId")
-                        # the server answers again: the first connect goes at once (the handshake cap
-                        # per window still bounds a server that accepts handshakes and forgets clients)
-                        owner.policy.success()
-                    else:
-                        owner.policy.success()
-                        owner.connected_with = dict(self.sent_cookies)
-                        owner._mark_connected()
-                else:
-                    owner.policy.failure()
-                    owner._mark_down("refused")
-                    advice = message.get("advice")
-                    if _is_unknown_client(message) and not (isinstance(advice, dict) and "reconnect" in advice):
-                        # CometD servers send advice with 402; without it the library would retry forever
-                        payload[index] = {**message, "advice": {"reconnect": "handshake", "interval": 0}}
-            payload[index] = self._with_timeout_advice(payload[index])
-            event = Event(now, message)
-            owner.event_log.append(event)
-            events.append(event)
-        if invalid:
-            owner.invalid_messages += invalid
-            LOGGER.warning("CometD: %d received message(s) without a channel or not a JSON object; kept in "
-                           "the event log, ignored", invalid)
-            payload[:] = [m for m in payload if isinstance(m, dict) and isinstance(m.get("channel"), str)]
-        if events:
-            try:
-                owner.on_messages(events)
-            except Exception:  # a bug in a consumer must not kill the transport
-                LOGGER.exception("CometD: message handler failed")
-
-    def _with_timeout_advice(self, message: dict[str, Any]) -> dict[str, Any]:
-        """``message`` as the library should read it: advice always names a long-poll timeout."""
-        advice = message.get("advice")
-        if isinstance(advice, dict):
-            timeout = advice.get("timeout")
-            if isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
-                self.advised_timeout_ms = timeout
-                return message
-        elif not (message.get("channel") == "/meta/handshake" and message.get("successful")):
-            return message  # no advice: the library keeps the previous one, which names a timeout
-        supplemented = dict(advice) if isinstance(advice, dict) else {}
-        supplemented["timeout"] = self.advised_timeout_ms
-        return {**message, "advice": supplemented}
-
-    async def authenticate(self) -> None:
-        # the library calls this on a Bayeux 401/403 and resends once; faye's "401::Unknown client"
-        # also lands here, so only log in again when the HTTP layer said the session is gone
-        await self._refresh_if_needed()
-
-    async def _refresh_if_needed(self) -> None:
-        owner = self._owner
-        if not self.need_refresh or owner.refresh is None:
-            return
-        self.need_refresh = False
-        if owner.cookies() != self.sent_cookies:
-            return  # the REST side already logged in again since the refused request: just resend
-        with contextlib.suppress(Exception):
-            await owner.refresh()
+class _Refused(Exception):
+    """A meta request the server refused or answered without its reply (see the event log)."""
 
 
 class CometdSession:
     """One logical CometD session over long-polling that survives re-handshakes and server restarts.
 
     :param url: the notifications endpoint (``…/api/v2/notifications``)
-    :param cookies: returns the current REST cookies (JSESSIONID), called before every request
+    :param http: the ``aiohttp`` session to send with (the client passes the REST one: one cookie jar);
+        ``None`` makes one of its own (``CookieJar(unsafe=True)``), closed with the session
     :param headers: returns the extra headers (CSRF), called before every request
     :param refresh: coroutine that logs in again over REST (after an HTTP 401/403 on the endpoint)
     :param on_messages: called on the loop with each received batch (``/meta`` included), in order
+    :param verify: TLS verification for a session of its own (``ssl=`` of aiohttp: True, False or a context)
+    :param proxy: the proxy URL to send through, if any
     """
 
-    def __init__(self, url: str, *, channels: tuple[str, ...] = ("/v2/me/outbound",),
-                 cookies: Callable[[], dict[str, str]] | None = None,
+    def __init__(self, url: str, *, channels: tuple[str, ...] = (protocol.CHANNEL_OUTBOUND,),
+                 http: aiohttp.ClientSession | None = None,
                  headers: Callable[[], dict[str, str]] | None = None,
                  refresh: Callable[[], Awaitable[None]] | None = None,
                  on_messages: Callable[[list[Event]], None] | None = None,
-                 event_log: EventLog | None = None, verify: bool | str = True,
-                 policy: ReconnectPolicy | None = None) -> None:
+                 event_log: EventLog | None = None, verify: Any = True,
+                 policy: ReconnectPolicy | None = None, proxy: str | None = None) -> None:
         self.url = url
         self.channels = channels
-        self.cookies = cookies or dict
-        self.headers = headers or dict
-        self.refresh = refresh
+        self.credentials = Credentials(url, headers=headers, refresh=refresh)
+        self.credentials.http = http
+        self._own_http = http is None
+        self._ssl = verify  # True defers to the session's connector (the REST side's context when shared)
+        self.proxy = proxy
         self.on_messages = on_messages or (lambda events: None)
         self.event_log = event_log if event_log is not None else EventLog()
         self.policy = policy or ReconnectPolicy()
-        self._ssl: Any = None if verify is True else (False if verify is False else _ssl_context(verify))
-        self.http_session: aiohttp.ClientSession | None = None
-        self._client: Client | None = None
-        self._extension = _GwsExtension(self)
-        self._consumer: asyncio.Task[None] | None = None
+        self.advice = Advice()
+        #: whether a thread other than the loop's waits on a call (see ``_step``); set by the client
+        self.threads_waiting: Callable[[], bool] = lambda: False
+        self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self._first_connect = True
+        self._pause_floor = 0.0
+        self._delivered = False
+        self._subscribed = False
         self.client_id: str | None = None
         self.handshakes = 0
         self.reopens = 0
         self.connected = asyncio.Event()
-        #: see :attr:`state`
         self._state = "connecting"
         #: received messages that were not a JSON object with a channel (kept in the event log)
         self.invalid_messages = 0
@@ -326,8 +116,12 @@ class CometdSession:
         self.connected_with: dict[str, str] = {}
         #: long-polls that got no answer at all within the advised timeout (× 1.2) — a silent server
         self.unanswered_polls = 0
-        #: loop time when the session last stopped being connected (None while connected)
+        #: monotonic time when the session last stopped being connected (None while connected)
         self.down_since: float | None = None
+
+    @property
+    def http_session(self) -> aiohttp.ClientSession | None:
+        return self.credentials.http
 
     @property
     def state(self) -> str:
@@ -337,13 +131,17 @@ class CometdSession:
         return self._state
 
     def riding(self, cookies: dict[str, str]) -> bool:
-        """Whether the session is connected over the HTTP session of ``cookies`` (safe from any thread)."""
-        return self.connected.is_set() and self.connected_with == cookies
+        """Whether the session is connected with every cookie of ``cookies`` (the REST side's) as they are."""
+        sent = self.connected_with
+        return self.connected.is_set() and all(sent.get(k) == v for k, v in cookies.items())
 
+    def __repr__(self) -> str:
+        return f"<CometdSession {self.url!r} {self._state} handshakes={self.handshakes}>"
+
+    # --- state ----------------------------------------------------------------------------------
     def _mark_connected(self) -> None:
         if self._state == "unresponsive" and self.down_since is not None:
-            LOGGER.warning("CometD: %s answers again after %.1f s", self.url,
-                           time.monotonic() - self.down_since)
+            LOGGER.warning("CometD: %s answers again after %.1f s", self.url, time.monotonic() - self.down_since)
         self._state = "connected"
         self.down_since = None
         self.connected.set()
@@ -356,7 +154,7 @@ class CometdSession:
         if why == "unresponsive":
             self.unanswered_polls += 1
             if self._state != "unresponsive":
-                # warn once per outage: the transport retries every (timeout × 1.2) while it lasts
+                # warn once per outage: the session polls again every (timeout × 1.2) while it lasts
                 LOGGER.warning("CometD: no answer from %s within the advised long-poll timeout; the server "
                                "looks silent, retrying (calls in flight end by their own timeout)", self.url)
             self._state = "unresponsive"
@@ -364,125 +162,221 @@ class CometdSession:
             self._state = "reconnecting"
         self.connected.clear()
 
-    def __repr__(self) -> str:
-        return f"<CometdSession {self.url!r} {self._state} handshakes={self.handshakes}>"
+    # --- one request ------------------------------------------------------------------------------
+    async def _post(self, messages: list[dict[str, Any]], timeout: float) -> list[dict[str, Any]]:
+        """Send one Bayeux request; log and deliver what comes back; return the valid replies.
 
-    def _trace(self) -> aiohttp.TraceConfig:
-        trace = aiohttp.TraceConfig()
+        :raises _Refused: HTTP error status without a Bayeux body.
+        :raises aiohttp.ClientError, OSError, asyncio.TimeoutError, MalformedBody: transport failures.
+        """
+        credentials = self.credentials
+        http = credentials.http
+        if http is None:
+            raise TransportError("the CometD session is not open")
+        await credentials.refresh_if_needed()
+        async with http.post(self.url, data=json.dumps(messages), headers=credentials.headers(), proxy=self.proxy,
+                             timeout=aiohttp.ClientTimeout(total=timeout), ssl=self._ssl) as response:
+            raw = await response.read()
+            status = response.status
+        credentials.refused(status)
+        try:
+            replies = self._receive(raw)
+        except MalformedBody:
+            if status < 400:
+                raise
+            replies = []
+        if status >= 400 and not replies:  # a Bayeux body (e.g. 401 with 402::Unknown client) speaks for itself
+            raise _Refused(f"HTTP {status}")
+        return replies
 
-        async def on_end(session: Any, ctx: SimpleNamespace, params: Any) -> None:
-            status = params.response.status
-            if status in (401, 403):
-                self._extension.need_refresh = True
-            if status >= 400:
-                self.policy.failure()
+    def _receive(self, raw: bytes) -> list[dict[str, Any]]:
+        messages, invalid = parse_body(raw)
+        now = time.time()
+        events = [Event(now, m) for m in messages]
+        self.event_log.extend(events)
+        if invalid:
+            self.invalid_messages += invalid
+            LOGGER.warning("CometD: %d received message(s) without a channel or not a JSON object; kept in "
+                           "the event log, ignored", invalid)
+        if events:
+            self._delivered = True
+            try:
+                self.on_messages(events)
+            except Exception:  # a bug in a consumer must not kill the transport
+                LOGGER.exception("CometD: message handler failed")
+        return messages if not invalid else [m for m in messages if is_valid(m)]
 
-        async def on_exception(session: Any, ctx: SimpleNamespace, params: Any) -> None:
-            self.policy.failure()
-            # aiohttp's total timeout (the library sets it to 1.2 × the advised timeout) raises a bare
-            # TimeoutError: the request was sent and the server never answered
-            silent = isinstance(params.exception, asyncio.TimeoutError) and not isinstance(
-                params.exception, aiohttp.ConnectionTimeoutError)
-            self._mark_down("unresponsive" if silent else "network")
+    def _meta_reply(self, replies: list[dict[str, Any]], channel: str) -> dict[str, Any]:
+        """The reply on ``channel`` (its advice taken); :raises _Refused: none, or unsuccessful."""
+        for message in replies:
+            if message.get("channel") != channel:
+                continue
+            self.advice.update(message.get("advice"))
+            if message.get("successful") is True:
+                return message
+            if is_unknown_client(message) and not _advises_reconnect(message):
+                self.advice.reconnect = "handshake"  # what CometD servers advise with a 402
+            raise _Refused(str(message.get("error") or f"{channel} refused"))
+        raise _Refused(f"no {channel} reply")
 
-        trace.on_request_end.append(on_end)
-        trace.on_request_exception.append(on_exception)
-        return trace
+    # --- the protocol steps -------------------------------------------------------------------------
+    async def _handshake(self) -> None:
+        self.policy.handshake_sent()
+        self.handshakes += 1
+        self.client_id = None
+        message = {"channel": protocol.META_HANDSHAKE, "version": "1.0", "minimumVersion": "1.0",
+                   "supportedConnectionTypes": ["long-polling"]}
+        reply = self._meta_reply(await self._post([message], REQUEST_TIMEOUT_S), protocol.META_HANDSHAKE)
+        client_id = reply.get("clientId")
+        if not isinstance(client_id, str) or not client_id:
+            raise _Refused("handshake reply without a clientId")
+        self.client_id = client_id
+        self._subscribed = False
+        self.advice.reconnect = "retry"
+        self._first_connect = True
+        self.policy.success()
 
-    async def _new_client(self) -> Client:
-        self.http_session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True),
-                                                  trace_configs=[self._trace()])
-        client = Client(self.url, ConnectionType.LONG_POLLING, connection_timeout=0, ssl=self._ssl,
-                        max_pending_count=10_000, auth=self._extension, loop=asyncio.get_running_loop())
-        client._http_session = self.http_session  # trap 3: our jar keeps cookies of IP hosts
-        self._extension.first_connect_pending = True
-        return client
+    async def _subscribe(self) -> None:
+        messages = [{"channel": protocol.META_SUBSCRIBE, "clientId": self.client_id, "subscription": channel}
+                    for channel in self.channels]
+        replies = await self._post(messages, REQUEST_TIMEOUT_S)
+        for message in replies:
+            if message.get("channel") == protocol.META_SUBSCRIBE and message.get("successful") is not True:
+                self.advice.update(message.get("advice"))
+                if is_unknown_client(message) and not _advises_reconnect(message):
+                    self.advice.reconnect = "handshake"
+                raise _Refused(f"subscription refused: {message.get('error')}")
+        self._subscribed = True
 
+    async def _connect(self) -> None:
+        message: dict[str, Any] = {"channel": protocol.META_CONNECT, "clientId": self.client_id,
+                                   "connectionType": "long-polling"}
+        deadline = self.advice.poll_deadline_s
+        if self._first_connect:
+            message["advice"] = {"timeout": 0}
+            deadline = REQUEST_TIMEOUT_S
+        try:
+            replies = await self._post([message], deadline)
+        except asyncio.TimeoutError as exc:
+            if isinstance(exc, _CONNECTION_TIMEOUT):
+                raise
+            # the request was sent and the server never answered (a refused connection is another error)
+            raise _Silent() from None
+        self._meta_reply(replies, protocol.META_CONNECT)
+        self._first_connect = False
+        self.connected_with = self.credentials.sent
+        self.policy.success()
+        self._mark_connected()
+
+    async def _establish(self) -> None:
+        await self._handshake()
+        await self._subscribe()
+        await self._connect()
+
+    # --- lifecycle -----------------------------------------------------------------------------------
     async def open(self, timeout: float = 30.0) -> None:
-        """Handshake, first connect and subscribe; then keep the session alive in the background.
+        """Handshake, subscribe and first connect; then keep the session alive in a background task.
 
         :raises TransportError: the server refused, or did not answer within ``timeout``.
         """
         self._closing = False
+        if self.credentials.http is None:
+            connector = aiohttp.TCPConnector(ssl=self._ssl)
+            self.credentials.http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True),
+                                                          connector=connector)
         try:
-            await asyncio.wait_for(self._open_client(), timeout)
+            await asyncio.wait_for(self._establish(), timeout)
         except asyncio.TimeoutError:
-            await self._drop_client()
+            await self._close_http()
             raise TransportError(f"CometD handshake with {self.url} did not complete within {timeout} s") from None
-        except (cometd_errors.AiocometdException, aiohttp.ClientError, OSError) as exc:
-            await self._drop_client()
+        except (_Refused, _Silent, MalformedBody, aiohttp.ClientError, OSError) as exc:
+            await self._close_http()
             raise TransportError(f"CometD handshake with {self.url} failed: {describe(exc)}") from None
-        self._consumer = asyncio.get_running_loop().create_task(self._consume(), name="gwsnb-cometd-consumer")
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="gwsnb-cometd")
 
-    async def _open_client(self) -> None:
-        client = await self._new_client()
-        self._client = client
-        await client.open()
-        for channel in self.channels:
-            await client.subscribe(channel)
-
-    async def _drop_client(self, timeout: float = 3.0) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            # trap 7: the library's done-callback logs a CancelledError when its connect task is cancelled
-            transport = getattr(client, "_transport", None)
-            task = getattr(transport, "_connect_task", None)
-            if task is not None and transport is not None:
-                with contextlib.suppress(Exception):
-                    task.remove_done_callback(transport._connect_done)
-            with contextlib.suppress(Exception, asyncio.TimeoutError):
-                await asyncio.wait_for(client.close(), timeout)
-        session, self.http_session = self.http_session, None
-        if session is not None and not session.closed:
-            with contextlib.suppress(Exception):
-                await session.close()
-
-    async def _consume(self) -> None:
-        """Trap 6: drain the library's queue forever (messages were already read in ``incoming()``)."""
+    async def _run(self) -> None:
+        """Long-poll until closed, following the advice and the reconnect policy."""
         while not self._closing:
-            client = self._client
             try:
-                if client is None:
-                    raise cometd_errors.ClientInvalidOperation("no client")
-                await client.receive()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # server said reconnect:none, or the client died: start over
-                if self._closing:
-                    return
-                self._mark_down("lost")
-                self.policy.failure()
-                LOGGER.warning("CometD session lost (%s); reopening", describe(exc))
-                await self._reopen()
-
-    async def _reopen(self) -> None:
-        while not self._closing:
-            await self._drop_client()
-            await asyncio.sleep(max(1.0, self.policy.delay(handshake=True)))
-            try:
-                await asyncio.wait_for(self._open_client(), 30.0)
-                self.reopens += 1
-                return
+                await self._step()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                self.policy.failure()
-                LOGGER.warning("CometD reopen failed: %s", describe(exc))
+                self._failed(exc)
+
+    async def _step(self) -> None:
+        if self._delivered and self.threads_waiting():
+            # a pause after an answer while another thread blocks on a call: the calls the answer finished
+            # resume, and that thread gets the GIL while this loop waits, instead of after it has built the
+            # next long-poll; messages arriving meanwhile are queued by the server for that poll
+            await asyncio.sleep(REPOLL_PAUSE_S)
+        self._delivered = False
+        advice = self.advice
+        if advice.reconnect == "none":
+            LOGGER.warning("CometD: %s advised reconnect 'none'; reopening the session", self.url)
+            self.reopens += 1
+            advice.reconnect = "handshake"
+            await asyncio.sleep(max(REOPEN_PAUSE_S, self.policy.delay(handshake=True)))
+        if self.client_id is None or advice.reconnect == "handshake":
+            await self._pace(handshake=True)
+            await self._handshake()
+            await self._subscribe()
+            return
+        await self._pace(handshake=False)
+        if not self._subscribed:  # the subscription after the last handshake failed: try it again
+            await self._subscribe()
+            return
+        await self._connect()
+
+    async def _pace(self, *, handshake: bool) -> None:
+        wait = max(self.policy.delay(handshake=handshake), self.advice.interval_s, self._pause_floor)
+        self._pause_floor = 0.0
+        if wait > 0:
+            LOGGER.info("CometD: waiting %.2f s before the next %s", wait, "handshake" if handshake else "connect")
+            await asyncio.sleep(wait)
+
+    def _failed(self, exc: Exception) -> None:
+        self.policy.failure()
+        if isinstance(exc, _Silent):
+            self._mark_down("unresponsive")
+            return
+        if isinstance(exc, _Refused):
+            self._mark_down("refused")
+            LOGGER.info("CometD: %s", exc)
+            return
+        self._mark_down("network")
+        LOGGER.info("CometD: %s", describe(exc))
+        self._pause_floor = NETWORK_PAUSE_S
 
     async def close(self, timeout: float = 5.0) -> None:
-        """Disconnect (trap 7: bounded by ``timeout``).  Idempotent."""
+        """Disconnect (bounded by ``timeout``) and stop.  Idempotent."""
         self._closing = True
-        consumer, self._consumer = self._consumer, None
-        if consumer is not None:
-            consumer.cancel()
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
             with contextlib.suppress(BaseException):
-                await asyncio.wait_for(consumer, timeout)
-        await self._drop_client(timeout)
+                await asyncio.wait_for(task, timeout)
+        if self.client_id is not None and self.credentials.http is not None:
+            message = {"channel": protocol.META_DISCONNECT, "clientId": self.client_id}
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._post([message], min(timeout, 2.0)), timeout)
+            self.client_id = None
+        await self._close_http()
         self.connected.clear()
         self._state = "closed"
 
+    async def _close_http(self) -> None:
+        http = self.credentials.http
+        if self._own_http and http is not None:
+            self.credentials.http = None
+            with contextlib.suppress(Exception):
+                await http.close()
 
-def _ssl_context(cafile: str) -> Any:
-    import ssl
 
-    return ssl.create_default_context(cafile=cafile)
+class _Silent(Exception):
+    """A long-poll got no answer within the advised timeout × 1.2."""
+
+
+def _advises_reconnect(message: dict[str, Any]) -> bool:
+    advice = message.get("advice")
+    return isinstance(advice, dict) and "reconnect" in advice

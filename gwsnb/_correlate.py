@@ -8,22 +8,27 @@
   ``ChainedRecordsDataEnd`` completes the call, ``Error`` fails it with :class:`ChainedRecordError`.
   Records are sorted by ``userData.chain_n`` when the call completes (arrival order breaks ties; records
   without a usable chain_n go last), so a reordered delivery still gives chain order.
-- ``/me/internal`` ``DeviceUserEventMessage`` carries no referenceId (contract section 5).  Every routed
-  outbound message leaves an *expectation* ``(deviceId, recordHandle, chainId, notificationType)``; a
-  user event is paired with the oldest expectation whose deviceId and ``GSW_USER_EVENT`` match and whose
+- ``/me/internal`` ``DeviceUserEventMessage`` carries no referenceId (see docs/notifications.md).  Every
+  routed outbound message leaves an *expectation* ``(deviceId, recordHandle, chainId, notificationType)``;
+  a user event is paired with the oldest expectation whose deviceId and ``GSW_USER_EVENT`` match and whose
   ``GSW_RECORD_HANDLE`` or ``GSW_CHAIN_ID`` matches.  A user event that arrives before its outbound
-  message is held (bounded) and paired when the expectation appears.
+  message is held (bounded, the oldest dropped) and paired when the expectation appears.  Expectations and
+  held user events are indexed by record handle and by chain id, so pairing costs the same whatever the
+  number of calls in flight or events held (no scan per message).
 - Reorder: when DataEnd arrives for a call whose records look incomplete (none yet, a gap in chain_n,
   or records that arrived out of chain_n order) the call waits up to ``settle`` seconds (0.3 s) more
-  for late records, and completes as soon as the gap is filled.  A *last* record delivered after
-  DataEnd with nothing else out of order cannot be detected: GWS sends DataEnd last.
+  for late records.  It completes early only when a late record makes it look complete without proving
+  a reordered delivery (its first record after DataEnd, say); a record that fills a gap arrived after a
+  higher chain_n, which latches ``reorder_seen``, so that call waits the whole ``settle``.  A *last*
+  record delivered after DataEnd with nothing else out of order cannot be detected: GWS sends DataEnd
+  last.
 - Calls are resolved at the end of the received batch, so a DataEnd and its user event delivered in the
   same long-poll answer both land in the result before the caller resumes.  When DataEnd's user event
   (the one carrying the server's metrics for the DataEnd) is not in that batch, the call waits up to
   ``end_event_grace`` seconds (0.2 s) for it, but only while this connection delivers those events (a
   wait that runs out turns the waiting off, the next such event paired turns it on again), so a server
-  that never sends them costs one grace, once.  A finished call lingers (the last 256) so that a user event arriving even
-  later is still appended to its result.
+  that never sends them costs one grace, once.  A finished call lingers (the last 256) so that a user
+  event arriving even later is still appended to its result.
 - Anything that matches no call stays in the client's event log and is counted in :attr:`unmatched`.
 - Malformed messages (no channel; ``data`` missing or not an object; a ``notificationType`` or
   ``referenceId`` of the wrong JSON type; a ChainedRecord whose ``record``, or a user event whose
@@ -39,9 +44,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections import OrderedDict, deque
+from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from . import protocol
 from ._operation_waiters import OperationWaiters
@@ -55,6 +61,9 @@ _LINGER = 256
 _ORPHANS = 1000
 _KNOWN_KINDS = (protocol.CHAINED_RECORD, protocol.CHAINED_RECORDS_DATA_END, protocol.ERROR_NOTIFICATION)
 
+Key = tuple[str, str]
+T = TypeVar("T", bound="_Keyed")
+
 
 def _device_id(device_path: str | None) -> str | None:
     if not isinstance(device_path, str):
@@ -66,28 +75,80 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _same(a: Any, b: Any) -> bool:
-    """Loose equality for ids the server may echo as int or str."""
-    if a is None or b is None:
-        return False
-    return a == b or str(a) == str(b)
+def _keys(handle: Any, chain_id: Any) -> tuple[Key, ...]:
+    """Index keys of a record handle and a chain id; ids compare as strings (int or str on the wire)."""
+    if handle is None:
+        return () if chain_id is None else (("c", str(chain_id)),)
+    if chain_id is None:
+        return (("h", str(handle)),)
+    return ("h", str(handle)), ("c", str(chain_id))
 
 
-@dataclass
-class _Expectation:
+@dataclass(eq=False, slots=True)
+class _Keyed:
     seq: int
-    call: Call
     device_id: str | None
-    record_handle: Any
-    chain_id: Any
     user_event: str | None
+    keys: tuple[Key, ...]
 
-    def matches(self, device_id: Any, handle: Any, chain_id: Any, user_event: Any) -> bool:
-        if self.device_id is not None and device_id is not None and str(device_id) != self.device_id:
+    def compatible(self, device_id: str | None, user_event: str | None) -> bool:
+        """Same device and user event type, where both sides name one."""
+        if self.device_id is not None and device_id is not None and device_id != self.device_id:
             return False
-        if self.user_event is not None and user_event is not None and user_event != self.user_event:
-            return False
-        return _same(handle, self.record_handle) or _same(chain_id, self.chain_id)
+        return self.user_event is None or user_event is None or user_event == self.user_event
+
+
+@dataclass(eq=False, slots=True)
+class _Expectation(_Keyed):
+    """A user event an outbound message of ``call`` is expected to be followed by."""
+
+    call: Call
+
+
+@dataclass(eq=False, slots=True)
+class _Held(_Keyed):
+    """A user event that matched no expectation (yet)."""
+
+    event: Event
+
+
+class _Index(Generic[T]):
+    """Items by key (a record handle or a chain id), each bucket in arrival order."""
+
+    def __init__(self) -> None:
+        self._buckets: dict[Key, list[T]] = {}
+
+    def add(self, item: T) -> None:
+        for key in item.keys:
+            self._buckets.setdefault(key, []).append(item)
+
+    def remove(self, item: T) -> None:
+        for key in item.keys:
+            bucket = self._buckets.get(key)
+            if bucket is None:
+                continue
+            bucket.remove(item)
+            if not bucket:
+                del self._buckets[key]
+
+    def oldest(self, keys: Iterable[Key], device_id: str | None, user_event: str | None) -> T | None:
+        """The oldest item under any of ``keys`` compatible with ``device_id`` and ``user_event``."""
+        best: T | None = None
+        for key in keys:
+            for item in self._buckets.get(key, ()):
+                if item.compatible(device_id, user_event):
+                    if best is None or item.seq < best.seq:
+                        best = item
+                    break  # later items of a bucket are younger
+        return best
+
+    def any_exact(self, keys: Iterable[Key], device_id: str | None, user_event: str) -> bool:
+        """Whether an item under any of ``keys`` names exactly ``user_event`` and a compatible device."""
+        return any(item.user_event == user_event and item.compatible(device_id, user_event)
+                   for key in keys for item in self._buckets.get(key, ()))
+
+    def __len__(self) -> int:
+        return len({id(item) for bucket in self._buckets.values() for item in bucket})
 
 
 @dataclass
@@ -104,6 +165,8 @@ class Call:
     out_of_order: bool = False
     settling: asyncio.TimerHandle | None = None
     awaiting_end_event: bool = False
+    #: the highest chain_n of the records so far (a record without one counts as 0)
+    max_chain_n: int | None = None
     expectations: list[_Expectation] = field(default_factory=list)
 
 
@@ -120,6 +183,26 @@ def _chain_n(record: dict[str, Any]) -> int | None:
         return None
 
 
+def _well_typed(data: dict[str, Any]) -> bool:
+    """referenceId a string or number, notificationType a string, a ChainedRecord's record an object."""
+    ref = data.get("referenceId")
+    kind = data.get("notificationType")
+    if ref is not None and (isinstance(ref, bool) or not isinstance(ref, (str, int, float))):
+        return False
+    if kind is not None and not isinstance(kind, str):
+        return False
+    return kind != protocol.CHAINED_RECORD or isinstance(data.get("record"), dict)
+
+
+def _user_event_fields(data: dict[str, Any]) -> tuple[str | None, str | None, tuple[Key, ...]]:
+    """``(deviceId, GSW_USER_EVENT, keys)`` of a user event."""
+    user_data = _dict(data.get("userData"))
+    device = data.get("deviceId")
+    kind = user_data.get("GSW_USER_EVENT")
+    return (None if device is None else str(device), kind if isinstance(kind, str) else None,
+            _keys(user_data.get("GSW_RECORD_HANDLE"), user_data.get("GSW_CHAIN_ID")))
+
+
 class Correlator:
     """Waiters keyed by referenceId plus user-event pairing.  Used from the client's loop thread only."""
 
@@ -130,8 +213,9 @@ class Correlator:
         self.end_events_seen = True
         self._calls: dict[str, Call] = {}
         self._linger: OrderedDict[str, Call] = OrderedDict()
-        self._expectations: list[_Expectation] = []
-        self._orphans: deque[Event] = deque(maxlen=_ORPHANS)
+        self._expectations: _Index[_Expectation] = _Index()
+        self._held: _Index[_Held] = _Index()
+        self._held_order: OrderedDict[int, _Held] = OrderedDict()
         self._seq = itertools.count()
         self._pending: list[Call] = []
         #: the record operations' waiters, offered every message first (None: GetChainedRecord only)
@@ -149,6 +233,11 @@ class Correlator:
 
     def __len__(self) -> int:
         return len(self._calls)
+
+    @property
+    def held(self) -> int:
+        """User events held because no outbound message announced them (yet)."""
+        return len(self._held_order)
 
     def register(self, reference_id: str | int, record_handle: int, device_path: str,
                  result: ChainedRecordResult, future: asyncio.Future[ChainedRecordResult]) -> Call:
@@ -186,23 +275,7 @@ class Correlator:
             if channel is not None and channel.startswith("/meta/"):
                 counts["meta"] += 1
                 continue
-            data = event.message.get("data") if isinstance(event.message, dict) else None
-            if channel is None or not isinstance(data, dict):
-                self._malformed(event, "no channel" if channel is None else "data is not a JSON object")
-                continue
-            claimed = self.operations.claim(event) if self.operations is not None else None
-            if claimed is not None:  # a record operation's message (see gwsnb/_operation_waiters.py)
-                counts[claimed] += 1
-                continue
-            try:
-                if data.get("messageType") == protocol.DEVICE_USER_EVENT_MESSAGE or (
-                        channel == protocol.CHANNEL_INTERNAL and "referenceId" not in data):
-                    self._user_event(event)
-                else:
-                    self._outbound(event)
-            except Exception:  # a message shape nobody foresaw must not stop the routing of the others
-                LOGGER.exception("could not route a notification; kept in the event log only")
-                self._malformed(event, "unroutable")
+            self._route(event, channel)
             counts["unmatched"] = self.unmatched
         pending, self._pending = self._pending, []
         for call in pending:
@@ -211,25 +284,47 @@ class Correlator:
             except Exception:
                 LOGGER.exception("could not resolve GetChainedRecord for handle %s", call.record_handle)
 
+    def _route(self, event: Event, channel: str | None) -> None:
+        data = event.message.get("data") if isinstance(event.message, dict) else None
+        if channel is None or not isinstance(data, dict):
+            self._malformed(event, "no channel" if channel is None else "data is not a JSON object")
+            return
+        claimed = self.operations.claim(event) if self.operations is not None else None
+        if claimed is not None:  # a record operation's message (see gwsnb/_operation_waiters.py)
+            self.counts[claimed] += 1
+            return
+        try:
+            if data.get("messageType") == protocol.DEVICE_USER_EVENT_MESSAGE or (
+                    channel == protocol.CHANNEL_INTERNAL and "referenceId" not in data):
+                self._user_event(event, data)
+            else:
+                self._outbound(event, data)
+        except Exception:  # a message shape nobody foresaw must not stop the routing of the others
+            LOGGER.exception("could not route a notification; kept in the event log only")
+            self._malformed(event, "unroutable")
+
     def _malformed(self, event: Event, why: str) -> None:
         self.counts["malformed"] += 1
         LOGGER.debug("malformed notification (%s) on %s; kept in the event log only", why, event.channel)
 
-    def _outbound(self, event: Event) -> None:
-        data = event.data
-        ref = data.get("referenceId")
-        kind = data.get("notificationType")
-        if (ref is not None and (isinstance(ref, bool) or not isinstance(ref, (str, int, float)))) or (
-                kind is not None and not isinstance(kind, str)) or (
-                kind == protocol.CHAINED_RECORD and not isinstance(data.get("record"), dict)):
+    def _outbound(self, event: Event, data: dict[str, Any]) -> None:
+        if not _well_typed(data):
             self._malformed(event, "wrong JSON types")
             return
+        ref = data.get("referenceId")
         call = self._calls.get(str(ref)) if ref is not None else None
         if call is None:
             if ref is not None and str(ref) in self._linger:
                 self.reorder_seen = True  # a message after its call ended
             self.unmatched += 1
             return
+        kind = data.get("notificationType")
+        record = _dict(data.get("record"))
+        self._apply(call, event, data, kind, record)
+        self._expect(call, kind, record)
+
+    def _apply(self, call: Call, event: Event, data: dict[str, Any], kind: Any, record: dict[str, Any]) -> None:
+        """Add the message to its call's result; a ChainedRecord's record, DataEnd's end, Error's error."""
         if call.done and call.settling is None:
             self.reorder_seen = True
         self.counts["routed"] += 1
@@ -239,77 +334,90 @@ class Correlator:
         result.events.append(event)
         if result.timings.first_event is None:
             result.timings.first_event = event.received_at
-        record = _dict(data.get("record"))
+        if kind == protocol.CHAINED_RECORD:
+            if record in result.records:
+                self.counts["duplicate"] += 1
+            elif not call.done or call.settling is not None:
+                self._add_record(call, record)
+        elif call.done:
+            return
+        elif kind == protocol.CHAINED_RECORDS_DATA_END:
+            self._data_end(call, event, data)
+        elif kind == protocol.ERROR_NOTIFICATION:
+            call.done = True
+            call.error = ChainedRecordError(
+                data.get("errorCode"), data.get("errorMessage"), notification=data,
+                result=result, record_handle=call.record_handle)
+            self._pending.append(call)
+
+    def _add_record(self, call: Call, record: dict[str, Any]) -> None:
+        if not record:
+            return
+        chain_n = _chain_n(record)
+        if chain_n is not None and call.max_chain_n is not None and call.max_chain_n > chain_n:
+            call.out_of_order = True
+            self.reorder_seen = True
+        call.max_chain_n = max(call.max_chain_n or 0, chain_n or 0)
+        call.result.records.append(record)
+        if call.settling is not None and not self._incomplete(call):
+            self._pending.append(call)
+
+    def _data_end(self, call: Call, event: Event, data: dict[str, Any]) -> None:
+        result = call.result
+        result.end = data
+        result.timings.data_end = event.received_at
+        call.done = True
+        if self._incomplete(call) and self.settle > 0:
+            call.settling = call.future.get_loop().call_later(self.settle, self._resolve, call)
+        else:
+            self._pending.append(call)
+
+    def _expect(self, call: Call, kind: Any, record: dict[str, Any]) -> None:
+        """Leave the expectation of the user event this outbound message announces (or pair a held one)."""
         user_data = _dict(record.get("userData"))
-        if kind == protocol.CHAINED_RECORD and record in result.records:
-            self.counts["duplicate"] += 1
-        if not call.done or (call.settling is not None and kind == protocol.CHAINED_RECORD):
-            if kind == protocol.CHAINED_RECORD:
-                if record and record not in result.records:
-                    chain_n = _chain_n(record)
-                    if chain_n is not None and any((_chain_n(r) or 0) > chain_n for r in result.records):
-                        call.out_of_order = True
-                        self.reorder_seen = True
-                    result.records.append(record)
-                    if call.settling is not None and not self._incomplete(call):
-                        self._pending.append(call)
-            elif kind == protocol.CHAINED_RECORDS_DATA_END:
-                result.end = data
-                result.timings.data_end = event.received_at
-                call.done = True
-                if self._incomplete(call) and self.settle > 0:
-                    loop = call.future.get_loop()
-                    call.settling = loop.call_later(self.settle, self._resolve, call)
-                else:
-                    self._pending.append(call)
-            elif kind == protocol.ERROR_NOTIFICATION:
-                call.done = True
-                call.error = ChainedRecordError(
-                    data.get("errorCode"), data.get("errorMessage"), notification=data,
-                    result=result, record_handle=call.record_handle)
-                self._pending.append(call)
         handle = record.get("recordHandle", user_data.get("GSW_RECORD_HANDLE"))
         if handle is None and kind != protocol.CHAINED_RECORD:
             handle = call.record_handle
         chain_id = user_data.get("chain_id", user_data.get("GSW_CHAIN_ID"))
         device_id = _device_id(record.get("devicePath")) or call.device_id
-        expectation = _Expectation(next(self._seq), call, device_id, handle, chain_id,
-                                   kind if isinstance(kind, str) else None)
-        if not self._pair_orphan(expectation):
-            self._expectations.append(expectation)
+        expectation = _Expectation(next(self._seq), device_id, kind if isinstance(kind, str) else None,
+                                   _keys(handle, chain_id), call)
+        held = self._held.oldest(expectation.keys, device_id, expectation.user_event) if self._held_order else None
+        if held is None:
+            self._expectations.add(expectation)
             call.expectations.append(expectation)
+            return
+        self._unhold(held)
+        self.reorder_seen = True  # the user event came before its outbound message
+        self.unmatched -= 1
+        self.counts["paired"] += 1
+        result = call.result
+        result.events.append(held.event)
+        result.user_events.append(held.event)
 
-    def _user_event(self, event: Event) -> None:
-        data = event.data
+    def _user_event(self, event: Event, data: dict[str, Any]) -> None:
         if not isinstance(data.get("userData"), dict):
             self._malformed(event, "userData is not a JSON object")
             return
-        user_data = _dict(data.get("userData"))
-        key = (data.get("deviceId"), user_data.get("GSW_RECORD_HANDLE"), user_data.get("GSW_CHAIN_ID"),
-               user_data.get("GSW_USER_EVENT"))
-        for expectation in self._expectations:
-            if expectation.matches(*key):
-                self._attach(expectation, event)
-                self.counts["paired"] += 1
-                return
-        self._orphans.append(event)
+        device_id, kind, keys = _user_event_fields(data)
+        expectation = self._expectations.oldest(keys, device_id, kind)
+        if expectation is not None:
+            self._attach(expectation, event)
+            self.counts["paired"] += 1
+            return
+        self._hold(_Held(next(self._seq), device_id, kind, keys, event))
         self.unmatched += 1
 
-    def _pair_orphan(self, expectation: _Expectation) -> bool:
-        for orphan in self._orphans:
-            data = orphan.data
-            user_data = _dict(data.get("userData"))
-            if expectation.matches(data.get("deviceId"), user_data.get("GSW_RECORD_HANDLE"),
-                                   user_data.get("GSW_CHAIN_ID"), user_data.get("GSW_USER_EVENT")):
-                self._orphans.remove(orphan)
-                self.reorder_seen = True  # the user event came before its outbound message
-                self.unmatched -= 1
-                self.counts["paired"] += 1
-                result = expectation.call.result
-                result.events.append(orphan)
-                result.user_events.append(orphan)
-                return True
-        return False
+    def _hold(self, held: _Held) -> None:
+        self._held.add(held)
+        self._held_order[held.seq] = held
+        if len(self._held_order) > _ORPHANS:  # bounded: the oldest is forgotten (still in the event log)
+            _, oldest = self._held_order.popitem(last=False)
+            self._held.remove(oldest)
+
+    def _unhold(self, held: _Held) -> None:
+        self._held.remove(held)
+        del self._held_order[held.seq]
 
     def _attach(self, expectation: _Expectation, event: Event) -> None:
         self._expectations.remove(expectation)
@@ -331,29 +439,23 @@ class Correlator:
 
     def _record_event_pending(self, call: Call) -> bool:
         """A held ChainedRecord user event of this call: its outbound record has not arrived yet."""
-        for orphan in self._orphans:
-            data = orphan.data
-            user_data = _dict(data.get("userData"))
-            if user_data.get("GSW_USER_EVENT") != protocol.CHAINED_RECORD:
-                continue
-            device = data.get("deviceId")
-            if call.device_id is not None and device is not None and str(device) != call.device_id:
-                continue
-            handles = {str(r.get("recordHandle")) for r in call.result.records} | {str(call.record_handle)}
-            chains = {str(_dict(r.get("userData")).get("chain_id")) for r in call.result.records}
-            if str(user_data.get("GSW_RECORD_HANDLE")) in handles or str(user_data.get("GSW_CHAIN_ID")) in chains:
-                return True
-        return False
+        records = call.result.records
+        keys = {("h", str(call.record_handle))}
+        keys.update(("h", str(r.get("recordHandle"))) for r in records if r.get("recordHandle") is not None)
+        keys.update(("c", str(chain)) for chain in (_dict(r.get("userData")).get("chain_id") for r in records)
+                    if chain is not None)
+        return self._held.any_exact(keys, call.device_id, protocol.CHAINED_RECORD)
 
     def _incomplete(self, call: Call) -> bool:
-        numbers = [n for n in (_chain_n(r) for r in call.result.records) if n is not None]
-        if self.reorder_seen or not call.result.records:
+        records = call.result.records
+        if self.reorder_seen or not records:
             return True
-        if self._orphans and self._record_event_pending(call):
+        if self._held_order and self._record_event_pending(call):
             self.reorder_seen = True
             return True
         if call.out_of_order:
             return True
+        numbers = [n for n in (_chain_n(r) for r in records) if n is not None]
         return bool(numbers) and max(numbers) - min(numbers) + 1 != len(set(numbers))
 
     def _resolve(self, call: Call) -> None:
@@ -361,8 +463,10 @@ class Correlator:
             call.settling.cancel()
             call.settling = None
         records = call.result.records
-        order = {id(r): i for i, r in enumerate(records)}
-        records.sort(key=lambda r: (_chain_n(r) is None, _chain_n(r) or 0, order[id(r)]))
+        if len(records) > 1:  # chain order; records without a usable chain_n last; arrival order breaks ties
+            numbers = [_chain_n(r) for r in records]
+            order = sorted(range(len(records)), key=lambda i: (numbers[i] is None, numbers[i] or 0, i))
+            records[:] = [records[i] for i in order]
         if call.future.done():
             return
         if call.error is not None:

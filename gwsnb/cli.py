@@ -43,6 +43,8 @@ def _add_sandbox(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("--user", default="agent", help="user name (default agent)")
     p.add_argument("--password", default="agent", help="password (default agent)")
     p.add_argument("--devices", type=int, default=1, help="devices of the user (default 1)")
+    p.add_argument("--tls", action="store_true",
+                   help="serve HTTPS with a throwaway CA (needs trustme); its PEM file is printed")
     faults = p.add_argument_group("fault injection")
     faults.add_argument("--latency-ms", type=_non_negative_float, default=0.0, help="delay before each notification")
     faults.add_argument("--drop-data-end", action="store_true", help="never send ChainedRecordsDataEnd")
@@ -81,9 +83,10 @@ def _run_sandbox(args: argparse.Namespace) -> int:
                 host=args.host,
                 devices=args.devices,
                 faults=faults,
+                tls=args.tls,
             )
             sb.start()
-        except (CallingListError, ValueError, OSError) as exc:
+        except (CallingListError, ValueError, OSError, RuntimeError) as exc:
             print(f"gwsnb sandbox: {exc}", file=sys.stderr)
             return 2
         try:
@@ -97,7 +100,10 @@ def _run_sandbox(args: argparse.Namespace) -> int:
             print(f"  campaign        : {sb.campaign_name} (calling list {sb.calling_list_name})")
             print(f"  application id  : {sb.application_id}")
             print(f"  record handles  : {handles}  ({len(sb.calling_list)} records)")
-            print(f"  try: curl -u {sb.username}:{sb.password if default_pw else 'PASSWORD'} {sb.url}/me")
+            if sb.ca_path is not None:
+                print(f"  CA certificate  : {sb.ca_path}  (connect with verify= this path)")
+            ca = f"--cacert {sb.ca_path} " if sb.ca_path is not None else ""
+            print(f"  try: curl {ca}-u {sb.username}:{sb.password if default_pw else 'PASSWORD'} {sb.url}/me")
             print("Press Ctrl-C to stop.", flush=True)
             while not stop.wait(0.5):
                 pass

@@ -1,17 +1,23 @@
 """``gwsnb.connect()`` and :class:`GwsClient`: GetChainedRecord from a notebook cell, a script or asyncio.
 
-The client owns a background thread running its own asyncio loop.  The async core (REST calls in a small
-thread pool, CometD, correlation) runs there; ``get_chained_record`` submits to it and waits with a
-timeout, ``await get_chained_record_async`` awaits it from any other loop.  So the blocking API works in a
-Jupyter kernel whose loop is already running, with or without ``nest_asyncio``.
+The client owns a background thread running its own asyncio loop.  The async core (REST over aiohttp,
+CometD, correlation: see docs/gws-flow.md) runs there; ``get_chained_record`` submits to it and waits with
+a timeout, ``await get_chained_record_async`` awaits it from any other loop.  So the blocking API works in
+a Jupyter kernel whose loop is already running, with or without ``nest_asyncio``.  The lifecycle has both
+forms too: :func:`connect` / :meth:`GwsClient.close` / ``with``, and :func:`connect_async` /
+:meth:`GwsClient.aclose` / ``async with``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import getpass
+import itertools
 import logging
 import os
+import sys
 import threading
 import time
 import uuid
@@ -33,8 +39,9 @@ from ._bulk import (
     run_async,
     run_blocking,
 )
-from ._cometd import DEFAULT_EVENT_LOG_SIZE, CometdSession, EventLog
+from ._cometd import CometdSession
 from ._correlate import Correlator
+from ._eventlog import DEFAULT_EVENT_LOG_SIZE, EventLog
 from ._loop import LoopThread, LoopTimeout
 from ._rest import RestSession, check_base_url
 from .batch import ChainedRecordBatch
@@ -48,18 +55,33 @@ from .errors import (
 )
 from .operations import RecordOperations
 from .params import ChainedRecordParams, check_int, check_timeout, parse_handles
-from .results import CallTimings, ChainedRecordResult, Event
+from .results import CallTimings, ChainedRecordResult
+
+if sys.version_info >= (3, 11):
+    from asyncio import timeout_at
+else:  # aiohttp depends on async-timeout below 3.11
+    from async_timeout import timeout_at
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from .runs import Run, RunWriter
 
-__all__ = ["connect", "GwsClient", "Device"]
+__all__ = ["connect", "connect_async", "GwsClient", "Device"]
 
 LOGGER = logging.getLogger(__name__)
 #: extra seconds a blocking caller waits beyond the call's own timeout before giving up on the loop
 _BLOCKING_MARGIN = 5.0
+#: seconds closing may take on the client's loop (CometD disconnect, EndContactCenterSession)
+_CLOSE_TIMEOUT = 15.0
+
+
+def _caller_loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -123,13 +145,19 @@ class GwsClient(RecordOperations):
         self.devices: list[Device] = []
         self.event_log = EventLog(event_log_size)
         self._rest = RestSession(self.url, username, password, verify=verify, timeout=self.timeout)
-        self._verify = verify
         self._correlator = Correlator()
+        # referenceIds of our own: a random prefix per client and a counter (no system call per call)
+        self._reference_prefix = f"gwsnb-{uuid.uuid4().hex[:16]}-"
+        self._references = itertools.count(1)
         self._loop: LoopThread | None = None
         self._cometd: CometdSession | None = None
         self._session_started = False
         self._closed = False
+        self._closing: concurrent.futures.Future[None] | None = None
         self._close_lock = threading.Lock()
+        #: blocking get_chained_record calls waiting in other threads (read by the CometD session)
+        self._blocked = 0
+        self._blocked_lock = threading.Lock()
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
@@ -137,7 +165,7 @@ class GwsClient(RecordOperations):
 
     # --- lifecycle ------------------------------------------------------------------------------
     def _open(self) -> GwsClient:
-        self._loop = LoopThread(workers=16)
+        self._loop = LoopThread()
         try:
             self._loop.run(self._open_async(), self.timeout * 3 + _BLOCKING_MARGIN)
         except LoopTimeout:
@@ -148,90 +176,118 @@ class GwsClient(RecordOperations):
             raise
         return self
 
+    async def _open_from_caller(self) -> GwsClient:
+        """:meth:`_open` for an asyncio caller: its loop keeps running while the client connects."""
+        self._loop = LoopThread()
+        try:
+            opening = asyncio.wrap_future(self._loop.submit(self._open_async()))
+            await asyncio.wait_for(opening, self.timeout * 3 + _BLOCKING_MARGIN)
+        except asyncio.TimeoutError:
+            await self.aclose()
+            raise TransportError(f"connecting to {self.url} did not finish in time") from None
+        except BaseException:
+            await self.aclose()
+            raise
+        return self
+
     async def _open_async(self) -> None:
-        loop = asyncio.get_running_loop()
-        self.me = await loop.run_in_executor(None, self._rest.login)
-        self.devices = await loop.run_in_executor(None, self._fetch_devices)
+        await self._rest.open()
+        self.me = await self._rest.login()
+        self.devices = await self._fetch_devices()
         if self.start_session:
-            await loop.run_in_executor(None, self._start_cc_session)
+            await self._start_cc_session()
             self._rest.after_relogin = self._after_relogin
         self._cometd = CometdSession(
-            self.notifications_url, channels=(protocol.CHANNEL_OUTBOUND,),
-            cookies=self._rest.cookies, headers=self._rest.csrf_headers, refresh=self._refresh_async,
-            on_messages=self._on_messages, event_log=self.event_log, verify=self._verify)
+            self.notifications_url, channels=(protocol.CHANNEL_OUTBOUND,), http=self._rest.http,
+            headers=self._rest.csrf_headers, refresh=self._refresh_async, on_messages=self._correlator.feed,
+            event_log=self.event_log, proxy=self._rest.proxy)
+        self._cometd.threads_waiting = self._threads_waiting
         await self._cometd.open(self.timeout)
         self._rest.before_retry = self._wait_cometd_on_new_session
 
-    def _fetch_devices(self) -> list[Device]:
-        body = self._rest.get("/me/devices")
+    async def _fetch_devices(self) -> list[Device]:
+        body = await self._rest.get("/me/devices")
         devices = body.get("devices")
         return [Device.from_json(d) for d in devices if isinstance(d, dict)] if isinstance(devices, list) else []
 
-    def _start_cc_session(self) -> None:
-        self._rest.post("/me", {"operationName": protocol.START_CONTACT_CENTER_SESSION, "channels": ["voice"]},
-                        relogin=False)
+    async def _start_cc_session(self) -> None:
+        await self._rest.post("/me", {"operationName": protocol.START_CONTACT_CENTER_SESSION,
+                                      "channels": ["voice"]}, relogin=False)
         self._session_started = True
 
-    def _after_relogin(self) -> None:
+    async def _after_relogin(self) -> None:
         # a new HTTP session (server restart, expiry) has no contact-center session yet
         try:
-            self._start_cc_session()
+            await self._start_cc_session()
         except GwsError as exc:
             LOGGER.warning("restarting the contact-center session failed: %s", exc)
 
-    def _wait_cometd_on_new_session(self) -> None:
-        # Runs in a REST worker thread after the re-login of a refused POST, before it is resent: GWS
-        # delivers the resent request's notifications to the *new* HTTP session, so CometD must have
-        # re-handshaked on it first.  Not in after_relogin: CometD's own re-login calls that (deadlock).
+    async def _wait_cometd_on_new_session(self) -> None:
+        # Awaited after the re-login of a refused POST, before it is resent: GWS delivers the resent
+        # request's notifications to the *new* HTTP session, so CometD must have re-handshaked on it first.
+        # Not in after_relogin: CometD's own re-login awaits that one, and would wait for itself.
         cometd = self._cometd
         if cometd is None:
             return
-        deadline = time.monotonic() + min(self.timeout, 10.0)
-        while time.monotonic() < deadline and not cometd.riding(self._rest.cookies()):
-            time.sleep(0.02)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + min(self.timeout, 10.0)
+        while loop.time() < deadline and not cometd.riding(self._rest.cookies()):
+            await asyncio.sleep(0.02)
+
+    def _threads_waiting(self) -> bool:
+        return self._blocked > 0
 
     async def _probe_server(self) -> bool:
         """Whether the server answers HTTP at all (any status but 502/503/504), without touching the
         session: the bulk engine's outage gate calls it while the server is unreachable.  The session
         itself is re-established by the REST layer's re-login and CometD's re-handshake."""
-        import requests
-
-        def probe() -> bool:
-            try:
-                response = requests.get(self._rest.url("/me"), timeout=(3.0, 5.0), verify=self._verify,
-                                        allow_redirects=False)
-            except requests.exceptions.RequestException:
-                return False
-            response.close()
-            return response.status_code not in UNAVAILABLE_HTTP
-
-        return await asyncio.get_running_loop().run_in_executor(None, probe)
+        status = await self._rest.probe()
+        return status is not None and status not in UNAVAILABLE_HTTP
 
     async def _refresh_async(self) -> None:
-        loop = asyncio.get_running_loop()
-        generation = self._rest.generation
-        await loop.run_in_executor(None, self._rest.relogin, generation)
+        await self._rest.relogin(self._rest.generation)
 
-    def _on_messages(self, events: list[Event]) -> None:
-        self._correlator.feed(events)
+    def _begin_close(self) -> concurrent.futures.Future[None]:
+        """Start closing (once) on a helper thread; the future is done when the loop thread has stopped."""
+        with self._close_lock:
+            if self._closing is not None:
+                return self._closing
+            self._closed = True
+            done: concurrent.futures.Future[None] = concurrent.futures.Future()
+            self._closing = done
+        threading.Thread(target=self._finish_close, args=(done,), name="gwsnb-close", daemon=True).start()
+        return done
+
+    def _finish_close(self, done: concurrent.futures.Future[None]) -> None:
+        loop = self._loop
+        try:
+            if loop is not None and loop.running:
+                try:
+                    loop.run(self._close_async(), _CLOSE_TIMEOUT)
+                except Exception as exc:  # closing must not fail
+                    LOGGER.debug("close: %s", exc)
+                loop.stop()
+        finally:
+            done.set_result(None)
 
     def close(self) -> None:
         """End the contact-center session (if this client started it), close CometD, stop the loop thread.
 
-        Idempotent; never raises for a server that is already gone.
+        Idempotent; never raises for a server that is already gone.  Called from a thread whose asyncio
+        loop is running (an ``async def``, a Jupyter cell), it only starts closing and returns at once,
+        so that loop is never blocked: ``await client.aclose()`` there waits for the end.
         """
-        with self._close_lock:
-            if self._closed:
-                return
-            self._closed = True
-        loop = self._loop
-        if loop is not None and loop.running and not loop.in_loop_thread():
-            try:
-                loop.run(self._close_async(), 15.0)
-            except Exception as exc:  # closing must not fail
-                LOGGER.debug("close: %s", exc)
-            loop.stop()
-        self._rest.close()
+        done = self._begin_close()
+        if _caller_loop_running():
+            return
+        with contextlib.suppress(concurrent.futures.TimeoutError):
+            done.result(_CLOSE_TIMEOUT + 10.0)
+
+    async def aclose(self) -> None:
+        """The awaitable :meth:`close`: the caller's loop runs on while the client closes.  Idempotent."""
+        done = self._begin_close()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(done)), _CLOSE_TIMEOUT + 10.0)
 
     async def _close_async(self) -> None:
         self._correlator.fail_all(lambda call: TransportError(
@@ -243,14 +299,13 @@ class GwsClient(RecordOperations):
         if self._cometd is not None:
             await self._cometd.close(5.0)
         if self._session_started:
-            loop = asyncio.get_running_loop()
             try:
-                await asyncio.wait_for(loop.run_in_executor(
-                    None, lambda: self._rest.post(
-                        "/me", {"operationName": protocol.END_CONTACT_CENTER_SESSION}, relogin=False)), 5.0)
+                await asyncio.wait_for(self._rest.post(
+                    "/me", {"operationName": protocol.END_CONTACT_CENTER_SESSION}, relogin=False), 5.0)
             except (GwsError, asyncio.TimeoutError) as exc:
                 LOGGER.debug("EndContactCenterSession: %s", exc)
             self._session_started = False
+        await self._rest.close()
 
     @property
     def closed(self) -> bool:
@@ -262,6 +317,13 @@ class GwsClient(RecordOperations):
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+    async def __aenter__(self) -> GwsClient:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.aclose()
 
     # --- information ----------------------------------------------------------------------------
     @property
@@ -330,12 +392,17 @@ class GwsClient(RecordOperations):
         if self._loop is None:
             raise TransportError("the client is not connected")
         wait = (params.timeout or self.timeout) + _BLOCKING_MARGIN
+        with self._blocked_lock:
+            self._blocked += 1
         try:
             return self._loop.run(self._get_chained_record(params, device), wait)
         except LoopTimeout:
             raise NotificationTimeout(
                 f"GetChainedRecord for handle {params.record_handle}: the client loop did not answer in {wait} s",
                 record_handle=params.record_handle) from None
+        finally:
+            with self._blocked_lock:
+                self._blocked -= 1
 
     async def get_chained_record_async(self, record_handle: int, *, campaign_name: str, application_id: int,
                                        device_path: str | None = None, reference_id: str | int | None = None,
@@ -351,13 +418,24 @@ class GwsClient(RecordOperations):
         core = self._get_chained_record(params, device)
         if self._loop.in_loop_thread():
             return await core
-        return await asyncio.wrap_future(self._loop.submit(core))
+        with self._blocked_lock:  # the caller's loop runs in another thread: it waits like a blocking caller
+            self._blocked += 1
+        try:
+            return await asyncio.wrap_future(self._loop.submit(core))
+        finally:
+            with self._blocked_lock:
+                self._blocked -= 1
 
     async def _get_chained_record(self, params: ChainedRecordParams, device_path: str) -> ChainedRecordResult:
+        """One GetChainedRecord on the client's loop: register, POST, await the correlator's verdict.
+
+        Used by the bulk engine too (``BatchRun.call``): errors raised after sending carry ``.result`` and
+        ``.record_handle``; :class:`NotificationTimeout` when the deadline passes.
+        """
         loop = asyncio.get_running_loop()
         timeout = params.timeout or self.timeout
         deadline = loop.time() + timeout
-        reference_id = params.reference_id if params.reference_id is not None else f"gwsnb-{uuid.uuid4().hex}"
+        reference_id = params.reference_id if params.reference_id is not None else self._next_reference()
         handle = params.record_handle
         result = ChainedRecordResult(
             reference_id=str(reference_id), record_handle=handle, campaign_name=params.campaign_name,
@@ -365,33 +443,36 @@ class GwsClient(RecordOperations):
         future: asyncio.Future[ChainedRecordResult] = loop.create_future()
         # registered before the POST: notifications can arrive before the HTTP answer
         call = self._correlator.register(reference_id, handle, device_path, result, future)
+        answered = False
         try:
-            body = params.request_body(reference_id, device_path)
-            result.timings.sent = time.time()
-            post = loop.run_in_executor(None, self._rest.post, f"/me/outbound-records/{handle}", body)
-            try:
-                await asyncio.wait_for(post, max(deadline - loop.time(), 0.001))
-            except asyncio.TimeoutError:
-                raise NotificationTimeout(
-                    f"GetChainedRecord for handle {handle}: no HTTP answer within {timeout} s",
-                    result=result, record_handle=handle) from None
-            except GwsError as exc:
-                exc.result, exc.record_handle = result, handle
-                raise
-            result.timings.http_answered = time.time()
-            try:
-                return await asyncio.wait_for(asyncio.shield(future), max(deadline - loop.time(), 0.001))
-            except asyncio.TimeoutError:
-                connected = self.cometd_connected
-                raise NotificationTimeout(
-                    f"GetChainedRecord for handle {handle}: no ChainedRecordsDataEnd within {timeout} s "
-                    f"({len(result.records)} record(s), {len(result.events)} event(s) received; CometD "
-                    f"{'connected' if connected else 'disconnected'})",
-                    result=result, record_handle=handle) from None
+            async with timeout_at(deadline):
+                await self._rest.post(f"/me/outbound-records/{handle}", params.request_body(reference_id, device_path))
+                answered = True
+                result.timings.http_answered = time.time()
+                return await future
+        except asyncio.TimeoutError:
+            raise self._timeout_error(result, handle, timeout, answered) from None
+        except GwsError as exc:
+            exc.result, exc.record_handle = result, handle
+            raise
         finally:
             if not future.done():
                 future.cancel()
             self._correlator.discard(call)
+
+    def _next_reference(self) -> str:
+        return f"{self._reference_prefix}{next(self._references)}"
+
+    def _timeout_error(self, result: ChainedRecordResult, handle: int, timeout: float,
+                       answered: bool) -> NotificationTimeout:
+        if not answered:
+            return NotificationTimeout(f"GetChainedRecord for handle {handle}: no HTTP answer within {timeout} s",
+                                       result=result, record_handle=handle)
+        connected = "connected" if self.cometd_connected else "disconnected"
+        return NotificationTimeout(
+            f"GetChainedRecord for handle {handle}: no ChainedRecordsDataEnd within {timeout} s "
+            f"({len(result.records)} record(s), {len(result.events)} event(s) received; CometD {connected})",
+            result=result, record_handle=handle)
 
     # --- many handles ---------------------------------------------------------------------------
     def _prepare_batch(self, handles: Any, campaign_name: Any, application_id: Any, device_path: Any,
@@ -560,6 +641,14 @@ class GwsClient(RecordOperations):
         return writer.run(interrupted=batch.interrupted, elapsed_s=batch.elapsed_s)
 
 
+def _password(username: str, password: str | None) -> str:
+    if password is None:
+        password = os.environ.get("GWS_PASSWORD")
+    if password is None:
+        password = getpass.getpass(f"GWS password for {username}: ")
+    return password
+
+
 def connect(url: str, username: str, password: str | None = None, *, verify: bool | str = True,
             timeout: float = 30.0, notifications_path: str = protocol.NOTIFICATIONS_PATH,
             start_session: bool = True, event_log_size: int = DEFAULT_EVENT_LOG_SIZE,
@@ -578,10 +667,21 @@ def connect(url: str, username: str, password: str | None = None, *, verify: boo
     :raises AuthenticationError: credentials refused.
     :raises TransportError: the server cannot be reached or CometD cannot be opened.
     """
-    if password is None:
-        password = os.environ.get("GWS_PASSWORD")
-    if password is None:
-        password = getpass.getpass(f"GWS password for {username}: ")
-    return GwsClient(url, username, password, verify=verify, timeout=timeout,
+    return GwsClient(url, username, _password(username, password), verify=verify, timeout=timeout,
                      notifications_path=notifications_path, start_session=start_session,
                      event_log_size=event_log_size, allow_writes=allow_writes)._open()
+
+
+async def connect_async(url: str, username: str, password: str | None = None, *, verify: bool | str = True,
+                        timeout: float = 30.0, notifications_path: str = protocol.NOTIFICATIONS_PATH,
+                        start_session: bool = True, event_log_size: int = DEFAULT_EVENT_LOG_SIZE,
+                        allow_writes: bool | None = None) -> GwsClient:
+    """The awaitable :func:`connect` (same parameters, client and errors): the caller's event loop keeps
+    running while the client logs in and opens CometD on its own loop thread.
+
+    ``async with await gwsnb.connect_async(...) as client:`` closes it with :meth:`GwsClient.aclose`.
+    """
+    client = GwsClient(url, username, _password(username, password), verify=verify, timeout=timeout,
+                       notifications_path=notifications_path, start_session=start_session,
+                       event_log_size=event_log_size, allow_writes=allow_writes)
+    return await client._open_from_caller()

@@ -308,8 +308,7 @@ class RecordOperations:
 
     async def _post_operation(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         """The one REST POST of the record operations (sent once; see the module doc)."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(None, self._rest.post, path, body)
+        return await self._rest.post(path, body)
 
     def _log_sent(self, path: str, body: dict[str, Any]) -> None:
         self.event_log.append(Event(time.time(), {"channel": SENT_CHANNEL,

@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 Message = dict[str, Any]
 
 CONNECT_TIMEOUT_MS = 30000
+#: the cookie a successful handshake sets (CometD servers call theirs BAYEUX_BROWSER)
+BROWSER_COOKIE = "BAYEUX_BROWSER"
 MAX_BODY_BYTES = 256 * 1024
 _SILENT_POLL_S = 0.05
 
@@ -270,7 +272,11 @@ class BayeuxServer:
             delivered.extend(queued)
             replies.append(reply)
         body = replies[:-1] + delivered + replies[-1:] if connects else replies
-        return web.Response(text=_dumps(body), content_type="application/json")
+        response = web.Response(text=_dumps(body), content_type="application/json")
+        if any(r.get("channel") == META_HANDSHAKE and r.get("successful") for r in replies):
+            # as CometD's own servers do: a browser cookie set by the Bayeux side (clients must keep it)
+            response.set_cookie(BROWSER_COOKIE, secrets.token_hex(8), path="/", httponly=True)
+        return response
 
     async def _read_body(self, request: web.Request) -> bytes | None:
         if request.content_length is not None and request.content_length > MAX_BODY_BYTES:

@@ -136,6 +136,8 @@ class RestApi:
         #: HTTP requests received, by ``"METHOD /path"`` (CometD ones included), for tests to check that
         #: nothing was sent
         self.requests: Counter[str] = Counter()
+        #: names of the cookies the last request of each ``"METHOD /path"`` carried (for tests)
+        self.cookies_seen: dict[str, frozenset[str]] = {}
 
     def __repr__(self) -> str:
         return f"RestApi(user={self.config.username!r})"
@@ -145,7 +147,9 @@ class RestApi:
     @web.middleware
     async def auth_middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         path = request.path
-        self.requests[f"{request.method} {path}"] += 1
+        key = f"{request.method} {path}"
+        self.requests[key] += 1
+        self.cookies_seen[key] = frozenset(request.cookies)
         if path.startswith(API_PREFIX + NOTIFICATIONS_PATH) or path in _PUBLIC_PATHS or not path.startswith(API_PREFIX):
             return await handler(request)
         session, created = self.sessions.authenticate(request)

@@ -56,12 +56,15 @@ class Sandbox:
     :param username: the one configured user.
     :param password: its password (never shown in reprs).
     :param port: TCP port; 0 picks a free one.
-    :param host: interface to bind (127.0.0.1 by default; the sandbox has no TLS).
+    :param host: interface to bind (127.0.0.1 by default).
     :param devices: how many devices the user has.
     :param faults: initial fault switches; change them at run time through ``sb.faults``.
     :param campaign_name: the campaign GetChainedRecord must name.
     :param application_id: the OCS application id GetChainedRecord must name.
     :param http_session_idle_s: an HTTP session no request used for this long expires (30 min).
+    :param tls: serve HTTPS with a certificate signed by a throwaway CA made for this sandbox (needs the
+        ``trustme`` package: ``pip install 'gwsnb[tls]'``); ``sb.ca_path`` names that CA's PEM file, to pass
+        as ``gwsnb.connect(..., verify=sb.ca_path)``.
     :raises gwsnb.sandbox.CallingListError: for a calling list that cannot be loaded.
     :raises ValueError: for a bad keyword value.
     """
@@ -84,6 +87,7 @@ class Sandbox:
         cometd_timeout_ms: int = 30000,
         cometd_max_idle_s: float = 60.0,
         http_session_idle_s: float = 1800.0,
+        tls: bool = False,
     ) -> None:
         if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
             raise ValueError(f"port must be an integer in 0..65535, got {port!r}")
@@ -138,6 +142,7 @@ class Sandbox:
             application_id=application_id, record_user_data=self._ocs._record_user_data)
         self._api = RestApi(self._config, self._sessions, self._bayeux, self._ocs, self._operations)
         self._port = port
+        self._tls = _Tls(host) if tls else None
         self._loop: LoopThread | None = None
         self._runner: web.AppRunner | None = None
         self._sweeper: asyncio.Task[None] | None = None
@@ -162,7 +167,13 @@ class Sandbox:
     @property
     def url(self) -> str:
         """Base URL of the REST API, ending in ``/api/v2``."""
-        return f"http://{self._url_host()}:{self._port}{API_PREFIX}"
+        scheme = "https" if self._tls is not None else "http"
+        return f"{scheme}://{self._url_host()}:{self._port}{API_PREFIX}"
+
+    @property
+    def ca_path(self) -> str | None:
+        """With ``tls=True``: the PEM file of the CA that signed the sandbox's certificate (else ``None``)."""
+        return self._tls.ca_path if self._tls is not None else None
 
     @property
     def notifications_url(self) -> str:
@@ -243,7 +254,8 @@ class Sandbox:
         self._bayeux.reopen()
         runner = web.AppRunner(build_app(self._api), access_log=None, shutdown_timeout=1.0)
         await runner.setup()
-        site = web.TCPSite(runner, self.host, self._port, reuse_address=True, backlog=1024)
+        site = web.TCPSite(runner, self.host, self._port, reuse_address=True, backlog=1024,
+                           ssl_context=self._tls.server_context if self._tls is not None else None)
         try:
             await site.start()
         except BaseException:
@@ -358,6 +370,10 @@ class Sandbox:
         """HTTP requests received so far, by ``"METHOD /path"`` (CometD requests included)."""
         return dict(self._run_on_loop(lambda: dict(self._api.requests)))
 
+    def cookies_seen(self) -> dict[str, frozenset[str]]:
+        """Names of the cookies the last request of each ``"METHOD /path"`` carried (CometD ones included)."""
+        return dict(self._run_on_loop(lambda: dict(self._api.cookies_seen)))
+
     def inject(self, message: Any) -> int:
         """Queue any JSON value, unchecked, for every CometD client (a dict only for clients that want
         its channel): for testing what a client does with messages it did not ask for.
@@ -365,3 +381,27 @@ class Sandbox:
         :returns: how many clients it was queued for.
         """
         return int(self._run_on_loop(lambda: self._bayeux.broadcast(message)))
+
+
+class _Tls:
+    """A throwaway CA (``trustme``) and the sandbox's certificate for ``host``, ``127.0.0.1`` and ``localhost``.
+
+    The CA's PEM file lives in a temporary directory removed with this object.
+    """
+
+    def __init__(self, host: str) -> None:
+        try:
+            import trustme
+        except ImportError:
+            raise RuntimeError("Sandbox(tls=True) needs the trustme package: pip install 'gwsnb[tls]'") from None
+        import ssl
+        import tempfile
+
+        ca = trustme.CA(organization_name="gwsnb sandbox throwaway CA")
+        names = list(dict.fromkeys([host, "127.0.0.1", "localhost"]))
+        cert = ca.issue_cert(*names)
+        self._dir = tempfile.TemporaryDirectory(prefix="gwsnb-sandbox-ca-")
+        self.ca_path = os.path.join(self._dir.name, "ca.pem")
+        ca.cert_pem.write_to_path(self.ca_path)
+        self.server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        cert.configure_cert(self.server_context)

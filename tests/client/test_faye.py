@@ -112,7 +112,7 @@ async def test_handshake_subscribe_receive_and_rehandshake_after_restart(faye: F
 
         await asyncio.to_thread(faye.stop)
         await asyncio.to_thread(faye.start)
-        # the library's 401::Unknown client from faye leads to a new handshake and a re-subscribe
+        # faye's 401::Unknown client leads to a new handshake and a re-subscribe
         await until(lambda: faye.subscribers() >= 1, timeout=20)
         assert session.handshakes >= 2 and session.client_id != first_client
         await asyncio.to_thread(faye.publish, *gws_messages("r2", 20, 1))

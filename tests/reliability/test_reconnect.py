@@ -14,8 +14,8 @@ from collections.abc import Iterator
 import pytest
 
 import gwsnb
-from gwsnb import _cometd, errors
-from gwsnb._cometd import ReconnectPolicy
+from gwsnb import _reconnect, errors
+from gwsnb._reconnect import ReconnectPolicy
 from gwsnb.sandbox import Faults, Sandbox
 from tests.chains import ChainIndex, record_keys
 
@@ -222,9 +222,9 @@ def test_silent_server_detected_reported_and_recovered(own: Sandbox, client: gws
 
 def test_silence_is_detected_when_the_server_advises_no_timeout(reliability: Recorder,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    # the library sets no request timeout when the advice names none; the client then assumes one
+    # advice that names no timeout keeps the last one named; before any, the client assumes one
     # (GWS's 30 s; 1 s here, matching what this sandbox really holds connects for, to keep the test short)
-    monkeypatch.setattr(_cometd, "DEFAULT_ADVICE_TIMEOUT_MS", COMETD_TIMEOUT_MS)
+    monkeypatch.setattr(_reconnect, "DEFAULT_ADVICE_TIMEOUT_MS", COMETD_TIMEOUT_MS)
     with Sandbox(chains=30, seed=7, cometd_timeout_ms=COMETD_TIMEOUT_MS,
                  faults=Faults(omit_timeout_advice=True)) as sb, \
             gwsnb.connect(sb.url, sb.username, sb.password, timeout=10.0) as c:

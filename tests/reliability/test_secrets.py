@@ -2,7 +2,7 @@
 
 One sandbox with a unique password; everything the toolkit shows or records is searched for the password
 and for the base64 forms of the Basic credentials: reprs and strs of the client and its parts, results,
-batches and errors, every log record of every logger at DEBUG (aiohttp, urllib3 and requests included),
+batches and errors, every log record of every logger at DEBUG (aiohttp's and gwsnb's included),
 the event log, DataFrames written to CSV, the CLI's output and the outputs of an executed notebook that
 connects with the password taken from an environment variable.  Plus: TLS verification is on by default
 and turning it off warns once per process.
@@ -15,6 +15,7 @@ import contextlib
 import io
 import json
 import logging
+import ssl
 import time
 import uuid
 import warnings
@@ -60,8 +61,8 @@ def test_password_appears_nowhere(secret_sb: Sandbox, caplog: pytest.LogCaptureF
     def look(where: str, obj: object) -> None:
         seen.append((where, obj if isinstance(obj, str) else f"{obj!r}\n{obj!s}"))
 
-    caplog.set_level(logging.DEBUG)  # root: every logger, aiohttp/urllib3/requests included
-    for name in ("aiohttp", "aiohttp.client", "urllib3", "requests", "aiocometd_noloop", "gwsnb"):
+    caplog.set_level(logging.DEBUG)  # root: every logger, aiohttp's included
+    for name in ("aiohttp", "aiohttp.client", "gwsnb"):
         logging.getLogger(name).setLevel(logging.DEBUG)
     with gwsnb.connect(sb.url, USER, PASSWORD, timeout=5.0) as c:
         look("client", c)
@@ -132,7 +133,8 @@ def test_password_appears_nowhere(secret_sb: Sandbox, caplog: pytest.LogCaptureF
     assert out.getvalue() and err.getvalue()
     records = [r for r in caplog.records]
     look("log records", "\n".join(f"{r.name} {r.getMessage()} {r.args!r} {r.exc_text or ''}" for r in records))
-    assert any(r.name.startswith("urllib3") for r in records)  # DEBUG logging of the HTTP stack was on
+    # DEBUG logging of the HTTP layer was on: every REST request and the CometD session's steps were logged
+    assert any(r.name == "gwsnb._rest" and r.levelno == logging.DEBUG for r in records)
     leaks = [(where, _leaks(text)) for where, text in seen if _leaks(text)]
     reliability.record("secret never shown (reprs, errors, logs, event log, CSV, CLI)", tried=len(seen),
                        survived=len(seen) - len(leaks), note=f"{len(records)} log records searched")
@@ -174,16 +176,18 @@ def test_tls_verification_on_by_default_and_off_warns_once(secret_sb: Sandbox,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     sb = secret_sb
     with gwsnb.connect(sb.url, USER, PASSWORD, timeout=5.0) as c:
-        # on: True, or the CA bundle named by REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE (read once at connect)
-        verify = c._rest._session.verify
-        assert verify is True or (isinstance(verify, str) and verify)
-        assert c._cometd is not None and c._cometd._ssl is None  # aiohttp's default: verify
+        # on: a verifying context (system store, or the bundle named by REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE)
+        context = c._rest.ssl
+        assert isinstance(context, ssl.SSLContext) and context.verify_mode == ssl.CERT_REQUIRED
+        assert context.check_hostname
+        # CometD sends through the same aiohttp session, so through the same context
+        assert c._cometd is not None and c._cometd.http_session is c._rest.http
     monkeypatch.setattr(_rest, "_insecure_warned", False)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         for _ in range(2):
             with gwsnb.connect(sb.url, USER, PASSWORD, timeout=5.0, verify=False) as c:
-                assert c._rest._session.verify is False
+                assert c._rest.ssl is False
                 c.get_chained_record(sb.record_handles[0], campaign_name=sb.campaign_name,
                                      application_id=sb.application_id)
     ours = [w for w in caught if "verification is turned off" in str(w.message)]
