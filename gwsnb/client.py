@@ -618,7 +618,8 @@ class GwsClient(RecordOperations):
         advanced on the caller's loop.  Cancelling the awaiting task cancels the calls in flight, waits
         for them to unwind and re-raises :class:`asyncio.CancelledError` (asyncio's contract) with the
         partial batch (``interrupted=True``; for a streamed run, the run read back) attached as its
-        ``batch`` attribute.
+        ``batch`` attribute.  (On Python 3.10, ``await task`` raises a fresh ``CancelledError`` chained to
+        that one: read ``exc.__context__.batch`` there.)
         """
         run, writer = self._prepare_batch(handles, campaign_name, application_id, device_path, concurrency,
                                           timeout, retries, fail_fast, keep_events=keep_events,
