@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
+from ._bulk import MAX_STREAMED_HANDLES
 from .errors import InvalidParameterError
 from .params import check_int, check_timeout, parse_handles
 
@@ -41,8 +42,9 @@ def seconds_arg(text: str) -> float:
 
 
 def handles_arg(text: str) -> list[int]:
-    """Record handles and ranges, ``"7, 9, 20-30"``, in the order given, duplicates dropped."""
+    """Record handles and ranges, ``"7, 9, 20-30"``, in the order given, duplicates dropped, up to a streamed
+    run's limit (the client applies the lower in-memory limit when no ``--out-dir`` is given)."""
     try:
-        return parse_handles(text)
+        return parse_handles(text, limit=MAX_STREAMED_HANDLES)
     except InvalidParameterError as exc:
         raise argparse.ArgumentTypeError(f"{exc.reason}: {exc.value!r}") from None

@@ -116,6 +116,7 @@ def test_failing_handle_exit_1_with_summary(sb: Sandbox) -> None:
 @pytest.mark.parametrize(("extra", "handles", "option"), [
     ((), "7, x", "--handles"),
     ((), "9-3", "--handles"),
+    ((), "1-1000001", "--handles"),  # over the in-memory limit without --out-dir (a streamed run takes it)
     (("--concurrency", "0"), HANDLES, "--concurrency"),
     (("--timeout", "-1"), HANDLES, "--timeout"),
     (("--format", "parquet"), HANDLES, "--format"),
