@@ -22,7 +22,7 @@ BUDGET_S = 1.0
 
 
 def chained_record_messages(n: int, seed: int = 1) -> list[dict[str, Any]]:
-    """``n`` ChainedRecord notifications shaped like the contract's (section 5), chains of 1-5 records."""
+    """``n`` ChainedRecord notifications shaped as docs/notifications.md describes, chains of 1-5 records."""
     rng = random.Random(seed)
     messages = []
     chain_id = 0

@@ -1,6 +1,6 @@
-"""Names from the GWS v2 contract (``shared/GWS-OUTBOUND.md``), shared by the client and the sandbox.
+"""Names from the GWS v2 contract (docs/gws-flow.md, docs/notifications.md), shared by the client and the sandbox.
 
-Only names live here, never behaviour: the client and the sandbox must each agree with the contract on
+Only names live here, never behaviour: the client and the sandbox must each agree with the protocol on
 their own, so that a mistake in one is not hidden by the same mistake in the other.
 """
 
@@ -95,7 +95,7 @@ STATUS_MESSAGES: Final[dict[int, str]] = {
     20: "Not authenticated",
 }
 
-# OCS calling-list columns carried in ChainedRecord userData (contract section 5)
+# OCS calling-list columns carried in ChainedRecord userData (docs/notifications.md#chainedrecord-one-per-record)
 OCS_COLUMNS: Final = (
     "contact_info",
     "contact_info_type",

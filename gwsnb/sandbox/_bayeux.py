@@ -1,7 +1,7 @@
 """The sandbox's Bayeux 1.0 server (CometD long-polling) at ``/api/v2/notifications``.
 
 Written by hand because no maintained Python Bayeux server exists; it is proven against the official
-CometD JavaScript client in ``tests/sandbox``. Behaviour ([choice] points of the contract, section 4):
+CometD JavaScript client in ``tests/sandbox``. Behaviour ([choice] points, docs/cometd.md and docs/choices.md):
 
 - The CometD session rides on the HTTP session: every POST must carry a valid ``JSESSIONID`` cookie and,
   as for REST, the CSRF header. Without a live HTTP session the answer is HTTP 401 whose body holds the

@@ -1,6 +1,6 @@
 """The OCS side of GetChainedRecord: which notifications a call produces, in which order, with real metrics.
 
-Sequence (contract section 5): for each record of the chain in ``chain_n`` order an OutboundRecordMessage
+Sequence (docs/notifications.md#the-sequence): for each record of the chain in ``chain_n`` order an OutboundRecordMessage
 ``ChainedRecord`` on ``/v2/me/outbound`` followed by its DeviceUserEventMessage on ``/me/internal``;
 then the ``ChainedRecordsDataEnd`` pair, shaped field by field like
 ``samples/get_chained_record.connect_response.json``.

@@ -1,4 +1,4 @@
-"""REST side of the sandbox (contract sections 1–3 and 5): auth, cookie, CSRF, ``/me``, devices, version,
+"""REST side of the sandbox (docs/gws-flow.md): auth, cookie, CSRF, ``/me``, devices, version,
 contact-center session, the validation of GetChainedRecord, and the routing of the record operations to
 :mod:`gwsnb.sandbox._operations` (which checks their bodies).
 

@@ -1,7 +1,7 @@
 """HTTP sessions of the sandbox: Basic authentication, the ``JSESSIONID`` cookie and the CSRF token.
 
 A session is created when a request carries valid Basic credentials and no valid ``JSESSIONID`` of the
-same user; its CSRF token lives as long as the session (contract section 1).  As in a servlet container,
+same user; its CSRF token lives as long as the session (docs/gws-flow.md#session-authentication-csrf-jsessionid).  As in a servlet container,
 a session that no request has used for ``max_idle_s`` seconds (30 minutes by default) expires, so a
 sandbox left running under cookie-less clients (curl, a script) does not grow without bound.
 """

@@ -1,6 +1,6 @@
 """A real JupyterLab server and headless Debian Chromium driven by Python playwright.
 
-Traps (see shared/BROWSER-TESTS.md): root needs ``--allow-root``; Chromium needs the background-networking
+Traps met here: root needs ``--allow-root``; Chromium needs the background-networking
 flags on a closed network; the app is exposed as ``window.jupyterapp`` so cells are run through Lab's own
 commands rather than by simulated typing.
 """

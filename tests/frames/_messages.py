@@ -1,4 +1,4 @@
-"""Synthetic messages and results for the frames tests (shapes from shared/GWS-OUTBOUND.md sections 4-5)."""
+"""Synthetic messages and results for the frames tests (shapes from docs/notifications.md)."""
 
 from __future__ import annotations
 

@@ -30,7 +30,7 @@ function out(obj) { process.stdout.write(JSON.stringify(obj) + '\n'); }
   });
   const onMessage = (m) => out({ event: 'message', message: { channel: m.channel, data: m.data } });
   let subscription = null;
-  // After every (re-)handshake the application must subscribe again (COMETD-CLIENT.md).
+  // After every (re-)handshake the application must subscribe again (docs/cometd.md).
   cometd.addListener('/meta/handshake', (reply) => {
     out({ event: 'handshake', successful: reply.successful, clientId: reply.clientId || null, error: reply.error || null });
     if (reply.successful) {

@@ -1,5 +1,5 @@
 """Each invalid GetChainedRecord input gets the contract's statusCode and a message naming the field,
-and the sandbox keeps serving afterwards (GWS-OUTBOUND.md section 5)."""
+and the sandbox keeps serving afterwards (docs/gws-flow.md#getchainedrecord-the-request-and-its-http-answer)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""REST contract of the sandbox (GWS-OUTBOUND.md sections 1–2): auth, cookie, CSRF, me, devices, version,
+"""REST contract of the sandbox (docs/gws-flow.md): auth, cookie, CSRF, me, devices, version,
 contact-center session."""
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def test_post_with_csrf_token_succeeds(gws: RawGws) -> None:
 
 
 def test_post_without_cookie_store_is_403(sb: Sandbox, gws: RawGws) -> None:
-    # Right credentials and a token, but no cookie: a client without a cookie store (contract section 1).
+    # Right credentials and a token, but no cookie: a client without a cookie store (docs/gws-flow.md#session-authentication-csrf-jsessionid).
     resp = requests.post(
         sb.url + "/me/outbound-records/1",
         json={"operationName": "GetChainedRecord"},

@@ -1,7 +1,7 @@
 """A full GetChainedRecord round trip driven by plain HTTP Bayeux messages written here (no client library).
 
 The DataEnd pair is checked field by field, types included, against the documented sample
-``shared/samples/get_chained_record.connect_response.json``; each ChainedRecord against ``sb.calling_list``.
+``docs/samples/get_chained_record.connect_response.json``; each ChainedRecord against ``sb.calling_list``.
 """
 
 from __future__ import annotations
