@@ -185,39 +185,51 @@ def run_chained_records(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
 
 
-def _run(args: argparse.Namespace) -> int:
-    from .client import connect
-
+def _usage_error(args: argparse.Namespace, exc: InvalidParameterError) -> int:
+    """Report a validation error argparse's way, naming the option it came from (exits 2)."""
     parser: argparse.ArgumentParser = args._parser
+    if getattr(exc, "choices", None):  # DeviceSelectionError: known only once connected
+        parser.error(f"argument --device: {exc.reason}")
+    option = _OPTION.get(exc.field, "--" + exc.field.replace("_", "-"))
+    parser.error(f"argument {option}: {exc.reason}: {exc.value!r}")
+    return EXIT_USAGE  # not reached: parser.error exits
 
-    def usage_error(exc: InvalidParameterError) -> int:
-        option = _OPTION.get(exc.field, "--" + exc.field.replace("_", "-"))
-        parser.error(f"argument {option}: {exc.reason}: {exc.value!r}")
-        return EXIT_USAGE  # not reached: parser.error exits
 
+def _handles_of(args: argparse.Namespace) -> list[int]:
+    if args.handles is not None:
+        return list(args.handles)
+    try:
+        return parse_handles(_read_handles_file(args.handles_file),
+                             limit=MAX_STREAMED_HANDLES if args.out_dir else MAX_BATCH_HANDLES)
+    except InvalidParameterError as exc:
+        args._parser.error(f"argument --handles-file: {exc.reason}: {exc.value!r}")
+        raise  # not reached: parser.error exits
+
+
+def _run(args: argparse.Namespace) -> int:
+    parser: argparse.ArgumentParser = args._parser
     if args.format == "parquet" and not args.out:
         parser.error("argument --format: parquet needs --out FILE (binary output is not written to stdout)")
     _check_out_dir(parser, args)
     try:
-        if args.handles is not None:
-            handles = args.handles
-        else:
-            try:
-                handles = parse_handles(_read_handles_file(args.handles_file),
-                                        limit=MAX_STREAMED_HANDLES if args.out_dir else MAX_BATCH_HANDLES)
-            except InvalidParameterError as exc:
-                parser.error(f"argument --handles-file: {exc.reason}: {exc.value!r}")
+        handles = _handles_of(args)
         # everything the call will check, checked before the password prompt and before connecting
         ChainedRecordParams(handles[0], args.campaign, args.application_id, args.device, None,
                             args.timeout).validate()
         password = _password(args)
     except InvalidParameterError as exc:
-        return usage_error(exc)
+        return _usage_error(args, exc)
+    return _connect_and_run(args, handles, password)
+
+
+def _connect_and_run(args: argparse.Namespace, handles: list[int], password: str) -> int:
+    from .client import connect
+
     try:
         client = connect(args.url, args.user, password, verify=not args.insecure,
                          timeout=args.timeout if args.timeout is not None else 30.0)
     except InvalidParameterError as exc:
-        return usage_error(exc)
+        return _usage_error(args, exc)
     except GwsError as exc:
         print(f"gwsnb chained-records: cannot connect to {args.url}: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -229,10 +241,8 @@ def _run(args: argparse.Namespace) -> int:
             device_path=args.device, concurrency=args.concurrency, timeout=args.timeout,
             progress=not args.no_progress, retries=args.retries, fail_fast=args.fail_fast,
             max_outage=args.max_outage, out=args.out_dir)
-    except InvalidParameterError as exc:  # DeviceSelectionError: known only once connected
-        if getattr(exc, "choices", None):
-            parser.error(f"argument --device: {exc.reason}")
-        return usage_error(exc)
+    except InvalidParameterError as exc:
+        return _usage_error(args, exc)
     except ServerUnavailableError as exc:
         print(f"gwsnb chained-records: {exc}", file=sys.stderr)
         if exc.batch is not None:
@@ -243,13 +253,12 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     finally:
         client.close()
-    if args.out_dir is not None:
-        return _report_any(batch, args)
-    try:
-        _write(batch, args.format, args.out)
-    except (OSError, ImportError) as exc:
-        print(f"gwsnb chained-records: cannot write the records: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+    if args.out_dir is None:
+        try:
+            _write(batch, args.format, args.out)
+        except (OSError, ImportError) as exc:
+            print(f"gwsnb chained-records: cannot write the records: {exc}", file=sys.stderr)
+            return EXIT_FAILED
     return _report_any(batch, args)
 
 

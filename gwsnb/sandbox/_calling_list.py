@@ -606,57 +606,64 @@ def _missing_mask(series: pd.Series) -> npt.NDArray[np.bool_]:
     return mask
 
 
+def _refuse_first(bad: npt.NDArray[np.bool_], series: pd.Series, column: str, reason: str) -> None:
+    """Raise the loader's error for the first row where ``bad`` is true (nothing when none is)."""
+    if bad.any():
+        pos = int(np.argmax(bad))
+        raise _fail(pos, column, series.iloc[pos], reason)
+
+
+def _ints_of_integer_dtype(series: pd.Series, column: str) -> npt.NDArray[np.int64]:
+    if str(series.dtype).lower() == "uint64":
+        _refuse_first(series.to_numpy(dtype=np.float64, na_value=0) >= 2.0**63, series, column,
+                      "is out of the 64-bit integer range")
+    return series.to_numpy(dtype=np.int64, na_value=0)
+
+
+def _numbers_of_text(series: pd.Series, column: str,
+                     missing: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64] | npt.NDArray[np.float64]:
+    """Exact int64 values when every cell is an integer (fast path), else float64 numbers (NaN: not one)."""
+    text = _stripped(series).where(~missing, "0")
+    if pd.api.types.is_object_dtype(series.dtype):
+        is_bool = text.map(lambda v: isinstance(v, (bool, np.bool_))).to_numpy(dtype=bool)
+        _refuse_first(is_bool, series, column, "is a boolean, not an integer")
+    try:  # fast path: every value an integer, converted exactly
+        exact = pd.to_numeric(text)
+    except (ValueError, TypeError):
+        exact = None
+    if exact is not None and pd.api.types.is_signed_integer_dtype(exact.dtype):
+        return exact.to_numpy(dtype=np.int64)
+    return pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _ints_of_numbers(numbers: npt.NDArray[np.float64], series: pd.Series, column: str,
+                     missing: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
+    """Integral floats (3.0) as int64; anything else names its row."""
+    finite = np.isfinite(numbers)
+    _refuse_first(~missing & ~(finite & (numbers == np.floor(np.where(finite, numbers, 0.0)))), series, column,
+                  "is not an integer")
+    _refuse_first(~missing & (np.abs(np.where(missing, 0.0, numbers)) >= 2.0**63), series, column,
+                  "is out of the 64-bit integer range")
+    return np.where(missing, 0.0, numbers).astype(np.int64)
+
+
 def _parse_ints(series: pd.Series, column: str, nullable: bool) -> _Col:
     """Integers from any dtype; integral floats (3.0) are accepted, anything else names its row."""
     missing = _missing_mask(series)
     dtype = series.dtype
     if pd.api.types.is_bool_dtype(dtype):
         raise _fail(0, column, series.iloc[0], "is a boolean, not an integer")
-    values: npt.NDArray[np.int64] | None = None
     if pd.api.types.is_integer_dtype(dtype):
-        if (
-            str(dtype).lower() == "uint64"
-            and (series.to_numpy(dtype=np.float64, na_value=0) >= 2.0**63).any()
-        ):
-            pos = int(np.argmax(series.to_numpy(dtype=np.float64, na_value=0) >= 2.0**63))
-            raise _fail(pos, column, series.iloc[pos], "is out of the 64-bit integer range")
-        values = series.to_numpy(dtype=np.int64, na_value=0)
-    elif pd.api.types.is_float_dtype(dtype):
-        numbers = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        values = _ints_of_integer_dtype(series, column)
     else:
-        text = _stripped(series).where(~missing, "0")
-        if pd.api.types.is_object_dtype(dtype):
-            is_bool = text.map(lambda v: isinstance(v, (bool, np.bool_))).to_numpy(dtype=bool)
-            if is_bool.any():
-                pos = int(np.argmax(is_bool))
-                raise _fail(pos, column, series.iloc[pos], "is a boolean, not an integer")
-        try:  # fast path: every value an integer, converted exactly
-            exact = pd.to_numeric(text)
-        except (ValueError, TypeError):
-            exact = None
-        if exact is not None and pd.api.types.is_signed_integer_dtype(exact.dtype):
-            values = exact.to_numpy(dtype=np.int64)
-        else:
-            numbers = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-    if values is None:
-        finite = np.isfinite(numbers)
-        bad = ~missing & ~(finite & (numbers == np.floor(np.where(finite, numbers, 0.0))))
-        if bad.any():
-            pos = int(np.argmax(bad))
-            raise _fail(pos, column, series.iloc[pos], "is not an integer")
-        too_big = ~missing & (np.abs(np.where(missing, 0.0, numbers)) >= 2.0**63)
-        if too_big.any():
-            pos = int(np.argmax(too_big))
-            raise _fail(pos, column, series.iloc[pos], "is out of the 64-bit integer range")
-        values = np.where(missing, 0.0, numbers).astype(np.int64)
-    if missing.any() and not nullable:
-        pos = int(np.argmax(missing))
-        raise _fail(pos, column, series.iloc[pos], "is missing (this column needs a value on every row)")
+        numbers = (series.to_numpy(dtype=np.float64, na_value=np.nan) if pd.api.types.is_float_dtype(dtype)
+                   else _numbers_of_text(series, column, missing))
+        values = (numbers.astype(np.int64, copy=False) if numbers.dtype == np.int64
+                  else _ints_of_numbers(numbers.astype(np.float64, copy=False), series, column, missing))
+    if not nullable:
+        _refuse_first(missing, series, column, "is missing (this column needs a value on every row)")
     low, high = _BOUNDS.get(column, (-(2**63) + 1, 2**63 - 1))  # int64 min is the missing sentinel
-    out = ~missing & ((values < low) | (values > high))
-    if out.any():
-        pos = int(np.argmax(out))
-        raise _fail(pos, column, series.iloc[pos], f"is out of range [{low}, {high}]")
+    _refuse_first(~missing & ((values < low) | (values > high)), series, column, f"is out of range [{low}, {high}]")
     return _Col("nint", values, mask=missing) if nullable else _Col("int", values)
 
 
@@ -754,9 +761,9 @@ def _duplicate_error(
     )
 
 
-def _load(raw: pd.DataFrame, from_text: bool) -> tuple[dict[str, _Col], list[str]]:
-    raw = raw.rename(columns=lambda c: str(c).strip())
-    names = [str(c) for c in raw.columns]
+def _check_header(names: list[str]) -> str | None:
+    """Refuse a header with duplicate, missing required, doubly-aliased or reserved columns; returns the
+    column the record handles come from (``None``: numbered 1..N)."""
     if len(set(names)) != len(names):
         dup = next(c for c in names if names.count(c) > 1)
         raise CallingListError(f"header: column {dup!r} appears twice", row=None, column=dup, value=dup)
@@ -773,7 +780,6 @@ def _load(raw: pd.DataFrame, from_text: bool) -> tuple[dict[str, _Col], list[str
             row=None,
             column=_HANDLE_ALIAS,
         )
-    handle_source = _HANDLE if _HANDLE in names else _HANDLE_ALIAS if _HANDLE_ALIAS in names else None
     reserved = [c for c in names if c.upper().startswith("GSW_")]
     if reserved:
         raise CallingListError(
@@ -782,22 +788,36 @@ def _load(raw: pd.DataFrame, from_text: bool) -> tuple[dict[str, _Col], list[str
             column=reserved[0],
             value=reserved[0],
         )
+    return _HANDLE if _HANDLE in names else _HANDLE_ALIAS if _HANDLE_ALIAS in names else None
+
+
+def _int_columns(raw: pd.DataFrame) -> dict[str, _Col]:
+    """The OCS integer columns, parsed, or their load defaults when absent."""
     n = len(raw)
-    columns: dict[str, _Col] = {"contact_info": _parse_contact_info(raw["contact_info"])}
+    columns: dict[str, _Col] = {}
     for c in _INT_COLUMNS:
         nullable = c in _NULLABLE_INT
         if c in raw.columns:
             columns[c] = _parse_ints(raw[c], c, nullable)
+            continue
+        default = LOAD_DEFAULTS[c]
+        if default is None:
+            columns[c] = _Col("nint", np.zeros(n, dtype=np.int64), mask=np.ones(n, dtype=bool))
         else:
-            default = LOAD_DEFAULTS[c]
-            if default is None:
-                columns[c] = _Col("nint", np.zeros(n, dtype=np.int64), mask=np.ones(n, dtype=bool))
-            else:
-                columns[c] = _Col(
-                    "nint" if nullable else "int",
-                    np.full(n, default, dtype=np.int64),
-                    mask=np.zeros(n, dtype=bool) if nullable else None,
-                )
+            columns[c] = _Col(
+                "nint" if nullable else "int",
+                np.full(n, default, dtype=np.int64),
+                mask=np.zeros(n, dtype=bool) if nullable else None,
+            )
+    return columns
+
+
+def _load(raw: pd.DataFrame, from_text: bool) -> tuple[dict[str, _Col], list[str]]:
+    raw = raw.rename(columns=lambda c: str(c).strip())
+    names = [str(c) for c in raw.columns]
+    handle_source = _check_header(names)
+    n = len(raw)
+    columns: dict[str, _Col] = {"contact_info": _parse_contact_info(raw["contact_info"]), **_int_columns(raw)}
     unknown_tz = ~np.isin(columns["tz_dbid"].values, np.array(list(TIME_ZONES), dtype=np.int64))
     if unknown_tz.any():
         pos = int(np.argmax(unknown_tz))

@@ -110,6 +110,14 @@ def check_wheel_file(wheel: Path) -> dict[str, list[str]]:
     if metadata.get("Requires-Python", "").replace(" ", "") != ">=3.10":
         raise CheckFailed(f"{wheel.name}: Requires-Python is {metadata.get('Requires-Python')!r}, expected >=3.10")
 
+    extras = check_extras(wheel.name, metadata)
+    say(f"{wheel.name}: {len(names)} files, every package file present, console script, extras "
+        f"{', '.join(sorted(extras))}")
+    return extras
+
+
+def check_extras(wheel_name: str, metadata: Any) -> dict[str, list[str]]:
+    """The wheel's extras (name -> requirements); the README's and this check's extras must be there."""
     extras: dict[str, list[str]] = {name: [] for name in metadata.get_all("Provides-Extra") or []}
     for req in metadata.get_all("Requires-Dist") or []:
         found = re.search(r"""extra\s*==\s*['"]([^'"]+)['"]""", req)
@@ -118,15 +126,13 @@ def check_wheel_file(wheel: Path) -> dict[str, list[str]]:
     wanted = set(REQUIRED_EXTRAS) | readme_extras()
     absent = sorted(wanted - set(extras))
     if absent:
-        raise CheckFailed(f"{wheel.name}: extra(s) {', '.join(absent)} named by the README or this check are "
+        raise CheckFailed(f"{wheel_name}: extra(s) {', '.join(absent)} named by the README or this check are "
                           f"not in the metadata (it has: {', '.join(sorted(extras))})")
     if not any(r.lower().startswith("pyarrow") for r in extras["parquet"]):
-        raise CheckFailed(f"{wheel.name}: the parquet extra does not bring pyarrow: {extras['parquet']}")
+        raise CheckFailed(f"{wheel_name}: the parquet extra does not bring pyarrow: {extras['parquet']}")
     for needed in ("jupyterlab", "ipykernel"):
         if not any(r.lower().startswith(needed) for r in extras["notebook"]):
-            raise CheckFailed(f"{wheel.name}: the notebook extra does not bring {needed}: {extras['notebook']}")
-    say(f"{wheel.name}: {len(names)} files, every package file present, console script, extras "
-        f"{', '.join(sorted(extras))}")
+            raise CheckFailed(f"{wheel_name}: the notebook extra does not bring {needed}: {extras['notebook']}")
     return extras
 
 
