@@ -272,7 +272,7 @@ class Correlator:
         for event in events:
             counts["fed"] += 1
             channel = event.channel
-            if channel is not None and channel.startswith("/meta/"):
+            if channel is not None and channel.startswith(protocol.META_PREFIX):
                 counts["meta"] += 1
                 continue
             self._route(event, channel)

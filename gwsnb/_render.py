@@ -15,7 +15,7 @@ import io
 import math
 from typing import TYPE_CHECKING, Any
 
-from . import frames, labels, plots
+from . import frames, labels, plots, protocol
 from .batch import percentiles
 from .errors import describe_error
 
@@ -131,7 +131,7 @@ def processing_chart(metrics: pd.DataFrame) -> str:
     ax = fig.add_subplot()
     if len(metrics) <= _CHART_MAX_BARS and len(values) == len(metrics):
         events = metrics["user_event"].astype(str).tolist()
-        colors = [plots.ORANGE if e == "ChainedRecordsDataEnd" else plots.BLUE for e in events]
+        colors = [plots.ORANGE if e == protocol.CHAINED_RECORDS_DATA_END else plots.BLUE for e in events]
         ax.bar(range(1, len(values) + 1), values, color=colors)
         ax.set_xlabel("event (orange: DataEnd)")
         ax.set_ylabel("ms")

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from . import protocol
 from .protocol import STATUS_MESSAGES
 
 if TYPE_CHECKING:
@@ -221,17 +222,17 @@ class NotAuthenticatedError(GwsStatusError, AuthenticationError):
 
 
 _BY_CODE: dict[int, type[GwsStatusError]] = {
-    1: MissingParameterError,
-    2: InvalidStateError,
-    3: ForbiddenError,
-    4: InternalServerError,
-    5: NoPermissionError,
-    6: NotFoundError,
-    8: PasswordChangeRequiredError,
-    10: InputValidationError,
-    18: AlreadyExistsError,
-    19: AlreadyInUseError,
-    20: NotAuthenticatedError,
+    protocol.STATUS_MISSING_PARAMETER: MissingParameterError,
+    protocol.STATUS_INVALID_STATE: InvalidStateError,
+    protocol.STATUS_FORBIDDEN: ForbiddenError,
+    protocol.STATUS_INTERNAL_ERROR: InternalServerError,
+    protocol.STATUS_NO_PERMISSION: NoPermissionError,
+    protocol.STATUS_NOT_FOUND: NotFoundError,
+    protocol.STATUS_PASSWORD_CHANGE: PasswordChangeRequiredError,
+    protocol.STATUS_INVALID_VALUE: InputValidationError,
+    protocol.STATUS_ALREADY_EXISTS: AlreadyExistsError,
+    protocol.STATUS_ALREADY_IN_USE: AlreadyInUseError,
+    protocol.STATUS_NOT_AUTHENTICATED: NotAuthenticatedError,
 }
 
 

@@ -47,6 +47,7 @@ import numpy as np
 import pandas as pd
 
 from . import labels as _labels
+from . import protocol
 from .errors import describe
 from .labels import CodeLabels
 from .results import ChainedRecordResult, Event
@@ -505,7 +506,7 @@ def records_frame(
             rows.add(obj, owner.reference_id, rows.context_of(owner))
             continue
         data = _payload(obj)
-        if not isinstance(data, dict) or data.get("notificationType") != "ChainedRecord":
+        if not isinstance(data, dict) or data.get("notificationType") != protocol.CHAINED_RECORD:
             rows.skipped += 1
             continue
         rows.add(data.get("record"), data.get("referenceId"), _EMPTY)
@@ -640,7 +641,7 @@ def metrics_frame(items: Iterable[Any]) -> pd.DataFrame:
     rows = _MetricRows()
     for message, at, owner in _walk(items, "user_events"):
         data = _payload(message)
-        if not isinstance(data, dict) or data.get("messageType") != "DeviceUserEventMessage":
+        if not isinstance(data, dict) or data.get("messageType") != protocol.DEVICE_USER_EVENT_MESSAGE:
             rows.skipped += 1
             continue
         rows.add(data, owner.reference_id if owner is not None else data.get("referenceId"), at)

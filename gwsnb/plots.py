@@ -26,7 +26,7 @@ import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from . import frames
+from . import frames, protocol
 from .batch import percentiles
 from .results import ChainedRecordResult
 
@@ -51,9 +51,9 @@ _TOP_RESULTS = 12
 # ---------------------------------------------------------------------------------------- timeline
 def _lane(message: Any) -> str:
     channel = message.get("channel") if isinstance(message, dict) else None
-    if channel == "/me/internal":
+    if channel == protocol.CHANNEL_INTERNAL:
         return "user event"
-    if isinstance(channel, str) and channel.startswith("/v2/me/outbound"):
+    if isinstance(channel, str) and channel.startswith(protocol.CHANNEL_OUTBOUND):
         return "notification"
     return "other"
 
