@@ -17,10 +17,9 @@ handles not finished are skipped and :class:`~gwsnb.errors.ServerUnavailableErro
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import concurrent.futures
 import dataclasses
 import logging
-import queue
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -52,6 +51,8 @@ MAX_STREAMED_HANDLES = 10_000_000
 RETRY_BASE_S = 0.5
 RETRY_CAP_S = 8.0
 #: seconds an interrupted batch waits for its cancelled calls to unwind before returning anyway
+#: seconds between two looks at a run's progress from the caller's thread or loop
+PROGRESS_TICK_S = 0.1
 INTERRUPT_GRACE_S = 10.0
 #: errors meaning the notifications (or the answer) were lost, not a verdict: GetChainedRecord only reads
 RETRIABLE = (NotificationTimeout, TransportError)
@@ -118,7 +119,6 @@ class OutageGate:
         self.hooks = hooks
         self.max_outage = max_outage
         self.on_give_up = on_give_up
-        self.on_change: Callable[[], None] = lambda: None
         self.since: float | None = None  # monotonic start of the current outage; None when open
         self.last_since: float | None = None  # start of the last outage, while no call succeeded since
         self.cause: BaseException | None = None
@@ -157,7 +157,6 @@ class OutageGate:
         self._open.clear()
         LOGGER.warning("server unreachable (%s): pausing the run, waiting up to %.0f s", cause, self.max_outage)
         self._prober = asyncio.get_running_loop().create_task(self._probe_until_back())
-        self.on_change()
 
     def cancel(self) -> None:
         if self._prober is not None and self._prober is not asyncio.current_task():
@@ -173,7 +172,6 @@ class OutageGate:
                 return
             await asyncio.sleep(min(delay, left))
             delay = min(delay * 2, PROBE_CAP_S)
-            self.on_change()
             if await self._answers(self.since + self.max_outage - time.monotonic()):
                 self._reopen()
                 return
@@ -201,7 +199,6 @@ class OutageGate:
         LOGGER.warning("server back after %.1f s: resuming the run", time.monotonic() - self.since)
         self.last_since, self.since = self.since, None
         self._open.set()
-        self.on_change()
 
     def _give_up(self) -> None:
         waited = time.monotonic() - (self.since or time.monotonic())
@@ -210,7 +207,6 @@ class OutageGate:
             f"stopped, unfinished handles are not done (last error: {self.cause})", waited_s=waited)
         self.since = None
         self._open.set()
-        self.on_change()
         self.on_give_up()
 
 
@@ -273,7 +269,6 @@ class BatchRun:
         self.failed = 0
         self.interrupted = False
         self.started = time.monotonic()
-        self.notify: Callable[[Outcome], None] = lambda outcome: None
         self.workers: list[asyncio.Task[None]] = []
         self.stopping = False
         self._shown: str | None = None
@@ -301,7 +296,6 @@ class BatchRun:
             self.failed += 1
         else:
             self.gate.succeeded()
-        self.notify(outcome)
 
     def batch(self) -> ChainedRecordBatch:
         """The batch of the outcomes so far (a streamed run keeps none: its front-end reads the run back)."""
@@ -310,13 +304,18 @@ class BatchRun:
         return ChainedRecordBatch.from_outcomes(self.handles, dict(self.outcomes), interrupted=self.interrupted,
                                                 elapsed_s=time.monotonic() - self.started, packer=self.packer)
 
-    def advance(self, bar: Any, outcome: Outcome) -> None:
-        """Move the caller's progress bar by one outcome (called in the caller's thread or loop)."""
-        if bar is None:
-            return
-        if isinstance(outcome, HandleFailure):
-            bar.set_postfix(failed=self.failed, refresh=False)
-        bar.update(1)
+    def catch_up(self, bar: Any, shown: int) -> int:
+        """Move the caller's progress bar from ``shown`` to the handles finished now, and return that count.
+
+        Called by the caller's thread or loop every :data:`PROGRESS_TICK_S`, never once per call: a
+        cross-thread wake-up per finished handle costs the run a GIL hand-off each.
+        """
+        finished = self.finished
+        if bar is not None and finished > shown:
+            if self.failed:
+                bar.set_postfix(failed=self.failed, refresh=False)
+            bar.update(finished - shown)
+        return finished
 
     def show_status(self, bar: Any) -> None:
         """Show the outage gate's state in the progress bar's description (only when it changed)."""
@@ -392,22 +391,17 @@ def run_blocking(loop: LoopThread, run: BatchRun, progress: Any) -> ChainedRecor
     """Run ``run`` on ``loop`` and wait; Ctrl-C returns the partial batch with ``interrupted=True``."""
     if loop.in_loop_thread():
         raise RuntimeError("blocking gwsnb call made from the client's own event loop; use the *_async API")
-    done: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
-    run.notify = done.put
     bar, owned = progress_bar(progress, len(run.handles))
     try:
         future = loop.submit(run.execute())
         try:
             # the progress bar is advanced here, in the caller's thread, so a Ctrl-C lands in this loop
-            while True:
-                try:
-                    run.advance(bar, done.get(timeout=0.1))
-                except queue.Empty:
-                    if future.done():
-                        break
+            shown = 0
+            while not future.done():
+                concurrent.futures.wait([future], PROGRESS_TICK_S)
+                shown = run.catch_up(bar, shown)
                 run.show_status(bar)
-            while not done.empty():
-                run.advance(bar, done.get_nowait())
+            run.catch_up(bar, shown)
             if future.cancelled():  # the client was closed under the run
                 run.interrupted = True
                 return run.batch()
@@ -434,26 +428,19 @@ async def run_async(loop: LoopThread, run: BatchRun, progress: Any) -> ChainedRe
     Cancelling the awaiting task cancels the calls in flight, waits for them to unwind and re-raises
     :class:`asyncio.CancelledError` with the partial batch attached as its ``batch`` attribute.
     """
-    caller = asyncio.get_running_loop()
     bar, owned = progress_bar(progress, len(run.handles))
-
-    def notify(outcome: Outcome) -> None:
-        # RuntimeError: the caller's loop is gone (it stopped waiting), there is no bar to advance
-        with contextlib.suppress(RuntimeError):
-            caller.call_soon_threadsafe(run.advance, bar, outcome)
-
-    def show_status() -> None:
-        with contextlib.suppress(RuntimeError):
-            caller.call_soon_threadsafe(run.show_status, bar)
-
-    run.notify = notify
-    run.gate.on_change = show_status
     try:
         future: asyncio.Future[ChainedRecordBatch] = (
             asyncio.ensure_future(run.execute()) if loop.in_loop_thread()
             else asyncio.wrap_future(loop.submit(run.execute())))
         try:
-            batch = await asyncio.shield(future)
+            shown = 0
+            while not future.done():  # asyncio.wait never cancels the run's future itself
+                await asyncio.wait({future}, timeout=PROGRESS_TICK_S)
+                shown = run.catch_up(bar, shown)
+                run.show_status(bar)
+            run.catch_up(bar, shown)
+            batch = future.result() if not future.cancelled() else run.batch()
         except asyncio.CancelledError as exc:
             run.interrupted = True
             loop.loop.call_soon_threadsafe(run.stop)

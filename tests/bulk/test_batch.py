@@ -47,8 +47,9 @@ class Recorder:
         self.interrupt_at = interrupt_at
 
     def update(self, n: int = 1) -> None:
-        self.count += n
-        if self.interrupt_at is not None and self.count == self.interrupt_at:
+        before, self.count = self.count, self.count + n
+        # the bar advances by what finished since its last look: raise once, when the count crosses the mark
+        if self.interrupt_at is not None and before < self.interrupt_at <= self.count:
             raise KeyboardInterrupt
 
     def set_postfix(self, refresh: bool = True, **kwargs: Any) -> None:
