@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from ._loop import LoopThread
-from .batch import ChainedRecordBatch, HandleFailure, PackedResult, ResultPacker
+from .batch import ChainedRecordBatch, HandleFailure, ResultPacker, lean_outcome
 from .errors import (
     GwsStatusError,
     InvalidParameterError,
@@ -73,11 +73,11 @@ CallOne = Callable[[ChainedRecordParams, str], Awaitable[ChainedRecordResult]]
 
 class Sink(Protocol):
     """Where a streamed run's outcomes go: :meth:`add` is called on the client's loop thread (it must not
-    block long) with each outcome, a result packed by the sink's ``packer``."""
+    block long) with each outcome, made lean (:func:`gwsnb.batch.lean_outcome`)."""
 
     packer: ResultPacker
 
-    def add(self, outcome: PackedResult | HandleFailure) -> None: ...
+    def add(self, outcome: ChainedRecordResult | HandleFailure) -> None: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -287,8 +287,8 @@ class BatchRun:
     def record(self, handle: int, outcome: Outcome) -> None:
         if self.packer is None:
             self.outcomes[handle] = outcome
-        elif self.sink is not None:
-            self.sink.add(self.packer.pack_outcome(outcome))
+        elif self.sink is not None:  # the writer turns it into rows within seconds: packing would be lost work
+            self.sink.add(lean_outcome(outcome))
         else:
             self.outcomes[handle] = self.packer.pack_outcome(outcome)
         self.finished += 1

@@ -209,7 +209,7 @@ class RunWriter:
         self.error: BaseException | None = None
         #: packs the outcomes while they wait in the buffer (a few hundred bytes each)
         self.packer = ResultPacker()
-        self._buffer: list[PackedResult | HandleFailure] = []
+        self._buffer: list[ChainedRecordResult | PackedResult | HandleFailure] = []
         self._cond = threading.Condition()
         self._closing = False
         self._thread: threading.Thread | None = None
@@ -293,7 +293,7 @@ class RunWriter:
         self._thread = threading.Thread(target=self._loop, name="gwsnb-run-writer", daemon=True)
         self._thread.start()
 
-    def add(self, outcome: PackedResult | HandleFailure) -> None:
+    def add(self, outcome: ChainedRecordResult | PackedResult | HandleFailure) -> None:
         with self._cond:
             self._buffer.append(outcome)
             if len(self._buffer) >= self.part_handles:
@@ -316,7 +316,7 @@ class RunWriter:
             error, self.error = self.error, None
             raise error
 
-    def _take(self) -> list[PackedResult | HandleFailure]:
+    def _take(self) -> list[ChainedRecordResult | PackedResult | HandleFailure]:
         taken, self._buffer = self._buffer, []
         return taken
 
@@ -341,7 +341,7 @@ class RunWriter:
             if closing:
                 return
 
-    def _flush(self, packed: list[PackedResult | HandleFailure]) -> None:
+    def _flush(self, packed: list[ChainedRecordResult | PackedResult | HandleFailure]) -> None:
         """Write one part (each table's file atomically), then commit it in ``_state.json``."""
         import pyarrow.parquet as pq
 
