@@ -288,7 +288,7 @@ class BatchRun:
         if self.packer is None:
             self.outcomes[handle] = outcome
         elif self.sink is not None:  # the writer turns it into rows within seconds: packing would be lost work
-            self.sink.add(lean_outcome(outcome))
+            self.sink.add(lean_outcome(outcome, intern_keys=False))
         else:
             self.outcomes[handle] = self.packer.pack_outcome(outcome)
         self.finished += 1

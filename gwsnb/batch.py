@@ -100,21 +100,24 @@ def _lean_user_event(event: Event) -> Event:
     return Event(event.received_at, {"data": slim})
 
 
-def lean_result(result: ChainedRecordResult) -> ChainedRecordResult:
+def lean_result(result: ChainedRecordResult, *, intern_keys: bool = True) -> ChainedRecordResult:
     """Trim ``result`` in place to what the frames and the summary need, and return it: the raw event
     list is dropped, the user events keep their metrics alone, the records keep every field (their keys
-    interned).  Frames built from the trimmed result equal those of the full one."""
+    interned when ``intern_keys``: worth it for a result kept as objects, not for one about to be packed
+    or written).  Frames built from the trimmed result equal those of the full one."""
     result.events = []
     result.user_events = [_lean_user_event(e) for e in result.user_events]
-    result.records = [_lean_dict(r) for r in result.records]
+    if intern_keys:
+        result.records = [_lean_dict(r) for r in result.records]
     return result
 
 
-def lean_outcome(outcome: ChainedRecordResult | HandleFailure) -> ChainedRecordResult | HandleFailure:
+def lean_outcome(outcome: ChainedRecordResult | HandleFailure, *,
+                 intern_keys: bool = True) -> ChainedRecordResult | HandleFailure:
     """:func:`lean_result` on a result, or on the partial result a failure's error carries."""
     carried = outcome.result if isinstance(outcome, HandleFailure) else outcome
     if isinstance(carried, ChainedRecordResult):
-        lean_result(carried)
+        lean_result(carried, intern_keys=intern_keys)
     return outcome
 
 
@@ -175,7 +178,7 @@ class ResultPacker:
         """A result packed (after :func:`lean_result`); a failure kept, its partial result made lean."""
         if isinstance(outcome, HandleFailure):
             return lean_outcome(outcome)  # type: ignore[return-value]  # a HandleFailure stays one
-        return self.pack(lean_result(outcome))
+        return self.pack(lean_result(outcome))  # interned keys: pickle writes each key once
 
 
 class PackedResults(Sequence[ChainedRecordResult]):
