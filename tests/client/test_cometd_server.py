@@ -7,23 +7,18 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import socket
-import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
-import requests
 
 from gwsnb._cometd import CometdSession
 from gwsnb._correlate import Correlator
 from gwsnb.results import CallTimings, ChainedRecordResult, Event
 
-from .test_faye import gws_messages, until
+from ._node_peers import PEERS, NodeBayeuxServer, until
+from .test_faye import gws_messages
 
-PEERS = Path(__file__).resolve().parents[1] / "peers"
 pytestmark = [
     pytest.mark.node,
     pytest.mark.skipif(shutil.which("node") is None
@@ -32,51 +27,14 @@ pytestmark = [
 ]
 
 
-class CometdServer:
-    """``node cometd_server.js`` on a port of 127.0.0.1; stop() and start() keep the port."""
+class CometdServer(NodeBayeuxServer):
+    """``node cometd_server.js`` (cometd-nodejs-server), which also reports the cookies each request carried."""
 
     def __init__(self, timeout_ms: int = 3000) -> None:
-        self.port = 0
-        self.timeout_ms = timeout_ms
-        self.proc: subprocess.Popen[str] | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(["node", str(PEERS / "cometd_server.js"), str(self.port), str(self.timeout_ms)],
-                                     stdout=subprocess.PIPE, text=True, cwd=PEERS)
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        assert line.startswith("READY"), line
-        self.port = int(line.split()[1])
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(10)
-            self.proc = None
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", self.port)) != 0:
-                    return
-            time.sleep(0.05)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/api/v2/notifications"
-
-    def _control(self, method: str, path: str, body: Any = None) -> Any:
-        r = requests.request(method, f"http://127.0.0.1:{self.port}{path}", json=body, timeout=5)
-        r.raise_for_status()
-        return r.json()
-
-    def publish(self, *messages: dict[str, Any]) -> None:
-        self._control("POST", "/publish", list(messages))
-
-    def subscribers(self) -> int:
-        return int(self._control("GET", "/subscribers")["subscribers"])
+        super().__init__("cometd_server.js", str(timeout_ms))
 
     def cookies(self) -> list[str]:
-        return list(self._control("GET", "/cookies")["cookies"])
+        return list(self.control("GET", "/cookies")["cookies"])
 
 
 @pytest.fixture()

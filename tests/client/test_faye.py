@@ -5,22 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import socket
-import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from gwsnb._cometd import CometdSession
 from gwsnb._correlate import Correlator
 from gwsnb.errors import ChainedRecordError
 from gwsnb.results import CallTimings, ChainedRecordResult, Event
 
-PEERS = Path(__file__).resolve().parents[1] / "peers"
+from ._node_peers import PEERS, NodeBayeuxServer, until
+
 pytestmark = [
     pytest.mark.node,
     pytest.mark.skipif(shutil.which("node") is None or not (PEERS / "node_modules" / "faye").is_dir(),
@@ -28,57 +25,12 @@ pytestmark = [
 ]
 
 
-class Faye:
-    def __init__(self) -> None:
-        self.port = 0
-        self.proc: subprocess.Popen[str] | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(["node", str(PEERS / "faye_server.js"), str(self.port)],
-                                     stdout=subprocess.PIPE, text=True, cwd=PEERS)
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        assert line.startswith("READY"), line
-        self.port = int(line.split()[1])
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(10)
-            self.proc = None
-        # wait until the port is really free so that start() can bind it again
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", self.port)) != 0:
-                    return
-            time.sleep(0.05)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/api/v2/notifications"
-
-    def publish(self, *messages: dict[str, Any]) -> None:
-        r = requests.post(f"http://127.0.0.1:{self.port}/publish", json=list(messages), timeout=5)
-        r.raise_for_status()
-
-    def subscribers(self) -> int:
-        return int(requests.get(f"http://127.0.0.1:{self.port}/subscribers", timeout=5).json()["subscribers"])
-
-
 @pytest.fixture()
-def faye() -> Iterator[Faye]:
-    server = Faye()
+def faye() -> Iterator[NodeBayeuxServer]:
+    server = NodeBayeuxServer("faye_server.js")
     server.start()
     yield server
     server.stop()
-
-
-async def until(predicate: Any, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.02)
 
 
 def gws_messages(ref: str, handle: int, n: int, device: str = "dev-1") -> list[dict[str, Any]]:
@@ -95,7 +47,7 @@ def gws_messages(ref: str, handle: int, n: int, device: str = "dev-1") -> list[d
     return out
 
 
-async def test_handshake_subscribe_receive_and_rehandshake_after_restart(faye: Faye) -> None:
+async def test_handshake_subscribe_receive_and_rehandshake_after_restart(faye: NodeBayeuxServer) -> None:
     received: list[Event] = []
     session = CometdSession(faye.url, on_messages=received.extend)
     started = time.monotonic()
@@ -123,7 +75,7 @@ async def test_handshake_subscribe_receive_and_rehandshake_after_restart(faye: F
         await session.close(timeout=5)
 
 
-async def test_correlation_of_faye_delivered_notifications(faye: Faye) -> None:
+async def test_correlation_of_faye_delivered_notifications(faye: NodeBayeuxServer) -> None:
     correlator = Correlator()
     session = CometdSession(faye.url, on_messages=correlator.feed)
     await session.open(timeout=10)
