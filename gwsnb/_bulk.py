@@ -227,7 +227,7 @@ def progress_bar(progress: Any, total: int) -> tuple[Any, bool]:
     if progress is True:
         from tqdm.auto import tqdm
 
-        return tqdm(total=total, desc="GetChainedRecord", unit="call", dynamic_ncols=True), True
+        return tqdm(total=total, desc=PROGRESS_LABEL, unit="call", dynamic_ncols=True), True
     if callable(getattr(progress, "update", None)):
         return progress, False
     raise InvalidParameterError("progress", progress, "expected True, False or a tqdm-like object with update()")
