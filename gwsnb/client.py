@@ -70,6 +70,8 @@ if TYPE_CHECKING:
 __all__ = ["connect", "connect_async", "GwsClient", "Device"]
 
 LOGGER = logging.getLogger(__name__)
+#: the largest event log a client keeps (messages): beyond it the ring would be memory, not a log
+_MAX_EVENT_LOG_SIZE = 100_000_000
 #: extra seconds a blocking caller waits beyond the call's own timeout before giving up on the loop
 _BLOCKING_MARGIN = 5.0
 #: seconds closing may take on the client's loop (CometD disconnect, EndContactCenterSession)
@@ -138,8 +140,7 @@ class GwsClient(RecordOperations):
                                         "expected a path like '/notifications' or a full URL")
         self.notifications_url = (notifications_path if notifications_path.startswith("http")
                                   else self.url + notifications_path)
-        if isinstance(event_log_size, bool) or not isinstance(event_log_size, int) or event_log_size < 1:
-            raise InvalidParameterError("event_log_size", event_log_size, "expected an integer >= 1")
+        check_int("event_log_size", event_log_size, 1, _MAX_EVENT_LOG_SIZE)
         self.start_session = start_session
         self.me: dict[str, Any] = {}
         self.devices: list[Device] = []
