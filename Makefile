@@ -36,11 +36,11 @@ browser:
 # Starts an in-process sandbox, runs notebooks/01-quickstart.ipynb headless against it, writes
 # build/demo/01-quickstart.html and prints a summary.
 demo: venv
-	$(PY) -m gwsnb._demo_report
+	$(PY) -m gwsnb._cli.demo_report
 
 # The sandbox plus JupyterLab on 127.0.0.1 with the notebooks open; Ctrl-C stops both.
 lab: venv
-	$(PY) -m gwsnb._lab
+	$(PY) -m gwsnb._cli.lab
 
 sandbox: venv
 	$(VENV)/bin/gwsnb sandbox

@@ -40,9 +40,8 @@ from .params import ChainedRecordParams, parse_handles
 if _typing.TYPE_CHECKING:
     from .batch import ChainedRecordBatch, HandleFailure
     from .client import Device, GwsClient, connect, connect_async
-    from .operations import OperationResult
     from .record_form import RecordActionsForm
-    from .results import CallTimings, ChainedRecordResult, Event
+    from .results import CallTimings, ChainedRecordResult, Event, OperationResult
     from .runs import open_run
     from .sandbox import Faults, Sandbox
     from .widgets import ChainedRecordForm
@@ -62,7 +61,7 @@ _LAZY = {
     "Faults": ".sandbox",
     "GwsClient": ".client",
     "HandleFailure": ".batch",
-    "OperationResult": ".operations",
+    "OperationResult": ".results",
     "RecordActionsForm": ".record_form",
     "Sandbox": ".sandbox",
     "connect": ".client",

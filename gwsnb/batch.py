@@ -357,8 +357,8 @@ class ChainedRecordBatch:
         return f"<div class='gwsnb-batch'>{head}{latency}{self._chart_html()}{table}</div>"
 
     def _chart_html(self) -> str:
-        """The small inline latency chart of :meth:`_repr_html_` (see :mod:`gwsnb._render`)."""
-        return str(_view("_render").latency_chart(self))
+        """The small inline latency chart of :meth:`_repr_html_` (see :mod:`gwsnb._display.render`)."""
+        return str(_view("_display.render").latency_chart(self))
 
     # --- plots ----------------------------------------------------------------------------------
     def plot_latency(self, *, fig: Figure | None = None) -> Figure:

@@ -1,7 +1,7 @@
 """The ``gwsnb`` command. Subcommands register themselves in :func:`build_parser`.
 
 ``gwsnb sandbox`` runs the GWS sandbox in the foreground until Ctrl-C or SIGTERM.
-``gwsnb chained-records`` runs GetChainedRecord for many handles (see :mod:`gwsnb._cli_chained_records`).
+``gwsnb chained-records`` runs GetChainedRecord for many handles (see :mod:`gwsnb._cli.chained_records`).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
-from ._cli_args import handles_arg
-from ._cli_chained_records import add_chained_records
+from ._cli.args import handles_arg
+from ._cli.chained_records import add_chained_records
 
 __all__ = ["build_parser", "main"]
 

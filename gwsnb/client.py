@@ -27,7 +27,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, overload
 
 from . import protocol
-from ._bulk import (
+from ._engine.bulk import (
     MAX_BATCH_HANDLES,
     MAX_CONCURRENCY,
     MAX_OUTAGE_S,
@@ -39,11 +39,11 @@ from ._bulk import (
     run_async,
     run_blocking,
 )
-from ._cometd import CometdSession
-from ._correlate import Correlator
-from ._eventlog import DEFAULT_EVENT_LOG_SIZE, EventLog
-from ._loop import LoopThread, LoopTimeout
-from ._rest import RestSession, check_base_url
+from ._engine.correlate import Correlator
+from ._wire.cometd import CometdSession
+from ._wire.eventlog import DEFAULT_EVENT_LOG_SIZE, EventLog
+from ._wire.loop import LoopThread, LoopTimeout
+from ._wire.rest import RestSession, check_base_url
 from .batch import ChainedRecordBatch
 from .errors import (
     DeviceSelectionError,

@@ -278,7 +278,7 @@ class ChainedRecordError(GwsError):
 class RecordOperationError(ChainedRecordError):
     """The ``Error`` notification answering a record operation (docs/record-operations.md lists the codes).
 
-    ``operation`` is its operationName; ``operation_result`` the :class:`~gwsnb.operations.OperationResult`
+    ``operation`` is its operationName; ``operation_result`` the :class:`~gwsnb.results.OperationResult`
     holding the events received (``result`` stays ``None``: it is for GetChainedRecord results).
     """
 

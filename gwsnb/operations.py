@@ -23,21 +23,20 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ._loop import LoopTimeout
-from ._operation_waiters import Waiter
+from ._engine.operation_waiters import Waiter
+from ._wire.loop import LoopTimeout
 from .errors import GwsError, NotificationTimeout, TransportError, WritesNotAllowedError
 from .params import OperationParams
-from .results import CallTimings, Event
+from .results import CallTimings, Event, OperationResult
 
 if TYPE_CHECKING:
-    from ._cometd import EventLog
-    from ._correlate import Correlator
-    from ._loop import LoopThread
-    from ._rest import RestSession
+    from ._engine.correlate import Correlator
+    from ._wire.cometd import EventLog
+    from ._wire.loop import LoopThread
+    from ._wire.rest import RestSession
     from .params import ChainedRecordParams
 
 __all__ = ["OperationResult", "RecordOperations", "SENT_CHANNEL"]
@@ -45,46 +44,6 @@ __all__ = ["OperationResult", "RecordOperations", "SENT_CHANNEL"]
 #: the ``channel`` of the event-log entries that record a request the client sent
 SENT_CHANNEL = "/gwsnb/sent"
 _BLOCKING_MARGIN = 5.0
-
-
-@dataclass
-class OperationResult:
-    """What a record operation got back.
-
-    - ``acknowledgement``: the ``data`` of the notification that ended the operation (its
-      ``notificationType`` is also in ``notification_type``: the acknowledgement, or ``PreviewRecordEmpty``).
-    - ``user_event``: the ``data`` of the paired ``/me/internal`` DeviceUserEventMessage (the server's
-      metrics), or ``None`` when none came.
-    - ``record``: the acknowledgement's ``record`` object (for GetPreviewRecord the record handed out,
-      ``userData`` included); ``record_handle``: the handle operated on, or the one the acknowledgement
-      named (AddRecord's new record, GetPreviewRecord's record); ``None`` when there is none.
-    - ``timings``: :class:`~gwsnb.results.CallTimings`; ``data_end`` is the acknowledgement's arrival.
-    - ``events``: every correlated message, in arrival order.
-    """
-
-    operation: str
-    reference_id: str
-    record_handle: int | None
-    campaign_name: str
-    application_id: int
-    device_path: str
-    timings: CallTimings
-    acknowledgement: dict[str, Any] | None = None
-    notification_type: str | None = None
-    user_event: dict[str, Any] | None = None
-    record: dict[str, Any] | None = None
-    events: list[Event] = field(default_factory=list)
-
-    @property
-    def empty(self) -> bool:
-        """GetPreviewRecord found nothing to hand out (``PreviewRecordEmpty``)."""
-        return self.notification_type == "PreviewRecordEmpty"
-
-    def __repr__(self) -> str:
-        total = self.timings.total_ms
-        return (f"<OperationResult {self.operation} handle={self.record_handle} -> {self.notification_type} "
-                f"user_event={'yes' if self.user_event is not None else 'no'}"
-                + (f" total_ms={total:.1f}" if total is not None else "") + ">")
 
 
 class RecordOperations:

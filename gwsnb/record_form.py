@@ -16,7 +16,7 @@ from typing import Any
 import ipywidgets as w
 
 from .errors import GwsError, describe_error
-from .operations import OperationResult
+from .results import OperationResult
 
 __all__ = ["RecordActionsForm"]
 

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.axes import Axes
 
-__all__ = ["Event", "CallTimings", "ChainedRecordResult"]
+__all__ = ["Event", "CallTimings", "ChainedRecordResult", "OperationResult"]
 
 
 class Event(NamedTuple):
@@ -161,4 +161,44 @@ class ChainedRecordResult:
 
     def _repr_html_(self) -> str:
         """The notebook summary: the call, its timings, its records (labels for codes) and its timeline."""
-        return str(_view("_render").result_html(self))
+        return str(_view("_display.render").result_html(self))
+
+
+@dataclass
+class OperationResult:
+    """What a record operation got back.
+
+    - ``acknowledgement``: the ``data`` of the notification that ended the operation (its
+      ``notificationType`` is also in ``notification_type``: the acknowledgement, or ``PreviewRecordEmpty``).
+    - ``user_event``: the ``data`` of the paired ``/me/internal`` DeviceUserEventMessage (the server's
+      metrics), or ``None`` when none came.
+    - ``record``: the acknowledgement's ``record`` object (for GetPreviewRecord the record handed out,
+      ``userData`` included); ``record_handle``: the handle operated on, or the one the acknowledgement
+      named (AddRecord's new record, GetPreviewRecord's record); ``None`` when there is none.
+    - ``timings``: :class:`CallTimings`; ``data_end`` is the acknowledgement's arrival.
+    - ``events``: every correlated message, in arrival order.
+    """
+
+    operation: str
+    reference_id: str
+    record_handle: int | None
+    campaign_name: str
+    application_id: int
+    device_path: str
+    timings: CallTimings
+    acknowledgement: dict[str, Any] | None = None
+    notification_type: str | None = None
+    user_event: dict[str, Any] | None = None
+    record: dict[str, Any] | None = None
+    events: list[Event] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        """GetPreviewRecord found nothing to hand out (``PreviewRecordEmpty``)."""
+        return self.notification_type == "PreviewRecordEmpty"
+
+    def __repr__(self) -> str:
+        total = self.timings.total_ms
+        return (f"<OperationResult {self.operation} handle={self.record_handle} -> {self.notification_type} "
+                f"user_event={'yes' if self.user_event is not None else 'no'}"
+                + (f" total_ms={total:.1f}" if total is not None else "") + ">")

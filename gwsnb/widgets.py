@@ -11,7 +11,7 @@ notebook cell), or with ``wait=False`` behaves exactly like the click.  Widgets 
 setting traitlets, under one lock: ipykernel sends comm messages from any thread through its IOPub
 thread's per-thread pipes, so no Output-widget capture (which is tied to the main thread's display
 hook) is used anywhere; results are rendered as HTML (tables, an inline SVG chart, a ``data:`` link)
-by :mod:`gwsnb._render`, the helpers the results' and batches' notebook summaries use too.
+by :mod:`gwsnb._display.render`, the helpers the results' and batches' notebook summaries use too.
 
 The form is itself a widget (a :class:`ipywidgets.VBox`): display it, or put it inside another layout
 (``VBox([header, form])``, a ``Tab``...).
@@ -32,7 +32,8 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
-from . import _render, frames
+from . import frames
+from ._display import render as _render
 from .batch import ChainedRecordBatch
 from .errors import GwsError, InvalidParameterError, TransportError
 from .params import MAX_HANDLE, ChainedRecordParams, parse_handles

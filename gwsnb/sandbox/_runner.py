@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiohttp import web
 
-from .._loop import LoopThread
+from .._wire.loop import LoopThread
 from ..protocol import API_PREFIX
 from ._bayeux import BayeuxServer
 from ._calling_list import CallingList

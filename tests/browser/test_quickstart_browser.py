@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from gwsnb._demo_report import notebooks_dir, sandbox_env
+from gwsnb._cli.demo_report import notebooks_dir, sandbox_env
 from gwsnb.sandbox import Sandbox
 
 from .conftest import REPO, Lab, open_notebook, run_all_cells, start_lab, stop_lab

@@ -14,7 +14,7 @@ import pytest
 
 import gwsnb
 from gwsnb import errors
-from gwsnb._cli_chained_records import _write
+from gwsnb._cli.chained_records import _write
 from gwsnb.sandbox import Faults, Sandbox
 from tests.frames.test_written import assert_same_values, parsed
 
@@ -145,7 +145,7 @@ def test_failure_reason_for_status_errors() -> None:
 def test_command_line_report_names_units(batch: gwsnb.ChainedRecordBatch) -> None:
     import io
 
-    from gwsnb._cli_chained_records import _report
+    from gwsnb._cli.chained_records import _report
 
     stream = io.StringIO()
     _report(batch, stream)

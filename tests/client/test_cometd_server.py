@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from gwsnb._cometd import CometdSession
-from gwsnb._correlate import Correlator
+from gwsnb._engine.correlate import Correlator
+from gwsnb._wire.cometd import CometdSession
 from gwsnb.results import CallTimings, ChainedRecordResult, Event
 
 from ._node_peers import PEERS, NodeBayeuxServer, until

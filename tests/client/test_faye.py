@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from gwsnb._cometd import CometdSession
-from gwsnb._correlate import Correlator
+from gwsnb._engine.correlate import Correlator
+from gwsnb._wire.cometd import CometdSession
 from gwsnb.errors import ChainedRecordError
 from gwsnb.results import CallTimings, ChainedRecordResult, Event
 

@@ -467,7 +467,7 @@ def test_the_data_model_does_not_import_its_views() -> None:
     import gwsnb
 
     code = ("import sys, gwsnb.results, gwsnb.batch; print(' '.join(m for m in ('gwsnb.frames', 'gwsnb.plots', "
-            "'gwsnb._render', 'pandas', 'matplotlib') if m in sys.modules))")
+            "'gwsnb._display.render', 'pandas', 'matplotlib') if m in sys.modules))")
     loaded = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
     assert loaded.split() == []
     views = {"frames", "plots", "_render"}

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from gwsnb import _render, frames
-from gwsnb._cli_chained_records import _text
+from gwsnb._cli.chained_records import _text
 from gwsnb.batch import ChainedRecordBatch
 
 from ._messages import chained_message, internal_event, record, result

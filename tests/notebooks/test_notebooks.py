@@ -17,7 +17,7 @@ from typing import Any
 import nbformat
 import pytest
 
-from gwsnb._demo_report import execute_notebook
+from gwsnb._cli.demo_report import execute_notebook
 from gwsnb.sandbox import Sandbox
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gwsnb import frames
-from gwsnb._correlate import Correlator
+from gwsnb._engine.correlate import Correlator
 from gwsnb.results import CallTimings, ChainedRecordResult, Event
 
 from .conftest import Recorder

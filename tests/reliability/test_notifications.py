@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 import gwsnb
-from gwsnb._hygiene import INVALID_MESSAGE_KEY
+from gwsnb._wire.hygiene import INVALID_MESSAGE_KEY
 from gwsnb.frames import FrameWarning
 from gwsnb.sandbox import Faults, Sandbox
 from tests.chains import ChainIndex, record_keys

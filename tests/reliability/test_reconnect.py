@@ -15,7 +15,7 @@ import pytest
 
 import gwsnb
 from gwsnb import _reconnect, errors
-from gwsnb._reconnect import ReconnectPolicy
+from gwsnb._wire.reconnect import ReconnectPolicy
 from gwsnb.sandbox import Faults, Sandbox
 from tests.chains import ChainIndex, record_keys
 

@@ -27,7 +27,7 @@ import pytest
 
 import gwsnb
 from gwsnb import _rest, errors
-from gwsnb._demo_report import execute_notebook
+from gwsnb._cli.demo_report import execute_notebook
 from gwsnb.cli import main as cli_main
 from gwsnb.sandbox import Faults, Sandbox
 
@@ -134,7 +134,7 @@ def test_password_appears_nowhere(secret_sb: Sandbox, caplog: pytest.LogCaptureF
     records = [r for r in caplog.records]
     look("log records", "\n".join(f"{r.name} {r.getMessage()} {r.args!r} {r.exc_text or ''}" for r in records))
     # DEBUG logging of the HTTP layer was on: every REST request and the CometD session's steps were logged
-    assert any(r.name == "gwsnb._rest" and r.levelno == logging.DEBUG for r in records)
+    assert any(r.name == "gwsnb._wire.rest" and r.levelno == logging.DEBUG for r in records)
     leaks = [(where, _leaks(text)) for where, text in seen if _leaks(text)]
     reliability.record("secret never shown (reprs, errors, logs, event log, CSV, CLI)", tried=len(seen),
                        survived=len(seen) - len(leaks), note=f"{len(records)} log records searched")

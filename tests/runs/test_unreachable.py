@@ -1,4 +1,4 @@
-"""The one rule that tells a server outage (wait for it) from a lost call (retry it): ``gwsnb._bulk.unreachable``,
+"""The one rule that tells a server outage (wait for it) from a lost call (retry it): ``gwsnb._engine.bulk.unreachable``,
 and the typed error of a run that gave up waiting."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import pytest
 
 import gwsnb
 from gwsnb import errors
-from gwsnb._bulk import unreachable
+from gwsnb._engine.bulk import unreachable
 
 
 @pytest.mark.parametrize(("error", "connected", "expected"), [

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from gwsnb._cometd import CometdSession
-from gwsnb._reconnect import ReconnectPolicy
+from gwsnb._wire.cometd import CometdSession
+from gwsnb._wire.reconnect import ReconnectPolicy
 from gwsnb.errors import TransportError
 
 

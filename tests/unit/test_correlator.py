@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from gwsnb._correlate import _ORPHANS, Correlator
+from gwsnb._engine.correlate import _ORPHANS, Correlator
 from gwsnb.errors import ChainedRecordError, InvalidParameterError
 from gwsnb.results import CallTimings, ChainedRecordResult, Event
 

@@ -6,9 +6,9 @@ import threading
 
 import pytest
 
-from gwsnb._eventlog import EventLog
-from gwsnb._hygiene import INVALID_MESSAGE_KEY, MalformedBody, is_unknown_client, parse_body
-from gwsnb._reconnect import DEFAULT_ADVICE_TIMEOUT_MS, Advice
+from gwsnb._wire.eventlog import EventLog
+from gwsnb._wire.hygiene import INVALID_MESSAGE_KEY, MalformedBody, is_unknown_client, parse_body
+from gwsnb._wire.reconnect import DEFAULT_ADVICE_TIMEOUT_MS, Advice
 from gwsnb.results import Event
 
 

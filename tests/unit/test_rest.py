@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from gwsnb import _rest, errors
-from gwsnb._rest import decode, env_proxy, ssl_context
+from gwsnb._wire.rest import decode, env_proxy, ssl_context
 
 
 def _raw(body: Any) -> bytes:

@@ -19,7 +19,7 @@ from yarl import URL
 
 __all__ = ["Credentials"]
 
-LOGGER = logging.getLogger("gwsnb._cometd")
+LOGGER = logging.getLogger("gwsnb._wire.cometd")
 
 
 class Credentials:

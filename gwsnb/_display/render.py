@@ -15,16 +15,16 @@ import io
 import math
 from typing import TYPE_CHECKING, Any
 
-from . import frames, labels, plots, protocol
-from .batch import percentiles
-from .errors import describe_error
+from .. import frames, labels, plots, protocol
+from ..batch import percentiles
+from ..errors import describe_error
 
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
 
-    from .batch import ChainedRecordBatch
-    from .results import ChainedRecordResult
+    from ..batch import ChainedRecordBatch
+    from ..results import ChainedRecordResult
 
 COLORS = {"ok": "#2e7d32", "error": "#c62828", "warning": "#ef6c00", "info": "#1565c0", "muted": "#666"}
 _ERRORS_LISTED = 20

@@ -1,6 +1,6 @@
 """``make demo``: run notebooks/01-quickstart.ipynb headless against a sandbox and write an HTML report.
 
-``python -m gwsnb._demo_report [--out build/demo] [--chains 500]`` starts an in-process
+``python -m gwsnb._cli.demo_report [--out build/demo] [--chains 500]`` starts an in-process
 :class:`~gwsnb.sandbox.Sandbox` with a random password, points the notebook's parameter cell at it
 through the ``GWS_*`` environment variables the kernel inherits, executes it with nbclient, writes
 ``<out>/01-quickstart.html`` (nbconvert) and the executed notebook beside it, prints a short summary and
@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .sandbox import Sandbox
+from ..sandbox import Sandbox
 
 NOTEBOOK = "01-quickstart"
 _SUMMARY_MARK = "GWSNB-DEMO-SUMMARY:"
@@ -114,7 +114,7 @@ def run(out_dir: Path, chains: int = 500, timeout: float = 120.0) -> dict[str, A
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gwsnb._demo_report", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m gwsnb._cli.demo_report", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("build/demo"), help="output directory")
     parser.add_argument("--chains", type=int, default=500, help="chains in the sandbox's calling list")
     args = parser.parse_args(argv)

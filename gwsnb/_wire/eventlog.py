@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Iterator
 
-from .results import Event
+from ..results import Event
 
 __all__ = ["DEFAULT_EVENT_LOG_SIZE", "EventLog"]
 

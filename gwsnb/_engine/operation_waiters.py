@@ -1,6 +1,6 @@
 """Routing CometD notifications to the record operations waiting for them (docs/record-operations.md).
 
-The :class:`~gwsnb._correlate.Correlator` hands every non-``/meta`` message to :meth:`OperationWaiters.claim`
+The :class:`~gwsnb._engine.correlate.Correlator` hands every non-``/meta`` message to :meth:`OperationWaiters.claim`
 first; what is claimed here is counted there as ``routed`` or ``paired``, the rest goes on to the
 GetChainedRecord routing.
 
@@ -28,14 +28,11 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from . import protocol
-from .errors import InvalidParameterError, RecordOperationError
-from .results import Event
-
-if TYPE_CHECKING:
-    from .operations import OperationResult
+from .. import protocol
+from ..errors import InvalidParameterError, RecordOperationError
+from ..results import Event, OperationResult
 
 __all__ = ["ACKNOWLEDGEMENTS", "USER_EVENTS", "OperationWaiters", "Waiter"]
 

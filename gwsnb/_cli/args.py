@@ -6,9 +6,9 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from ._bulk import MAX_STREAMED_HANDLES
-from .errors import InvalidParameterError
-from .params import check_int, check_timeout, parse_handles
+from .._engine.bulk import MAX_STREAMED_HANDLES
+from ..errors import InvalidParameterError
+from ..params import check_int, check_timeout, parse_handles
 
 __all__ = ["handles_arg", "int_arg", "seconds_arg"]
 

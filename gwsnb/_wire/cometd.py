@@ -9,12 +9,12 @@ One task runs the session: handshake → subscribe → long-poll ``/meta/connect
 concern lives in one place:
 
 - credentials (cookies from the jar shared with REST, CSRF header, re-login after HTTP 401/403):
-  :mod:`gwsnb._credentials`;
+  :mod:`gwsnb._wire.credentials`;
 - the server's advice and our pacing (full-jitter backoff, handshake cap, the long-poll deadline):
-  :mod:`gwsnb._reconnect`;
+  :mod:`gwsnb._wire.reconnect`;
 - received-message hygiene (what is a message, what is logged and counted as invalid):
-  :mod:`gwsnb._hygiene`;
-- the event log: :mod:`gwsnb._eventlog`.
+  :mod:`gwsnb._wire.hygiene`;
+- the event log: :mod:`gwsnb._wire.eventlog`.
 
 Protocol rules (see docs/cometd.md): the first ``/meta/connect`` after each handshake sends
 ``advice: {"timeout": 0}`` so that a server holding connects answers at once; ``reconnect: "handshake"``
@@ -37,13 +37,13 @@ from typing import Any
 
 import aiohttp
 
-from . import protocol
-from ._credentials import Credentials
-from ._eventlog import DEFAULT_EVENT_LOG_SIZE, EventLog
-from ._hygiene import INVALID_MESSAGE_KEY, MalformedBody, is_unknown_client, is_valid, parse_body
-from ._reconnect import Advice, ReconnectPolicy
-from .errors import TransportError, describe
-from .results import Event
+from .. import protocol
+from ..errors import TransportError, describe
+from ..results import Event
+from .credentials import Credentials
+from .eventlog import DEFAULT_EVENT_LOG_SIZE, EventLog
+from .hygiene import INVALID_MESSAGE_KEY, MalformedBody, is_unknown_client, is_valid, parse_body
+from .reconnect import Advice, ReconnectPolicy
 
 # EventLog, DEFAULT_EVENT_LOG_SIZE, INVALID_MESSAGE_KEY and ReconnectPolicy are re-exported from the
 # modules that define them, for code written when they lived here

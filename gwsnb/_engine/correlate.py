@@ -49,10 +49,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from . import protocol
-from ._operation_waiters import OperationWaiters
-from .errors import ChainedRecordError, InvalidParameterError
-from .results import ChainedRecordResult, Event
+from .. import protocol
+from ..errors import ChainedRecordError, InvalidParameterError
+from ..results import ChainedRecordResult, Event
+from .operation_waiters import OperationWaiters
 
 __all__ = ["Call", "Correlator"]
 
@@ -290,7 +290,7 @@ class Correlator:
             self._malformed(event, "no channel" if channel is None else "data is not a JSON object")
             return
         claimed = self.operations.claim(event) if self.operations is not None else None
-        if claimed is not None:  # a record operation's message (see gwsnb/_operation_waiters.py)
+        if claimed is not None:  # a record operation's message (see gwsnb/_engine/operation_waiters.py)
             self.counts[claimed] += 1
             return
         try:

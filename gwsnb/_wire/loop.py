@@ -14,7 +14,7 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from .errors import TransportError
+from ..errors import TransportError
 
 __all__ = ["LoopThread", "LoopTimeout"]
 

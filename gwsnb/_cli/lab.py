@@ -1,6 +1,6 @@
 """``make lab``: a sandbox plus JupyterLab on 127.0.0.1 with the notebooks open.
 
-``python -m gwsnb._lab [--port 8888] [--chains 1000] [--no-browser]`` starts an in-process
+``python -m gwsnb._cli.lab [--port 8888] [--chains 1000] [--no-browser]`` starts an in-process
 :class:`~gwsnb.sandbox.Sandbox` with a random password and runs ``jupyter lab`` on the notebooks/
 directory with the ``GWS_*`` variables in its environment (the kernels inherit them, so each notebook's
 parameter cell picks the sandbox up; the password never appears on a command line or in a notebook).
@@ -17,8 +17,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ._demo_report import notebooks_dir, sandbox_env
-from .sandbox import Sandbox
+from ..sandbox import Sandbox
+from .demo_report import notebooks_dir, sandbox_env
 
 _STOP_TIMEOUT_S = 20.0
 
@@ -39,7 +39,7 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gwsnb._lab", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m gwsnb._cli.lab", description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8888, help="JupyterLab port on 127.0.0.1 (0: any free one)")
     parser.add_argument("--chains", type=int, default=1000, help="chains in the sandbox's calling list")
     parser.add_argument("--no-browser", action="store_true", help="do not open a web browser")

@@ -33,8 +33,8 @@ from urllib.parse import urlsplit
 import aiohttp
 from yarl import URL
 
-from . import protocol
-from .errors import (
+from .. import protocol
+from ..errors import (
     AuthenticationError,
     CsrfError,
     GwsStatusError,
@@ -69,7 +69,7 @@ def ssl_context(verify: bool | str) -> ssl.SSLContext | bool:
 
     :raises InvalidParameterError: ``verify`` names a CA bundle that cannot be read.
     """
-    from .errors import InvalidParameterError
+    from ..errors import InvalidParameterError
 
     if not isinstance(verify, (bool, str)):
         raise InvalidParameterError("verify", verify, "expected True, False or a CA bundle path")
@@ -327,7 +327,7 @@ def check_base_url(url: str) -> str:
 
     :raises InvalidParameterError: not http(s), no host, or credentials inside the URL.
     """
-    from .errors import InvalidParameterError
+    from ..errors import InvalidParameterError
 
     if not isinstance(url, str) or not url.strip():
         raise InvalidParameterError("url", url, "expected 'http(s)://host:port/api/v2'")

@@ -19,15 +19,15 @@ import os
 import sys
 from typing import IO, TYPE_CHECKING, Any
 
-from ._bulk import MAX_BATCH_HANDLES, MAX_CONCURRENCY, MAX_RETRIES, MAX_STREAMED_HANDLES
-from ._cli_args import handles_arg, int_arg, seconds_arg
-from .errors import GwsError, InvalidParameterError, ServerUnavailableError
-from .params import MAX_HANDLE, ChainedRecordParams, parse_handles
+from .._engine.bulk import MAX_BATCH_HANDLES, MAX_CONCURRENCY, MAX_RETRIES, MAX_STREAMED_HANDLES
+from ..errors import GwsError, InvalidParameterError, ServerUnavailableError
+from ..params import MAX_HANDLE, ChainedRecordParams, parse_handles
+from .args import handles_arg, int_arg, seconds_arg
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .batch import ChainedRecordBatch
+    from ..batch import ChainedRecordBatch
 
 __all__ = ["add_chained_records", "run_chained_records"]
 
@@ -125,7 +125,7 @@ def _password(args: argparse.Namespace) -> str:
 
 def _table(frame: pd.DataFrame) -> str:
     """The records for a person: written forms (``HH:MM:SS``, ISO 8601 UTC), blanks for missing values."""
-    from .frames import readable
+    from ..frames import readable
 
     shown = frame.drop(columns=[c for c in _TABLE_HIDDEN if c in frame.columns])
     if shown.empty:
@@ -136,7 +136,7 @@ def _table(frame: pd.DataFrame) -> str:
 
 def _text(frame: pd.DataFrame, fmt: str) -> str:
     """The records as ``fmt`` text: csv, json (one array, see :func:`gwsnb.frames.to_json`) or table."""
-    from .frames import readable, to_json
+    from ..frames import readable, to_json
 
     if fmt == "csv":
         return str(readable(frame).to_csv(index=False))
@@ -223,7 +223,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _connect_and_run(args: argparse.Namespace, handles: list[int], password: str) -> int:
-    from .client import connect
+    from ..client import connect
 
     try:
         client = connect(args.url, args.user, password, verify=not args.insecure,

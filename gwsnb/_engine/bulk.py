@@ -25,17 +25,17 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from ._loop import LoopThread
-from .batch import ChainedRecordBatch, HandleFailure, ResultPacker, lean_outcome
-from .errors import (
+from .._wire.loop import LoopThread
+from ..batch import ChainedRecordBatch, HandleFailure, ResultPacker, lean_outcome
+from ..errors import (
     GwsStatusError,
     InvalidParameterError,
     NotificationTimeout,
     ServerUnavailableError,
     TransportError,
 )
-from .params import ChainedRecordParams
-from .results import ChainedRecordResult
+from ..params import ChainedRecordParams
+from ..results import ChainedRecordResult
 
 __all__ = ["BatchRun", "ClientHooks", "MAX_BATCH_HANDLES", "MAX_CONCURRENCY", "MAX_OUTAGE_S", "MAX_RETRIES",
            "MAX_STREAMED_HANDLES", "OutageGate", "run_async", "run_blocking", "unreachable"]
