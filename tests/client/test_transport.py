@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import gwsnb
-from gwsnb import _rest
+from gwsnb._wire import rest as _rest
 from gwsnb.sandbox import Sandbox
 from tests.chains import ChainIndex
 

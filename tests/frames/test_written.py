@@ -17,8 +17,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gwsnb import _render, frames
+from gwsnb import frames
 from gwsnb._cli.chained_records import _text
+from gwsnb._display import render as _render
 from gwsnb.batch import ChainedRecordBatch
 
 from ._messages import chained_message, internal_event, record, result

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gwsnb import _demo_report
+from gwsnb._cli import demo_report as _demo_report
 
 
 def test_demo_writes_the_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -14,7 +14,8 @@ from collections.abc import Iterator
 import pytest
 
 import gwsnb
-from gwsnb import _reconnect, errors
+from gwsnb import errors
+from gwsnb._wire import reconnect as _reconnect
 from gwsnb._wire.reconnect import ReconnectPolicy
 from gwsnb.sandbox import Faults, Sandbox
 from tests.chains import ChainIndex, record_keys

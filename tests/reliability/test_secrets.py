@@ -26,8 +26,9 @@ import nbformat
 import pytest
 
 import gwsnb
-from gwsnb import _rest, errors
+from gwsnb import errors
 from gwsnb._cli.demo_report import execute_notebook
+from gwsnb._wire import rest as _rest
 from gwsnb.cli import main as cli_main
 from gwsnb.sandbox import Faults, Sandbox
 

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from gwsnb import _rest, errors
+from gwsnb import errors
+from gwsnb._wire import rest as _rest
 from gwsnb._wire.rest import decode, env_proxy, ssl_context
 
 
