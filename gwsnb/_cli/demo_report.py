@@ -41,7 +41,7 @@ print({_SUMMARY_MARK!r} + _json.dumps({{
 
 def notebooks_dir() -> Path:
     """The repository's notebooks/ directory (gwsnb is installed editable from the checkout)."""
-    path = Path(__file__).resolve().parents[1] / "notebooks"
+    path = Path(__file__).resolve().parents[2] / "notebooks"
     if not path.is_dir():
         raise FileNotFoundError(f"{path} not found: run the demo from a gwsnb checkout")
     return path
