@@ -52,6 +52,8 @@ def _add_sandbox(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     faults.add_argument("--reorder", action="store_true", help="shuffle the notifications of each call")
     faults.add_argument("--error-handles", type=handles_arg, default=[], metavar="7,9,20-30",
                         help="record handles answered with the asynchronous Error notification")
+    faults.add_argument("--clock-offset-ms", type=float, default=0.0, metavar="N",
+                        help="the server's clock runs N ms ahead of this machine's (negative: behind)")
     p.set_defaults(func=_run_sandbox)
 
 
@@ -64,6 +66,7 @@ def _run_sandbox(args: argparse.Namespace) -> int:
         duplicate=args.duplicate,
         reorder=args.reorder,
         error_handles=set(args.error_handles),
+        clock_offset_ms=args.clock_offset_ms,
     )
     stop = threading.Event()
 

@@ -8,6 +8,7 @@ from another thread while calls run is not guarded: replace it instead.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 __all__ = ["Faults"]
@@ -35,6 +36,9 @@ class Faults:
         its ``referenceId`` and a ``/me/internal`` message of an unknown ``messageType``.
     :param refuse_handshakes: while on, every ``/meta/handshake`` is refused (``500::``) with the advice
         to handshake again at once: the worst case for a client's handshake storm.
+    :param clock_offset_ms: the server's clock runs this many ms ahead of the machine's (negative: behind):
+        every ``serverGenerationTimestamp`` and the HTTP ``Date`` header are shifted by it, as a GWS node
+        whose clock is off would send them (docs/choices.md#server-clock).
     :param drop_user_events: never send the ``/me/internal`` DeviceUserEventMessages (a GWS whose
         user events do not reach this session): only the outbound notifications arrive.
     :param omit_timeout_advice: handshake and connect replies advise no ``timeout`` (the server still
@@ -56,12 +60,17 @@ class Faults:
     drop_user_events: bool = False
     omit_timeout_advice: bool = False
     refuse_handshakes: bool = False
+    clock_offset_ms: float = 0.0
 
     def __post_init__(self) -> None:
         if self.latency_ms < 0:
             raise ValueError(f"latency_ms must be >= 0, got {self.latency_ms!r}")
         self.drop_data_end_handles = set(self.drop_data_end_handles)
         self.error_handles = set(self.error_handles)
+
+    def server_time_ms(self) -> int:
+        """The server's wall clock in epoch ms (``clock_offset_ms`` ahead of ours)."""
+        return time.time_ns() // 1_000_000 + int(self.clock_offset_ms)
 
     def drops_data_end(self, handle: int) -> bool:
         """Whether the DataEnd pair of a call for ``handle`` is to be dropped."""

@@ -287,7 +287,7 @@ class OcsEmulator:
             "data": {
                 "metrics": {
                     "eventProcessing": {
-                        "serverGenerationTimestamp": time.time_ns() // 1_000_000,
+                        "serverGenerationTimestamp": self.faults.server_time_ms(),
                         "nodeProcessingTimeNanos": now_ns - start_ns,
                         "serverProcessingTimeTotalMs": (now_ns - req.received_ns) // 1_000_000,
                     }

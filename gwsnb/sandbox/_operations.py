@@ -597,7 +597,7 @@ class OperationEngine:
         messages: list[Message] = [{"channel": CHANNEL_OUTBOUND, "data": data}]
         if outcome.user_data is not None:
             now_ns = time.perf_counter_ns()
-            metrics = {"eventProcessing": {"serverGenerationTimestamp": time.time_ns() // 1_000_000,
+            metrics = {"eventProcessing": {"serverGenerationTimestamp": self.faults.server_time_ms(),
                                            "nodeProcessingTimeNanos": now_ns - start_ns,
                                            "serverProcessingTimeTotalMs": (now_ns - req.received_ns) // 1_000_000}}
             messages.append({"channel": CHANNEL_INTERNAL, "data": {

@@ -13,6 +13,7 @@ path, the text), for tests that check a request's exact shape.
 
 from __future__ import annotations
 
+import email.utils
 import json
 import re
 import time
@@ -213,6 +214,11 @@ class RestApi:
             )
         return web.json_response({"statusCode": STATUS_OK, "devices": devices})
 
+    async def stamp_date(self, request: web.Request, response: web.StreamResponse) -> None:
+        """The ``Date`` header from the server's clock, which ``clock_offset_ms`` may set apart from ours."""
+        if self.bayeux.faults.clock_offset_ms:
+            response.headers["Date"] = _http_date(self.bayeux.faults.server_time_ms())
+
     async def get_version(self, request: web.Request) -> web.StreamResponse:
         return web.json_response({"statusCode": STATUS_OK, "version": GWS_VERSION})
 
@@ -360,11 +366,16 @@ class RestApi:
         )
 
 
+def _http_date(epoch_ms: int) -> str:
+    return email.utils.formatdate(epoch_ms / 1000, usegmt=True)
+
+
 def build_app(api: RestApi) -> web.Application:
     """The aiohttp application: REST under ``/api/v2`` and the Bayeux endpoint."""
     # client_max_size above our own limits, so that the handlers answer in the contract's envelope.
     app = web.Application(middlewares=[api.auth_middleware], client_max_size=4 * 1024 * 1024)
     p = API_PREFIX
+    app.on_response_prepare.append(api.stamp_date)
     app.router.add_get(p + "/me", api.get_me)
     app.router.add_post(p + "/me", api.post_me)
     app.router.add_get(p + "/me/devices", api.get_devices)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email.utils
 import threading
 import time
 from collections import Counter
@@ -200,3 +201,24 @@ def test_restart_cometd_forgets_subscriptions_and_queues(fsb: Sandbox, peer: Raw
     peer.get_chained_record(fsb.record_handles[0])
     got = peer.collect(lambda m: any(_kind(x)[1] == "ChainedRecordsDataEnd" for x in m))
     assert got and {m["channel"] for m in got} == {"/me/internal"}  # subscription gone
+
+
+def test_clock_offset_shifts_the_server_timestamps_and_the_date_header(fsb: Sandbox, peer: RawGws) -> None:
+    fsb.faults.clock_offset_ms = 90_000
+    handle = _long_handle(fsb)
+    sent = time.time()
+    answer = peer.get_chained_record(handle)
+    got = peer.collect(data_end_seen)
+    received = time.time()
+    generated = [m["data"]["metrics"]["eventProcessing"]["serverGenerationTimestamp"]
+                 for m in got if m["channel"] == "/me/internal"]
+    assert generated
+    # each timestamp is the server's: 90 s past the instant it was generated, which lies in [sent, received]
+    assert all(sent * 1000 + 90_000 - 1 <= g <= received * 1000 + 90_000 + 1 for g in generated)
+    server_date = email.utils.parsedate_to_datetime(answer.headers["Date"]).timestamp()
+    assert sent + 89 <= server_date <= received + 91
+
+
+def test_no_clock_offset_leaves_the_date_header_to_the_real_clock(fsb: Sandbox, peer: RawGws) -> None:
+    answer = peer.get_chained_record(fsb.record_handles[0])
+    assert abs(email.utils.parsedate_to_datetime(answer.headers["Date"]).timestamp() - time.time()) < 5
