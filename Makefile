@@ -98,9 +98,10 @@ wheel-check: venv
 test-extra:
 	@$(MAKE) --no-print-directory -j3 --output-sync=target pytest-py310 pytest-py313 wheel-check
 
-# ruff, mypy and the strict docs build first, then the main suite, the suites on 3.10 and 3.13 and the wheel check at once: each
-# suite mostly waits on sockets and timers (about half a core), so together they take little longer than
-# the slowest alone. Each one's output is shown when it ends; TEST_JOBS=1 runs them one after the other.
+# ruff, mypy and the strict docs build (a few seconds) first, then the main suite, the suites on 3.10 and
+# 3.13 and the wheel check at once: each suite mostly waits on sockets and timers (about half a core), so
+# together they take little longer than the slowest alone. Each one's output is shown when it ends;
+# TEST_JOBS=1 runs them one after the other.
 TEST_JOBS ?= 4
 test: lint typecheck docs-check
 	@$(MAKE) --no-print-directory -j$(TEST_JOBS) --output-sync=target pytest pytest-py310 pytest-py313 wheel-check
@@ -109,10 +110,10 @@ test: lint typecheck docs-check
 # strict build `make test` runs: a warning (broken link or anchor, a page left out of the nav, a docstring
 # cross-reference to nothing) fails it. A few seconds.
 docs: venv
-	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --quiet --site-dir build/site
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --site-dir build/site
 
 docs-check: venv
-	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet --site-dir build/site-check
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir build/site-check
 
 # The front page's picture: a sandbox bulk run's latency plot, written to docs/assets/latency.png.
 docs-picture: venv
