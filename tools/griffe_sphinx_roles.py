@@ -36,7 +36,7 @@ class SphinxRoles(griffe.Extension):
     """Rewrites Sphinx roles and reST literal-block markers in every docstring of the loaded package."""
 
     def on_package(self, *, pkg: griffe.Module, loader: griffe.GriffeLoader, **kwargs: Any) -> None:
-        root = pkg
+        root: griffe.Object = pkg
         while root.parent is not None:
             root = root.parent
         self._root = root
