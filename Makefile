@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PEERS  := tests/peers
 
-.PHONY: demo test lint typecheck pytest sandbox bench venv peers browser lab clean \
+.PHONY: demo test lint typecheck pytest sandbox bench venv peers browser lab clean docs docs-check docs-picture \
         test-extra pytest-py310 pytest-py313 wheel-check
 
 venv: $(VENV)/.installed
@@ -15,7 +15,7 @@ $(VENV)/bin/python:
 # Re-installs when pyproject.toml changes; the stamp keeps repeated runs fast.
 $(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,parquet]'
+	$(PY) -m pip install --quiet -e '.[test,parquet,docs]'
 	touch $@
 
 # The independent Bayeux peers (official CometD JS client, faye) live in tests/peers/node_modules (ignored).
@@ -46,7 +46,7 @@ sandbox: venv
 	$(VENV)/bin/gwsnb sandbox
 
 lint: venv
-	$(VENV)/bin/ruff check gwsnb tests benchmarks
+	$(VENV)/bin/ruff check gwsnb tests benchmarks tools
 
 typecheck: venv
 	$(VENV)/bin/mypy gwsnb
@@ -98,12 +98,26 @@ wheel-check: venv
 test-extra:
 	@$(MAKE) --no-print-directory -j3 --output-sync=target pytest-py310 pytest-py313 wheel-check
 
-# ruff and mypy first, then the main suite, the suites on 3.10 and 3.13 and the wheel check at once: each
-# suite mostly waits on sockets and timers (about half a core), so together they take little longer than
-# the slowest alone. Each one's output is shown when it ends; TEST_JOBS=1 runs them one after the other.
+# ruff, mypy and the strict docs build (a few seconds) first, then the main suite, the suites on 3.10 and
+# 3.13 and the wheel check at once: each suite mostly waits on sockets and timers (about half a core), so
+# together they take little longer than the slowest alone. Each one's output is shown when it ends;
+# TEST_JOBS=1 runs them one after the other.
 TEST_JOBS ?= 4
-test: lint typecheck
+test: lint typecheck docs-check
 	@$(MAKE) --no-print-directory -j$(TEST_JOBS) --output-sync=target pytest pytest-py310 pytest-py313 wheel-check
+
+# The documentation site (mkdocs.yml, docs/): `make docs` writes it to build/site. `make docs-check` is the
+# strict build `make test` runs: a warning (broken link or anchor, a page left out of the nav, a docstring
+# cross-reference to nothing) fails it. A few seconds.
+docs: venv
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --site-dir build/site
+
+docs-check: venv
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir build/site-check
+
+# The front page's picture: a sandbox bulk run's latency plot, written to docs/assets/latency.png.
+docs-picture: venv
+	$(PY) tools/docs_picture.py
 
 bench: venv
 	$(PY) -m benchmarks

@@ -15,6 +15,7 @@ from types import FrameType
 
 from ._cli.args import handles_arg
 from ._cli.chained_records import add_chained_records
+from ._cli.exposure import exposure_warning
 
 __all__ = ["build_parser", "main"]
 
@@ -35,13 +36,15 @@ def _add_sandbox(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         help="run the local GWS sandbox in the foreground",
         description="Run the GWS sandbox (REST + CometD) until Ctrl-C or SIGTERM.",
     )
-    p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="interface to bind (default 127.0.0.1); any other than loopback prints a warning")
     p.add_argument("--port", type=int, default=8090, help="TCP port, 0 for a free one (default 8090)")
     p.add_argument("--chains", type=int, default=1000, help="chains in the generated calling list (default 1000)")
     p.add_argument("--seed", type=int, default=1, help="seed of the generated calling list (default 1)")
     p.add_argument("--calling-list", metavar="FILE.csv", help="load the calling list from a CSV with OCS column names")
     p.add_argument("--user", default="agent", help="user name (default agent)")
-    p.add_argument("--password", default="agent", help="password (default agent)")
+    p.add_argument("--password", default="agent",
+                   help="password (default agent); choose one when --host is not a loopback address")
     p.add_argument("--devices", type=int, default=1, help="devices of the user (default 1)")
     p.add_argument("--tls", action="store_true",
                    help="serve HTTPS with a throwaway CA (needs trustme); its PEM file is printed")
@@ -93,6 +96,9 @@ def _run_sandbox(args: argparse.Namespace) -> int:
             print(f"gwsnb sandbox: {exc}", file=sys.stderr)
             return 2
         try:
+            warning = exposure_warning(args.host, sb.port, sb.username, args.password, args.calling_list)
+            if warning is not None:
+                print(warning, file=sys.stderr, flush=True)
             handles = ", ".join(str(h) for h in sb.record_handles)
             print(f"GWS sandbox running at {sb.url}")
             # Only the well-known default password is echoed; a chosen one stays out of the output.

@@ -5,7 +5,7 @@ were tried, how many ended as they should (a correct result, or the typed error 
 many results were lost (a call that neither returned nor raised in time, or returned wrong records) and
 how many were reported twice.  At the end of the session the rows are written to
 ``build/reliability.md`` (or the file named by ``GWSNB_RELIABILITY_TABLE``) as a markdown table (with the
-test's outcome), for the README.
+test's outcome), for docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import pytest
 from gwsnb.sandbox import Sandbox
 
 _ROOT = Path(__file__).resolve().parents[2]
-# GWSNB_RELIABILITY_TABLE: another file, so that a run on another Python leaves the README's table alone
+# GWSNB_RELIABILITY_TABLE: another file, so that a run on another Python leaves the main table (docs/reliability.md) alone
 _TABLE = Path(os.environ.get("GWSNB_RELIABILITY_TABLE") or _ROOT / "build" / "reliability.md")
 
 
