@@ -54,6 +54,11 @@ def _add_sandbox(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
                         help="record handles answered with the asynchronous Error notification")
     faults.add_argument("--clock-offset-ms", type=float, default=0.0, metavar="N",
                         help="the server's clock runs N ms ahead of this machine's (negative: behind)")
+    wrong = p.add_argument_group("misconfiguration (what gwsnb doctor diagnoses; docs/doctor.md)")
+    wrong.add_argument("--misconfigure", metavar="NAME[,NAME...]", default=None,
+                       help="play server-side misconfigurations, e.g. session_not_sticky,cometd_path")
+    wrong.add_argument("--variant", metavar="NAME[,NAME...]", default=None,
+                       help="healthy differences of a real GWS: no_features_list, no_csrf, balancer_cookie")
     p.set_defaults(func=_run_sandbox)
 
 
@@ -87,6 +92,8 @@ def _run_sandbox(args: argparse.Namespace) -> int:
                 devices=args.devices,
                 faults=faults,
                 tls=args.tls,
+                misconfigure=args.misconfigure,
+                variants=args.variant,
             )
             sb.start()
         except (CallingListError, ValueError, OSError, RuntimeError) as exc:
@@ -103,6 +110,8 @@ def _run_sandbox(args: argparse.Namespace) -> int:
             print(f"  campaign        : {sb.campaign_name} (calling list {sb.calling_list_name})")
             print(f"  application id  : {sb.application_id}")
             print(f"  record handles  : {handles}  ({len(sb.calling_list)} records)")
+            if sb.misconfigured:
+                print(f"  misconfigured   : {', '.join(sorted(sb.misconfigured))}  (try: gwsnb doctor)")
             if sb.ca_path is not None:
                 print(f"  CA certificate  : {sb.ca_path}  (connect with verify= this path)")
             ca = f"--cacert {sb.ca_path} " if sb.ca_path is not None else ""
