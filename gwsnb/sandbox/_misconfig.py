@@ -12,7 +12,7 @@ docs/choices.md#sandbox-misconfigurations.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -48,6 +48,7 @@ VARIANTS: dict[str, str] = {
 MOVED_COMETD_PATH = "/genesys/cometd"
 BALANCER_COOKIE = "AWSELB"
 _NODE_KEY = web.RequestKey("gwsnb_node", int)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def parse_names(value: str | Iterable[str] | None, known: dict[str, str], what: str) -> frozenset[str]:
@@ -90,7 +91,7 @@ class Misconfig:
     # ----- the round-robin balancer of session_not_sticky ----------------------------------------
 
     @web.middleware
-    async def balancer(self, request: web.Request, handler: web.Handler) -> web.StreamResponse:
+    async def balancer(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         """Sends each request to the next node in turn; ``balancer_cookie`` sets its cookie."""
         if "session_not_sticky" in self.names:
             request[_NODE_KEY] = next(self._balancer) % 2
