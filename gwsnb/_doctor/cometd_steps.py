@@ -35,6 +35,8 @@ HOLD_MARGIN_S = 10.0
 HELD_IN_FULL = 0.9
 #: where else CometD is often served, tried when the notifications path answers as no CometD endpoint
 OTHER_COMETD_PATHS = ("/genesys/cometd", "/api/v2/notifications", "/cometd")
+#: serverGenerationTimestamp's resolution (epoch ms)
+TIMESTAMP_RESOLUTION_S = 0.001
 #: extra GetChainedRecord calls made only to narrow the clock interval
 CLOCK_CALLS = 2
 
@@ -258,7 +260,9 @@ async def _call(ctx: Context, peer: BayeuxPeer, device_path: str) -> _Trace:
             trace.take(message, ex.received_s)
         trace.refused = error_of(reply) if reply is not None else ("" if ex.ok else gws_error(ex))
     for received_s, generated in trace.samples:
-        ctx.clock.add(trace.sent_s, received_s, generated)
+        # serverGenerationTimestamp is whole ms (truncated): the instant lies in [G, G + 1 ms), so the
+        # interval's high end widens by 1 ms (fed as a send 1 ms earlier)
+        ctx.clock.add(trace.sent_s - TIMESTAMP_RESOLUTION_S, received_s, generated)
     return trace
 
 
