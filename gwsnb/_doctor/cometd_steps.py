@@ -4,6 +4,7 @@ GetChainedRecord and what arrived of it) and clock (the server's offset as an in
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -259,6 +260,10 @@ async def _call(ctx: Context, peer: BayeuxPeer, device_path: str) -> _Trace:
         for message in delivered:
             trace.take(message, ex.received_s)
         trace.refused = error_of(reply) if reply is not None else ("" if ex.ok else gws_error(ex))
+        advice = reply.get("advice") if isinstance(reply, dict) else None
+        pause = advice.get("interval") if isinstance(advice, dict) else None
+        if isinstance(pause, (int, float)) and pause > 0 and not delivered:
+            await asyncio.sleep(min(pause / 1000.0, max(0.0, deadline - time.time())))  # the advised interval
     for received_s, generated in trace.samples:
         # serverGenerationTimestamp is whole ms (truncated): the instant lies in [G, G + 1 ms), so the
         # interval's high end widens by 1 ms (fed as a send 1 ms earlier)

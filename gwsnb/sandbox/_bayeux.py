@@ -39,7 +39,7 @@ from ..protocol import (
     META_UNSUBSCRIBE,
 )
 from ._faults import Faults
-from ._misconfig import LONG_POLL_CUT_S, Misconfig
+from ._misconfig import LONG_POLL_CUT_S, MULTIPLE_CLIENTS_INTERVAL_MS, Misconfig
 from ._sessions import SessionStore
 
 __all__ = ["BayeuxServer"]
@@ -434,6 +434,11 @@ class BayeuxServer:
         if not client.connected_once:
             client.connected_once = True
             timeout_ms = 0
+        if "multiple_clients" in self.misconfig and timeout_ms > 0:
+            # as a CometD server does when another tab holds a connect on the same browser cookie
+            queued, client.queue = client.queue, []
+            advice = {**self._advice(), "multiple-clients": True, "interval": MULTIPLE_CLIENTS_INTERVAL_MS}
+            return queued, self._reply(msg, successful=True, advice=advice)
         # A new connect supersedes a held one, which answers now with what is queued.
         client.wake()
         client.connects += 1

@@ -11,16 +11,23 @@ docs/choices.md#sandbox-misconfigurations.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 from aiohttp import web
 
-__all__ = ["LONG_POLL_CUT_S", "MISCONFIGURATIONS", "VARIANTS", "Misconfig", "parse_names"]
+__all__ = ["LONG_POLL_CUT_S", "MISCONFIGURATIONS", "MULTIPLE_CLIENTS_INTERVAL_MS", "VARIANTS", "Misconfig",
+           "parse_names"]
 
 #: how long a held connect lives under ``long_poll_cut``
 LONG_POLL_CUT_S = 5.0
+
+#: how long ``slow_server`` makes GET /me take
+SLOW_S = 1.1
+#: the interval ``multiple_clients`` advises (CometD's multiSessionInterval default is 2000 ms)
+MULTIPLE_CLIENTS_INTERVAL_MS = 2000
 
 #: what each misconfiguration plays (the name is the switch)
 MISCONFIGURATIONS: dict[str, str] = {
@@ -35,6 +42,9 @@ MISCONFIGURATIONS: dict[str, str] = {
     "long_poll_cut": f"held connects are closed after {LONG_POLL_CUT_S:g} s without a reply, as a proxy would",
     "subscription_refused": "/meta/subscribe is refused",
     "notifications_missing": "requests are acknowledged but their notifications are sent nowhere",
+    "multiple_clients": "another client long-polls on the same browser cookie: held connects return at once "
+                        "with advice multiple-clients",
+    "slow_server": f"GET /me answers after {SLOW_S:g} s (an overloaded server or authentication backend)",
 }
 
 #: healthy differences from the sandbox (a correct GWS may look like this)
@@ -95,6 +105,8 @@ class Misconfig:
         """Sends each request to the next node in turn; ``balancer_cookie`` sets its cookie."""
         if "session_not_sticky" in self.names:
             request[_NODE_KEY] = next(self._balancer) % 2
+        if "slow_server" in self.names and request.method == "GET" and request.path.endswith("/me"):
+            await asyncio.sleep(SLOW_S)
         response = await handler(request)
         if "balancer_cookie" in self.variants:
             response.set_cookie(BALANCER_COOKIE, "node-a", path="/")

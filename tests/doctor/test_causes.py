@@ -62,9 +62,25 @@ SERVER_SIDE = [
 ]
 
 
+SERVER_SIDE_WARNINGS = [
+    ("multiple_clients", "cometd", "multiple_clients"),
+    pytest.param("slow_server", "session", "slow_server", marks=pytest.mark.slow),
+]
+
+
 def test_every_misconfiguration_is_tested() -> None:
-    tested = {p.values[0] if hasattr(p, "values") else p[0] for p in SERVER_SIDE}
+    tested = {p.values[0] if hasattr(p, "values") else p[0] for p in SERVER_SIDE + SERVER_SIDE_WARNINGS}
     assert tested == set(MISCONFIGURATIONS)
+
+
+@pytest.mark.parametrize(("name", "step", "cause"), SERVER_SIDE_WARNINGS)
+def test_server_side_warning(name: str, step: str, cause: str) -> None:
+    with sandbox(misconfigure=name) as sb:
+        d = diagnose(sb)
+    assert d.ok and d.cause is None, d.text()  # a warning is not a failure: the round trip still ran
+    assert [(s.name, s.cause) for s in d.steps if s.status == "warn"] == [(step, cause)], d.text()
+    assert d.step(step).fix == CAUSES[cause].fix and d.step("round-trip").status == "ok"
+    assert d.warnings == [cause] and f"warnings: {cause}" in d.text()
 
 
 @pytest.mark.parametrize(("name", "step", "cause"), SERVER_SIDE)
