@@ -62,6 +62,7 @@ async def cometd(ctx: Context) -> Step:
                       fix="the handshake rides on the HTTP session (JSESSIONID): compare with the session step",
                       **evidence)
     evidence["advised_timeout_ms"] = peer.timeout_ms
+    ctx.found["bayeux"] = peer  # from here on the clean-up disconnects it
     ex, reply = await peer.subscribe(CHANNEL_OUTBOUND)
     evidence["subscribe"] = _with_reply(ex, reply)
     early = _after_handshake(ctx, "subscribe", reply, evidence)
@@ -72,7 +73,6 @@ async def cometd(ctx: Context) -> Step:
     early = _after_handshake(ctx, "connect", reply, evidence)
     if early is not None:
         return early
-    ctx.found["bayeux"] = peer
     if ctx.options.quick:
         return passed(ctx, "cometd", f"handshake, subscription and connect at {evidence['endpoint']} "
                       "(held connect not checked: quick)", **evidence)

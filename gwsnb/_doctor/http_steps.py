@@ -214,10 +214,11 @@ async def csrf(ctx: Context) -> Step:
                       also=[("session_not_sticky", "a token read on another node is refused too; the session "
                              "step showed one JSESSIONID, which rules it out here")], **evidence)
     if not protected:
-        return passed(ctx, "csrf", f"CSRF protection is off on this node (no X-CSRF-HEADER); a POST got "
-                      f"{gws_error(ex)}", **evidence)
-    return passed(ctx, "csrf", f"a POST with the token under {probe.csrf_name} got past the CSRF filter "
-                  f"({gws_error(ex)}, as expected for a no-op operation)", **evidence)
+        evidence["answer"] = gws_error(ex)
+        return passed(ctx, "csrf", "CSRF protection is off on this node (no X-CSRF-HEADER); a POST passed",
+                      **evidence)
+    evidence["answer"] = f"{gws_error(ex)} (expected: the operation does not exist)"
+    return passed(ctx, "csrf", f"a POST with the token under {probe.csrf_name} passed the CSRF filter", **evidence)
 
 
 def _feature_ids(body: Any) -> list[str] | None:

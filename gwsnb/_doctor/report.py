@@ -178,7 +178,7 @@ class Diagnosis:
             cause = f" <code>{esc(s.cause)}</code>" if s.cause else ""
             rows.append(
                 f"<tr><td style='color:{colour};font-weight:bold;text-align:center'>{esc(s.mark)}</td>"
-                f"<td><b>{esc(s.name)}</b></td><td style='text-align:left'>{esc(s.summary)}{cause}{fix}{folded}</td></tr>")
+                f"<td style='white-space:nowrap'><b>{esc(s.name)}</b></td><td style='text-align:left'>{esc(s.summary)}{cause}{fix}{folded}</td></tr>")
         colour = _COLOURS["ok" if self.ok else "fail"]
         return (f"<div class='gwsnb-diagnosis'><div><b>gwsnb doctor</b> {esc(self.url)} as {esc(self.username)}</div>"
                 f"<table>{''.join(rows)}</table>"

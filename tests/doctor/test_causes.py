@@ -302,3 +302,14 @@ def test_bad_arguments_raise_before_sending(kw: dict[str, object], field: str, h
         diagnose(healthy, **kw)
     assert info.value.field == field
     assert sum(healthy.request_counts().values()) == before
+
+
+def test_leaves_nothing_behind() -> None:
+    """The CometD client it made is disconnected and the contact-center session it started is ended."""
+    with sandbox() as sb:
+        d = diagnose(sb, quick=True)
+        assert d.ok
+        assert sb.cometd_client_count() == 0
+        assert sb.http_session_count() == 0  # EndContactCenterSession ends the HTTP session in the sandbox
+        counts = sb.request_counts()
+    assert counts["POST /api/v2/me"] == 3  # the CSRF probe, StartContactCenterSession, EndContactCenterSession
