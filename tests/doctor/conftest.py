@@ -73,6 +73,9 @@ class _Server:
 def html_url() -> Iterator[str]:
     """A web server on 127.0.0.1 that answers every path with an HTML page (a proxy's, say): not GWS."""
     async def page(request: web.Request) -> web.Response:
+        if request.path.startswith("/gateway/"):  # a gateway whose upstream is down
+            return web.Response(status=503, text="<html><body>503 Service Unavailable</body></html>",
+                                content_type="text/html", headers={"Server": "nginx", "Via": "1.1 gateway"})
         return web.Response(text="<html><body><h1>Welcome to nginx!</h1></body></html>", content_type="text/html",
                             headers={"Server": "nginx"})
 

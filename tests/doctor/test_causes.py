@@ -187,6 +187,28 @@ def test_not_gws_html_page(html_url: str) -> None:
     assert evidence["header_values"]["Server"] == "nginx"
 
 
+def test_not_gws_a_gateway_whose_gws_is_down(html_url: str) -> None:
+    import gwsnb
+
+    d = gwsnb.diagnose(html_url.replace("/api/v2", "/gateway/api/v2"), "agent", "x", progress=False)
+    assert_names(d, "reach", "not_gws")
+    step = d.step("reach")
+    assert [c for c, _ in step.also] == ["unreachable"] and "503" in step.summary
+    assert step.evidence["version"]["header_values"]["Via"] == "1.1 gateway"
+
+
+def test_checklist_html_and_text(healthy: Sandbox) -> None:
+    d = diagnose(healthy, campaign_name="Nope <b>", quick=True)
+    html = d._repr_html_()
+    assert html.count("✓") == 9 and html.count("✗") == 1
+    assert "<details><summary>evidence</summary>" in html and "<code>ocs_error</code>" in html
+    assert "<b>fix:</b>" in html and "Nope <b>" not in html and "Nope &lt;b&gt;" in html
+    assert repr(d) == "Diagnosis(ok=False, cause='ocs_error', steps=10)"
+    quiet, verbose = d.text(), d.text(verbose=True)
+    assert "errorCode" in quiet and "request: GET /api/v2/me" not in quiet  # evidence only for problems
+    assert "request=GET /api/v2/me" in verbose
+
+
 def test_not_gws_base_url_without_api_v2(html_url: str) -> None:
     import gwsnb
 
