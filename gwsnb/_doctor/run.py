@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import Awaitable, Callable
 
 from ..protocol import END_CONTACT_CENTER_SESSION
-from . import cometd_steps, http_steps
+from . import cometd_steps, http_steps, trip_steps
 from .bayeux import BayeuxPeer
 from .context import Context, skipped
 from .report import Diagnosis, Step
@@ -31,7 +31,7 @@ _CHAIN: tuple[tuple[str, StepFn], ...] = (
     ("devices", http_steps.devices),
     ("cc-session", http_steps.cc_session),
     ("cometd", cometd_steps.cometd),
-    ("round-trip", cometd_steps.round_trip),
+    ("round-trip", trip_steps.round_trip),
 )
 STEP_NAMES = ("reach", "auth", "session", "csrf", "features", "devices", "cc-session", "cometd", "clock",
               "round-trip")
@@ -50,7 +50,7 @@ async def run(ctx: Context) -> Diagnosis:
             if steps[name].status == "fail":
                 blocker = name
         reached = steps["reach"].status != "fail"
-        steps["clock"] = cometd_steps.clock(ctx) if reached else skipped(ctx, "clock", "skipped: nothing answered")
+        steps["clock"] = trip_steps.clock(ctx) if reached else skipped(ctx, "clock", "skipped: nothing answered")
     finally:
         await _clean_up(ctx)
     offset = ctx.found.get("clock_offset")
