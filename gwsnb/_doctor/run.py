@@ -55,7 +55,9 @@ async def run(ctx: Context) -> Diagnosis:
         await _clean_up(ctx)
     offset = ctx.found.get("clock_offset")
     interval = (round(offset.low_ms, 1), round(offset.high_ms, 1)) if offset is not None else None
-    return Diagnosis(ctx.options.url, ctx.options.username, tuple(steps[n] for n in STEP_NAMES), interval)
+    mask = ctx.probe.mask  # a user name equal to the password is masked too
+    return Diagnosis(mask(ctx.options.url), mask(ctx.options.username), tuple(steps[n] for n in STEP_NAMES),
+                     interval)
 
 
 async def _clean_up(ctx: Context) -> None:

@@ -335,3 +335,12 @@ def test_leaves_nothing_behind() -> None:
         assert sb.http_session_count() == 0  # EndContactCenterSession ends the HTTP session in the sandbox
         counts = sb.request_counts()
     assert counts["POST /api/v2/me"] == 3  # the CSRF probe, StartContactCenterSession, EndContactCenterSession
+
+
+def test_a_user_name_equal_to_the_password_is_masked_too() -> None:
+    with Sandbox(chains=20, username="agent", password="agent", cometd_timeout_ms=1000) as sb:
+        d = diagnose(sb, quick=True)
+    assert d.ok
+    for text in (d.text(verbose=True), d.to_json(), d._repr_html_()):
+        assert "agent" not in text
+    assert d.username == "****" and "logged in as ****" in d.step("auth").summary
