@@ -126,3 +126,32 @@ def test_the_installed_command(healthy: Sandbox) -> None:
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["ok"] is True
     assert PASSWORD not in proc.stdout + proc.stderr
+
+
+EXPECTED = {
+    "session_not_sticky": "session_not_sticky", "csrf_rejected": "csrf_rejected", "feature_missing": "feature_missing",
+    "no_device": "no_device", "device_inactive": "device_inactive", "cc_session_refused": "cc_session_refused",
+    "cometd_path": "cometd_not_found", "cometd_rerouted": "cometd_rerouted", "long_poll_cut": "long_poll_cut",
+    "subscription_refused": "subscription_refused", "notifications_missing": "notifications_missing",
+    "multiple_clients": "multiple_clients", "slow_server": "slow_server",
+}
+#: these need the held connect or take seconds by design
+_SLOW = {"long_poll_cut", "slow_server"}
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in _SLOW else n for n in EXPECTED])
+def test_doctor_prints_each_misconfigurations_cause_and_fix(name: str) -> None:
+    from gwsnb.doctor import CAUSES
+    from gwsnb.sandbox._misconfig import MISCONFIGURATIONS
+
+    assert set(EXPECTED) == set(MISCONFIGURATIONS)
+    cause = CAUSES[EXPECTED[name]]
+    held = name in ("long_poll_cut", "multiple_clients")
+    with sandbox(misconfigure=name, **({"cometd_timeout_ms": 7000} if name == "long_poll_cut" else {})) as sb:
+        code, out, _ = run(*args_for(sb, *([] if held else ["--quick"]), "--timeout", "1.5", "--campaign",
+                                     sb.campaign_name, "--application-id", str(sb.application_id), "--handle",
+                                     str(sb.record_handles[0])))
+    assert code == (1 if cause.severity == "fail" else 0), out
+    # the fix is the registry's, except where the evidence makes it concrete (where CometD really answers)
+    fix = "fix: pass notifications_path='http://" if name == "cometd_path" else f"fix: {cause.fix}"
+    assert f"[{cause.id}]" in out and fix in out
