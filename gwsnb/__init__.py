@@ -40,6 +40,7 @@ from .params import ChainedRecordParams, parse_handles
 if _typing.TYPE_CHECKING:
     from .batch import ChainedRecordBatch, HandleFailure
     from .client import Device, GwsClient, connect, connect_async
+    from .doctor import Diagnosis, diagnose
     from .record_form import RecordActionsForm
     from .results import CallTimings, ChainedRecordResult, Event, OperationResult
     from .runs import open_run
@@ -57,6 +58,7 @@ _LAZY = {
     "ChainedRecordForm": ".widgets",
     "ChainedRecordResult": ".results",
     "Device": ".client",
+    "Diagnosis": ".doctor",
     "Event": ".results",
     "Faults": ".sandbox",
     "GwsClient": ".client",
@@ -66,6 +68,7 @@ _LAZY = {
     "Sandbox": ".sandbox",
     "connect": ".client",
     "connect_async": ".client",
+    "diagnose": ".doctor",
     "open_run": ".runs",
 }
 
@@ -82,6 +85,7 @@ __all__ = [
     "CsrfError",
     "Device",
     "DeviceSelectionError",
+    "Diagnosis",
     "Event",
     "Faults",
     "ForbiddenError",
@@ -109,6 +113,7 @@ __all__ = [
     "__version__",
     "connect",
     "connect_async",
+    "diagnose",
     "open_run",
     "parse_handles",
 ]

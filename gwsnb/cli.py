@@ -2,6 +2,7 @@
 
 ``gwsnb sandbox`` runs the GWS sandbox in the foreground until Ctrl-C or SIGTERM.
 ``gwsnb chained-records`` runs GetChainedRecord for many handles (see :mod:`gwsnb._cli.chained_records`).
+``gwsnb doctor`` checks a GWS setup step by step (see :mod:`gwsnb._cli.doctor`, docs/doctor.md).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from types import FrameType
 
 from ._cli.args import handles_arg
 from ._cli.chained_records import add_chained_records
+from ._cli.doctor import add_doctor
 from ._cli.exposure import exposure_warning
 
 __all__ = ["build_parser", "main"]
@@ -57,6 +59,11 @@ def _add_sandbox(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
                         help="record handles answered with the asynchronous Error notification")
     faults.add_argument("--clock-offset-ms", type=float, default=0.0, metavar="N",
                         help="the server's clock runs N ms ahead of this machine's (negative: behind)")
+    wrong = p.add_argument_group("misconfiguration (what gwsnb doctor diagnoses; docs/doctor.md)")
+    wrong.add_argument("--misconfigure", metavar="NAME[,NAME...]", default=None,
+                       help="play server-side misconfigurations, e.g. session_not_sticky,cometd_path")
+    wrong.add_argument("--variant", metavar="NAME[,NAME...]", default=None,
+                       help="healthy differences of a real GWS: no_features_list, no_csrf, balancer_cookie")
     p.set_defaults(func=_run_sandbox)
 
 
@@ -90,6 +97,8 @@ def _run_sandbox(args: argparse.Namespace) -> int:
                 devices=args.devices,
                 faults=faults,
                 tls=args.tls,
+                misconfigure=args.misconfigure,
+                variants=args.variant,
             )
             sb.start()
         except (CallingListError, ValueError, OSError, RuntimeError) as exc:
@@ -109,6 +118,8 @@ def _run_sandbox(args: argparse.Namespace) -> int:
             print(f"  campaign        : {sb.campaign_name} (calling list {sb.calling_list_name})")
             print(f"  application id  : {sb.application_id}")
             print(f"  record handles  : {handles}  ({len(sb.calling_list)} records)")
+            if sb.misconfigured:
+                print(f"  misconfigured   : {', '.join(sorted(sb.misconfigured))}  (try: gwsnb doctor)")
             if sb.ca_path is not None:
                 print(f"  CA certificate  : {sb.ca_path}  (connect with verify= this path)")
             ca = f"--cacert {sb.ca_path} " if sb.ca_path is not None else ""
@@ -131,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_sandbox(sub)
     add_chained_records(sub)
+    add_doctor(sub)
     return parser
 
 

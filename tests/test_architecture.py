@@ -26,6 +26,8 @@ ROOMS_NOT_IMPORTING = {
                       "gwsnb.batch", "gwsnb.runs", "gwsnb.frames", "gwsnb.widgets", "gwsnb._cli.chained_records"),
     "gwsnb._wire": ("gwsnb._engine", "gwsnb.client", "gwsnb.sandbox", "gwsnb._cli", "gwsnb.widgets"),
     "gwsnb._engine": ("gwsnb.client", "gwsnb.sandbox", "gwsnb._cli", "gwsnb.widgets"),
+    # the doctor speaks HTTP itself: it must not lean on the sandbox it is tested against, nor on the client
+    "gwsnb._doctor": ("gwsnb.sandbox", "gwsnb.client", "gwsnb._cli", "gwsnb.widgets", "gwsnb.doctor"),
 }
 
 
@@ -128,7 +130,7 @@ def test_importlib_only_where_pinned() -> None:
 @pytest.mark.parametrize("public", ["gwsnb.frames", "gwsnb.labels", "gwsnb.plots", "gwsnb.runs", "gwsnb.params",
                                     "gwsnb.errors", "gwsnb.protocol", "gwsnb.sandbox", "gwsnb.client",
                                     "gwsnb.batch", "gwsnb.results", "gwsnb.operations", "gwsnb.widgets",
-                                    "gwsnb.record_form", "gwsnb.cli"])
+                                    "gwsnb.record_form", "gwsnb.cli", "gwsnb.doctor"])
 def test_public_modules_stay_where_users_import_them(public: str) -> None:
     assert importlib.import_module(public).__name__ == public
 

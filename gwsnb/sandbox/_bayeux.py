@@ -39,6 +39,7 @@ from ..protocol import (
     META_UNSUBSCRIBE,
 )
 from ._faults import Faults
+from ._misconfig import LONG_POLL_CUT_S, MULTIPLE_CLIENTS_INTERVAL_MS, Misconfig
 from ._sessions import SessionStore
 
 __all__ = ["BayeuxServer"]
@@ -107,8 +108,10 @@ class BayeuxServer:
         *,
         timeout_ms: int = CONNECT_TIMEOUT_MS,
         max_idle_s: float = 60.0,
+        misconfig: Misconfig | None = None,
     ) -> None:
         self._sessions = sessions
+        self.misconfig = misconfig or Misconfig()
         self._faults = faults
         self.timeout_ms = timeout_ms
         self.max_idle_s = max_idle_s
@@ -135,6 +138,8 @@ class BayeuxServer:
         :returns: how many clients it was queued for.
         """
         count = 0
+        if "notifications_missing" in self.misconfig:
+            return 0  # acknowledged upstream, delivered nowhere
         channel = message.get("channel", "")
         for cid in self._by_session.get(session_id, ()):
             client = self._clients.get(cid)
@@ -147,6 +152,8 @@ class BayeuxServer:
     def deliver_to_session(self, session_id: str, message: Any) -> int:
         """Queue any JSON value, unchecked, for every client of ``session_id`` (malformed-message faults)."""
         count = 0
+        if "notifications_missing" in self.misconfig:
+            return 0
         for cid in self._by_session.get(session_id, ()):
             client = self._clients.get(cid)
             if client is not None:
@@ -239,7 +246,7 @@ class BayeuxServer:
             return web.json_response(
                 [{"successful": False, "error": f"413::Request body over {MAX_BODY_BYTES} bytes"}], status=413
             )
-        if session is not None and not self._sessions.csrf_ok(request, session):
+        if session is not None and "no_csrf" not in self.misconfig and not self._sessions.csrf_ok(request, session):
             return web.Response(status=403, text=CSRF_REJECTION_TEXT)
         try:
             parsed = json.loads(raw) if raw else None
@@ -268,6 +275,14 @@ class BayeuxServer:
             else:
                 replies.append(self._dispatch(msg, session.id))
         for msg in connects:
+            if "long_poll_cut" in self.misconfig:
+                try:
+                    queued, reply = await asyncio.wait_for(self._connect(msg, session.id), LONG_POLL_CUT_S)
+                except asyncio.TimeoutError:
+                    return self._cut(request)
+                delivered.extend(queued)
+                replies.append(reply)
+                continue
             queued, reply = await self._connect(msg, session.id)
             delivered.extend(queued)
             replies.append(reply)
@@ -277,6 +292,13 @@ class BayeuxServer:
             # as CometD's own servers do: a browser cookie set by the Bayeux side (clients must keep it)
             response.set_cookie(BROWSER_COOKIE, secrets.token_hex(8), path="/", httponly=True)
         return response
+
+    @staticmethod
+    def _cut(request: web.Request) -> web.StreamResponse:
+        """Close the connection without a reply, as a proxy whose idle timeout ran out would."""
+        if request.transport is not None:
+            request.transport.abort()
+        return web.Response(status=504)  # never reaches the client: the connection is gone
 
     async def _read_body(self, request: web.Request) -> bytes | None:
         if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
@@ -322,6 +344,8 @@ class BayeuxServer:
     def _client_of(self, msg: Message, session_id: str) -> _Client | None:
         cid = msg.get("clientId")
         client = self._clients.get(cid) if isinstance(cid, str) else None
+        if "cometd_rerouted" in self.misconfig:
+            return None  # every message after the handshake reaches a node that never saw the client
         if client is None or client.session_id != session_id:
             return None
         return client
@@ -382,6 +406,8 @@ class BayeuxServer:
         sub = msg.get("subscription")
         subs = sub if isinstance(sub, list) else [sub]
         bad = [s for s in subs if not isinstance(s, str) or not s.startswith("/") or s.startswith("/meta/")]
+        if add and "subscription_refused" in self.misconfig:
+            return self._reply(msg, successful=False, subscription=sub, error=f"403::Subscription to {sub} refused")
         if not subs or bad:
             return self._reply(
                 msg, successful=False, subscription=sub, error=f"403::Invalid subscription {bad or sub!r}"
@@ -408,6 +434,11 @@ class BayeuxServer:
         if not client.connected_once:
             client.connected_once = True
             timeout_ms = 0
+        if "multiple_clients" in self.misconfig and timeout_ms > 0:
+            # as a CometD server does when another tab holds a connect on the same browser cookie
+            queued, client.queue = client.queue, []
+            advice = {**self._advice(), "multiple-clients": True, "interval": MULTIPLE_CLIENTS_INTERVAL_MS}
+            return queued, self._reply(msg, successful=True, advice=advice)
         # A new connect supersedes a held one, which answers now with what is queued.
         client.wake()
         client.connects += 1

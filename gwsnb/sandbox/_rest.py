@@ -35,6 +35,7 @@ from ..protocol import (
     OUTBOUND_OPERATIONS,
     SESSION_COOKIE,
     START_CONTACT_CENTER_SESSION,
+    STATUS_INVALID_STATE,
     STATUS_INVALID_VALUE,
     STATUS_MESSAGES,
     STATUS_MISSING_PARAMETER,
@@ -43,6 +44,7 @@ from ..protocol import (
     STATUS_OK,
 )
 from ._bayeux import BayeuxServer
+from ._misconfig import MOVED_COMETD_PATH
 from ._ocs import ChainedRecordRequest, OcsEmulator
 from ._operations import OperationEngine, Refused, parse_request
 from ._sessions import HttpSession, SessionStore
@@ -53,6 +55,9 @@ KEPT_BODIES = 256
 
 MAX_BODY_BYTES = 64 * 1024
 GWS_VERSION = "8.5.200.50"
+#: the contact center's features (docs/choices.md#sandbox-features-list); GetChainedRecord needs the last
+FEATURES = ("api-voice", "api-voice-outbound")
+OUTBOUND_FEATURE = "api-voice-outbound"
 _HANDLE_RE = re.compile(r"^[0-9]{1,18}$")
 _PUBLIC_PATHS = {API_PREFIX + "/diagnostics/version"}
 _SESSION_KEY = web.RequestKey("gwsnb_session", HttpSession)
@@ -132,6 +137,8 @@ class RestApi:
         self.bayeux = bayeux
         self.ocs = ocs
         self.operations = operations
+        #: the misconfigurations and variants in force (docs/doctor.md)
+        self.misconfig = bayeux.misconfig
         #: the last POST bodies received on the REST API (not CometD), oldest first
         self.bodies: deque[ReceivedBody] = deque(maxlen=KEPT_BODIES)
         #: HTTP requests received, by ``"METHOD /path"`` (CometD ones included), for tests to check that
@@ -158,18 +165,27 @@ class RestApi:
             denied = _status(STATUS_NOT_AUTHENTICATED, "Access denied", http_status=401)
             denied.headers["WWW-Authenticate"] = 'Basic realm="GWS sandbox"'
             return denied
-        if request.method in ("POST", "PUT", "DELETE", "PATCH") and not self.sessions.csrf_ok(request, session):
+        if request.method in ("POST", "PUT", "DELETE", "PATCH") and not self._csrf_passes(request, session):
             if created:  # a cookie-less client never gets a token: do not keep its session
                 self.sessions.invalidate(session.id)
             return web.Response(status=403, text=CSRF_REJECTION_TEXT)
         request[_SESSION_KEY] = session
-        resp = await handler(request)
+        if "feature_missing" in self.misconfig and path.startswith(API_PREFIX + "/me/outbound-"):
+            # a disabled feature: "the API behaves as if this set of functionality does not exist" [doc: Features]
+            resp: web.StreamResponse = _status(STATUS_NOT_FOUND, "Resource not found", http_status=404)
+        else:
+            resp = await handler(request)
         if created:
             resp.set_cookie(SESSION_COOKIE, session.id, path="/", httponly=True)
-        if request.method == "GET":
+        if request.method == "GET" and "no_csrf" not in self.misconfig:
             resp.headers[CSRF_HEADER_NAME_HEADER] = CSRF_TOKEN_HEADER
             resp.headers[CSRF_TOKEN_HEADER] = session.csrf_token
         return resp
+
+    def _csrf_passes(self, request: web.Request, session: HttpSession) -> bool:
+        if "csrf_rejected" in self.misconfig:
+            return False
+        return "no_csrf" in self.misconfig or self.sessions.csrf_ok(request, session)
 
     # ----- GET -----------------------------------------------------------------------------------
 
@@ -195,12 +211,13 @@ class RestApi:
     async def get_devices(self, request: web.Request) -> web.StreamResponse:
         session = request[_SESSION_KEY]
         devices = []
-        for i, device_id in enumerate(self.config.device_ids):
+        state = "Inactive" if "device_inactive" in self.misconfig else "Active"
+        for i, device_id in enumerate(self._device_ids()):
             number = f"{5550100 + i}"
             devices.append(
                 {
                     "id": device_id,
-                    "deviceState": "Active",
+                    "deviceState": state,
                     "userState": {"id": "ready", "displayName": "Ready", "state": "Ready"}
                     if session.contact_center_active
                     else {"id": "logged-out", "displayName": "Logged Out", "state": "LoggedOut"},
@@ -221,6 +238,18 @@ class RestApi:
 
     async def get_version(self, request: web.Request) -> web.StreamResponse:
         return web.json_response({"statusCode": STATUS_OK, "version": GWS_VERSION})
+
+    async def get_features(self, request: web.Request) -> web.StreamResponse:
+        """URIs of the contact center's features; ``?fields=*`` the descriptions [doc: Features 8.5.1]."""
+        names = [f for f in FEATURES if not (f == OUTBOUND_FEATURE and "feature_missing" in self.misconfig)]
+        if request.query.get("fields") == "*":
+            return web.json_response({"statusCode": STATUS_OK, "features": [
+                {"id": f, "displayName": f, "path": f"/features/{f}"} for f in names]})
+        base = f"{request.scheme}://{request.host}{API_PREFIX}/features/"
+        return web.json_response({"statusCode": STATUS_OK, "uris": [base + f for f in names]})
+
+    def _device_ids(self) -> tuple[str, ...]:
+        return () if "no_device" in self.misconfig else self.config.device_ids
 
     # ----- POST ----------------------------------------------------------------------------------
 
@@ -265,6 +294,9 @@ class RestApi:
                 channels = body["channels"]
                 if not isinstance(channels, list) or not all(isinstance(c, str) for c in channels):
                     raise _ApiError(STATUS_INVALID_VALUE, f"channels must be an array of strings, got {_describe(channels)}")
+                if "cc_session_refused" in self.misconfig:
+                    raise _ApiError(STATUS_INVALID_STATE, "StartContactCenterSession refused: the user's place has "
+                                    "no ACD position for this device (sandbox misconfiguration cc_session_refused)")
                 session.contact_center_active = True
                 return _status(STATUS_OK)
             if op == END_CONTACT_CENTER_SESSION:
@@ -350,7 +382,7 @@ class RestApi:
                 raise _ApiError(
                     STATUS_INVALID_VALUE, f"referenceId must be a string or a number, got {_describe(reference)}"
                 )
-        paths = self.config.device_paths
+        paths = tuple(f"/devices/{d}" for d in self._device_ids())
         if device_path not in paths:
             raise _ApiError(STATUS_NOT_FOUND, f"devicePath {device_path!r} is not one of this user's devices")
         device_id = self.config.device_ids[paths.index(device_path)]
@@ -373,17 +405,20 @@ def _http_date(epoch_ms: int) -> str:
 def build_app(api: RestApi) -> web.Application:
     """The aiohttp application: REST under ``/api/v2`` and the Bayeux endpoint."""
     # client_max_size above our own limits, so that the handlers answer in the contract's envelope.
-    app = web.Application(middlewares=[api.auth_middleware], client_max_size=4 * 1024 * 1024)
+    app = web.Application(middlewares=[api.misconfig.balancer, api.auth_middleware], client_max_size=4 * 1024 * 1024)
     p = API_PREFIX
     app.on_response_prepare.append(api.stamp_date)
     app.router.add_get(p + "/me", api.get_me)
     app.router.add_post(p + "/me", api.post_me)
     app.router.add_get(p + "/me/devices", api.get_devices)
     app.router.add_get(p + "/diagnostics/version", api.get_version)
+    if "no_features_list" not in api.misconfig:
+        app.router.add_get(p + "/features", api.get_features)
     app.router.add_post(p + "/me/outbound-records/{handle}", api.post_outbound_record)
     app.router.add_post(p + "/me/outbound-records", api.post_outbound_records)
     app.router.add_post(p + "/me/outbound-campaigns/{campaign}", api.post_outbound_campaign)
-    app.router.add_post(p + NOTIFICATIONS_PATH, api.bayeux.handle)
+    cometd = MOVED_COMETD_PATH if "cometd_path" in api.misconfig else p + NOTIFICATIONS_PATH
+    app.router.add_post(cometd, api.bayeux.handle)
     # CometD clients append the meta channel to the URL (e.g. .../notifications/connect) by default.
-    app.router.add_post(p + NOTIFICATIONS_PATH + "/{tail:.*}", api.bayeux.handle)
+    app.router.add_post(cometd + "/{tail:.*}", api.bayeux.handle)
     return app

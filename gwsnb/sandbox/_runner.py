@@ -7,7 +7,7 @@ import logging
 import os
 import threading
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -18,6 +18,7 @@ from ..protocol import API_PREFIX
 from ._bayeux import BayeuxServer
 from ._calling_list import CallingList
 from ._faults import Faults
+from ._misconfig import MOVED_COMETD_PATH, Misconfig
 from ._ocs import OcsEmulator
 from ._operations import OperationEngine
 from ._rest import ReceivedBody, RestApi, SandboxConfig, build_app
@@ -65,8 +66,13 @@ class Sandbox:
     :param tls: serve HTTPS with a certificate signed by a throwaway CA made for this sandbox (needs the
         ``trustme`` package: ``pip install 'gwsnb[tls]'``); ``sb.ca_path`` names that CA's PEM file, to pass
         as ``gwsnb.connect(..., verify=sb.ca_path)``.
+    :param misconfigure: server-side misconfigurations to play, ``"a,b"`` or a list of names
+        (``session_not_sticky``, ``csrf_rejected``, ``cometd_path``...; the list and what each does are in
+        docs/doctor.md): what ``gwsnb.diagnose()`` is there to find.
+    :param variants: healthy differences from the sandbox a correct GWS may show (``no_features_list``,
+        ``no_csrf``, ``balancer_cookie``), on which the doctor must raise no alarm.
     :raises gwsnb.sandbox.CallingListError: for a calling list that cannot be loaded.
-    :raises ValueError: for a bad keyword value.
+    :raises ValueError: for a bad keyword value, or an unknown misconfiguration or variant (named).
     """
 
     def __init__(
@@ -88,6 +94,8 @@ class Sandbox:
         cometd_max_idle_s: float = 60.0,
         http_session_idle_s: float = 1800.0,
         tls: bool = False,
+        misconfigure: str | Iterable[str] | None = None,
+        variants: str | Iterable[str] | None = None,
     ) -> None:
         if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
             raise ValueError(f"port must be an integer in 0..65535, got {port!r}")
@@ -101,6 +109,7 @@ class Sandbox:
             raise ValueError(f"application_id must be a non-negative integer, got {application_id!r}")
         if not isinstance(campaign_name, str) or not campaign_name:
             raise ValueError(f"campaign_name must be a non-empty string, got {campaign_name!r}")
+        self.misconfig = Misconfig.of(misconfigure, variants)
         self.host = host
         self.username = username
         self.password = password
@@ -125,9 +134,11 @@ class Sandbox:
         self.device_paths: list[str] = list(self._config.device_paths)
         self.device_path: str = self.device_paths[0]
         self.record_handles: list[int] = list(self._list.sample_handles(5))
-        self._sessions = SessionStore({username: password}, max_idle_s=http_session_idle_s)
+        self._sessions = SessionStore({username: password}, max_idle_s=http_session_idle_s,
+                                      node_of=self.misconfig.node_of)
         self._bayeux = BayeuxServer(
-            self._sessions, self.faults, timeout_ms=cometd_timeout_ms, max_idle_s=cometd_max_idle_s
+            self._sessions, self.faults, timeout_ms=cometd_timeout_ms, max_idle_s=cometd_max_idle_s,
+            misconfig=self.misconfig,
         )
         self._ocs = OcsEmulator(
             self._list,
@@ -177,8 +188,15 @@ class Sandbox:
 
     @property
     def notifications_url(self) -> str:
-        """The CometD endpoint."""
+        """The CometD endpoint (``/genesys/cometd`` from the host's root under ``misconfigure="cometd_path"``)."""
+        if "cometd_path" in self.misconfig:
+            return self.url[: -len(API_PREFIX)] + MOVED_COMETD_PATH
         return self.url + "/notifications"
+
+    @property
+    def misconfigured(self) -> frozenset[str]:
+        """The misconfigurations in force (``misconfigure=``)."""
+        return self.misconfig.names
 
     @property
     def calling_list(self) -> pd.DataFrame:
@@ -225,9 +243,10 @@ class Sandbox:
 
     def __repr__(self) -> str:
         state = f"url={self.url!r}" if self.running else "stopped"
+        wrong = f", misconfigure={','.join(sorted(self.misconfig.names))!r}" if self.misconfig.names else ""
         return (
             f"Sandbox({state}, username={self.username!r}, campaign_name={self.campaign_name!r}, "
-            f"records={len(self._list.frame)})"
+            f"records={len(self._list.frame)}{wrong})"
         )
 
     # ----- lifecycle -----------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import hmac
 import secrets
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -33,6 +34,8 @@ class HttpSession:
     created: float = field(default_factory=time.time)
     last_used: float = field(default_factory=time.monotonic)
     contact_center_active: bool = False
+    #: the node that created it (``session_not_sticky``: the other node does not know it)
+    node: int = 0
 
     def __repr__(self) -> str:
         # The session id and token are bearer secrets: keep them out of logs.
@@ -42,9 +45,12 @@ class HttpSession:
 class SessionStore:
     """The configured users and their live HTTP sessions (used by REST and by the Bayeux endpoint)."""
 
-    def __init__(self, users: dict[str, str], max_idle_s: float = 1800.0) -> None:
+    def __init__(self, users: dict[str, str], max_idle_s: float = 1800.0,
+                 node_of: Callable[[web.Request], int] | None = None) -> None:
         if not max_idle_s > 0:
             raise ValueError(f"max_idle_s must be > 0, got {max_idle_s!r}")
+        # which node serves a request: nodes share no sessions (sandbox misconfiguration session_not_sticky)
+        self._node_of = node_of or (lambda request: 0)
         self._users = dict(users)
         self.max_idle_s = max_idle_s
         # least recently used first, so expiry only looks at the front
@@ -92,6 +98,8 @@ class SessionStore:
             return None
         self._expire_idle()
         session = self._sessions.get(sid)
+        if session is not None and session.node != self._node_of(request):
+            return None  # another node's session: this one never heard of it
         if session is not None:
             session.last_used = time.monotonic()
             self._sessions.move_to_end(sid)
@@ -118,13 +126,13 @@ class SessionStore:
                 return None, False
             if cookie_session is not None and cookie_session.username == user:
                 return cookie_session, False
-            return self.create(user), True
+            return self.create(user, node=self._node_of(request)), True
         return cookie_session, False
 
-    def create(self, username: str) -> HttpSession:
+    def create(self, username: str, node: int = 0) -> HttpSession:
         self._expire_idle()
         session = HttpSession(
-            id=secrets.token_hex(16).upper(), username=username, csrf_token=secrets.token_urlsafe(24)
+            id=secrets.token_hex(16).upper(), username=username, csrf_token=secrets.token_urlsafe(24), node=node
         )
         self._sessions[session.id] = session
         return session

@@ -118,6 +118,12 @@ def test_campaign_analysis() -> None:
 
 def test_debugging() -> None:
     book = execute("03-debugging", {"GWS_URL": "", "GWS_RECORD_HANDLE": "0"})
+    # it starts with the doctor against a misconfigured sandbox and reads its verdict
+    doctor = json.dumps(outputs_of(book, "diagnosis = gwsnb.diagnose(broken.url"))
+    assert "cause='cometd_not_found'" in doctor and "gwsnb-diagnosis" in doctor  # the repr and the checklist
+    verdict = plain(book, 'print(f"ok={diagnosis.ok}')
+    assert "ok=False cause=cometd_not_found" in verdict and "/genesys/cometd" in verdict
+    assert "No problem found." in plain(book, "cured = gwsnb.diagnose(")
     timeout = json.dumps(outputs_of(book, "drop_data_end_handles = {RECORD_HANDLE}"))
     assert "NotificationTimeout" in timeout and "complete=False" in timeout
     error = json.dumps(outputs_of(book, "error_handles = {RECORD_HANDLE}"))

@@ -26,6 +26,7 @@ import nbformat
 import pytest
 
 import gwsnb
+import gwsnb.doctor
 from gwsnb import errors
 from gwsnb._cli.demo_report import execute_notebook
 from gwsnb._wire import rest as _rest
@@ -194,3 +195,52 @@ def test_tls_verification_on_by_default_and_off_warns_once(secret_sb: Sandbox,
     ours = [w for w in caught if "verification is turned off" in str(w.message)]
     assert len(ours) == 1
     assert not _leaks(str(ours[0].message))
+
+
+def test_doctor_shows_no_secret(secret_sb: Sandbox, caplog: pytest.LogCaptureFixture,
+                                monkeypatch: pytest.MonkeyPatch, reliability: Recorder) -> None:
+    """``gwsnb.diagnose`` and ``gwsnb doctor``: no password, cookie value or CSRF token in the text (verbose),
+    the HTML, the JSON or the logs.  The session ids and tokens are read from the sandbox while the doctor
+    holds its connect (its HTTP session is live then), so the search does not rely on the doctor's masker."""
+    sb = secret_sb
+    caplog.set_level(logging.DEBUG)
+    for name in ("aiohttp", "aiohttp.client", "gwsnb"):
+        logging.getLogger(name).setLevel(logging.DEBUG)
+    live: set[str] = set()
+
+    def snapshot(message: str) -> None:
+        live.update(v for s in sb._run_on_loop(lambda: list(sb._sessions._sessions.values()))
+                    for v in (s.id, s.csrf_token))
+
+    seen: list[tuple[str, str]] = []
+    trip = {"campaign_name": sb.campaign_name, "application_id": sb.application_id,
+            "record_handle": sb.record_handles[0]}
+    d = gwsnb.diagnose(sb.url, USER, PASSWORD, progress=snapshot, timeout=5.0, **trip)
+    assert d.ok, d.text()
+    bad = gwsnb.diagnose(sb.url, USER, PASSWORD + "-wrong", progress=snapshot, quick=True)
+    assert bad.cause == "auth_refused"
+    for name, diagnosis in (("doctor", d), ("doctor refused", bad)):
+        seen += [(f"{name} text", diagnosis.text(verbose=True)), (f"{name} html", diagnosis._repr_html_()),
+                 (f"{name} json", diagnosis.to_json()), (f"{name} repr", repr(diagnosis) + repr(diagnosis.steps))]
+    monkeypatch.setenv("RELIABILITY_SECRET_PW", PASSWORD)
+    say = gwsnb.doctor._say_to_stderr
+    monkeypatch.setattr(gwsnb.doctor, "_say_to_stderr", lambda message: (snapshot(message), say(message)))
+    for extra in (["--verbose"], ["--json"]):
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = cli_main(["doctor", "--url", sb.url, "--user", USER, "--password-env", "RELIABILITY_SECRET_PW",
+                             "--campaign", sb.campaign_name, "--application-id", str(sb.application_id),
+                             "--handle", str(sb.record_handles[1]), *extra])
+        assert code == 0, out.getvalue() + err.getvalue()
+        seen += [(f"cli {extra} stdout", out.getvalue()), (f"cli {extra} stderr", err.getvalue())]
+    seen.append(("log records", "\n".join(f"{r.name} {r.getMessage()} {r.args!r} {r.exc_text or ''}"
+                                          for r in caplog.records)))
+    assert len(live) >= 6  # the doctor's sessions were live when read: ids and tokens to look for
+    leaks = [(where, [n for n in _needles() if n in text] + [s for s in live if s in text])
+             for where, text in seen]
+    leaks = [(where, found) for where, found in leaks if found]
+    reliability.record("doctor shows no secret (text, HTML, JSON, CLI, logs)", tried=len(seen),
+                       survived=len(seen) - len(leaks))
+    assert leaks == []
+    # the evidence names the cookies and headers it saw, by name
+    assert "JSESSIONID" in d.to_json() and "X-CSRF-TOKEN" in d.to_json()
