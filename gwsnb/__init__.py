@@ -40,6 +40,7 @@ from .params import ChainedRecordParams, parse_handles
 if _typing.TYPE_CHECKING:
     from .batch import ChainedRecordBatch, HandleFailure
     from .client import Device, GwsClient, connect, connect_async
+    from .progress import compare_runs
     from .record_form import RecordActionsForm
     from .results import CallTimings, ChainedRecordResult, Event, OperationResult
     from .runs import open_run
@@ -63,6 +64,7 @@ _LAZY = {
     "HandleFailure": ".batch",
     "OperationResult": ".results",
     "RecordActionsForm": ".record_form",
+    "compare_runs": ".progress",
     "Sandbox": ".sandbox",
     "connect": ".client",
     "connect_async": ".client",
@@ -107,6 +109,7 @@ __all__ = [
     "TransportError",
     "WritesNotAllowedError",
     "__version__",
+    "compare_runs",
     "connect",
     "connect_async",
     "open_run",

@@ -1,0 +1,280 @@
+"""Campaign progress: what changed in a calling list between two runs (:func:`compare_runs`).
+
+A run is a snapshot of the list (each record as GetChainedRecord read it); two runs of the same campaign
+compared record by record (by ``record_handle``) tell which records changed and how: the
+:class:`Comparison` holds the changed records with their fields before and after
+(:meth:`Comparison.changes_frame`), the records added since and those no longer seen, the record_status
+and call_result transition matrices, and the KPI deltas (:meth:`gwsnb.runs.Run.kpis` of each run side by
+side).  Everything is computed by DuckDB on the runs' Parquet parts, so two 1,000,000-record runs compare
+without loading either into pandas (benchmarks/bench_progress.py).  Each record counts once per run, its
+latest reading.  See docs/campaign-progress.md.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import os
+from typing import TYPE_CHECKING, Any
+
+from .errors import InvalidParameterError
+from .runs import Run, open_run
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["COMPARED_FIELDS", "Comparison", "compare_runs"]
+
+#: the fields of a record whose change makes it a changed record
+COMPARED_FIELDS = ("record_status", "call_result", "attempt", "dial_sched_time", "record_type")
+# compared on the code (a label may be configured differently), shown with the label
+_CODED = ("record_status", "call_result", "record_type")
+_B, _A = "before_", "after_"
+_SHOWN_DELTAS = 30
+
+
+def _as_run(value: Run | str | os.PathLike[str], field: str) -> Run:
+    if isinstance(value, Run):
+        return value
+    if isinstance(value, (str, os.PathLike)):
+        return open_run(value)
+    raise InvalidParameterError(field, value, "expected a gwsnb run or the path of its folder")
+
+
+def _describe(run: Run) -> str:
+    return f"campaign {run.campaign_name!r} (application id {run.application_id}) at {os.fspath(run.path)}"
+
+
+def compare_runs(before: Run | str | os.PathLike[str], after: Run | str | os.PathLike[str], *,
+                 now_before: Any = None, now_after: Any = None) -> Comparison:
+    """Compare two runs of one campaign, record by record: see :class:`Comparison`.
+
+    ``before`` and ``after`` are runs (:func:`gwsnb.open_run`) or their folders.  ``now_before`` /
+    ``now_after``: the instants each run's KPIs are measured at (default: when its last call was sent).
+    Handles present in one run only are reported (:meth:`Comparison.added_frame`,
+    :meth:`Comparison.gone_frame`), not an error.
+
+    :raises InvalidParameterError: (field ``after``) the runs are of different campaigns or application
+        ids (the message names both); (field ``before``/``after``) not a run.
+    :raises ImportError: DuckDB or pyarrow is missing (``pip install 'gwsnb[parquet]'``).
+    """
+    first, second = _as_run(before, "before"), _as_run(after, "after")
+    if (first.campaign_name, first.application_id) != (second.campaign_name, second.application_id):
+        raise InvalidParameterError(
+            "after", os.fspath(second.path),
+            f"runs of different campaigns are not compared: before is {_describe(first)}, "
+            f"after is {_describe(second)}")
+    return Comparison(first, second, now_before=now_before, now_after=now_after)
+
+
+class Comparison:
+    """Two runs of one campaign compared (made by :func:`compare_runs`).
+
+    - ``changed``, ``added``, ``gone``, ``unchanged``: how many records changed (one of
+      :data:`COMPARED_FIELDS`), appeared (in the later run only: AddRecord), are no longer seen (in the
+      earlier run only), or did not change;
+    - :meth:`changes_frame`, :meth:`added_frame`, :meth:`gone_frame`: those records;
+    - :meth:`status_transitions`, :meth:`call_result_transitions`: before → after counts over the
+      records in both runs (unchanged ones on the diagonal);
+    - :meth:`kpi_deltas`: each KPI before, after and the difference;
+    - in a notebook, a summary with the record_status transitions as a heatmap beside the KPI deltas.
+
+    The answers are computed by DuckDB over the runs' files; only what a method returns is loaded.
+    """
+
+    def __init__(self, before: Run, after: Run, *, now_before: Any = None, now_after: Any = None) -> None:
+        from ._analysis import duck, kpis
+
+        self.before = before
+        self.after = after
+        self._con = duck.connect()
+        before.duckdb(_B, self._con)
+        after.duckdb(_A, self._con)
+        self._kpis_before = kpis.kpis(self._con, _B, now_before)
+        self._kpis_after = kpis.kpis(self._con, _A, now_after)
+        self._b, self._a = f"{_B}_snapshot", f"{_A}_snapshot"
+        differs = " OR ".join(f"b.{self._key(f)} IS DISTINCT FROM a.{self._key(f)}" for f in COMPARED_FIELDS)
+        self._differs = differs
+        row = self._con.execute(
+            f"SELECT count(*) FILTER (WHERE b.record_handle IS NOT NULL AND a.record_handle IS NOT NULL "
+            f"AND ({differs})), count(*) FILTER (WHERE b.record_handle IS NULL), "
+            f"count(*) FILTER (WHERE a.record_handle IS NULL), count(*) FILTER (WHERE b.record_handle IS NOT "
+            f"NULL AND a.record_handle IS NOT NULL AND NOT ({differs})) "
+            f"FROM {self._b} b FULL OUTER JOIN {self._a} a ON b.record_handle = a.record_handle").fetchone()
+        assert row is not None
+        self.changed, self.added, self.gone, self.unchanged = (int(v) for v in row)
+
+    @staticmethod
+    def _key(field: str) -> str:
+        return f"{field}_code" if field in _CODED else field
+
+    def close(self) -> None:
+        """Close the DuckDB connection (the methods cannot be called afterwards)."""
+        self._con.close()
+
+    # --- records ----------------------------------------------------------------------------------
+    def changes_frame(self) -> pd.DataFrame:
+        """One row per record in both runs whose record_status, call_result, attempt, dial_sched_time or
+        record_type changed: ``record_handle``, ``chain_id``, then ``<field>_before`` and
+        ``<field>_after`` for each of those fields (labels for the code fields, beside their
+        ``*_code_before/after``), ordered by record_handle."""
+        pairs = []
+        for field in COMPARED_FIELDS:
+            pairs.append(f"b.{field} AS {field}_before, a.{field} AS {field}_after")
+            if field in _CODED:
+                pairs.append(f"b.{field}_code AS {field}_code_before, a.{field}_code AS {field}_code_after")
+        frame = self._con.execute(
+            f"SELECT a.record_handle, a.chain_id, {', '.join(pairs)} FROM {self._b} b JOIN {self._a} a "
+            f"ON b.record_handle = a.record_handle WHERE {self._differs} ORDER BY a.record_handle").df()
+        return _typed(frame)
+
+    def added_frame(self) -> pd.DataFrame:
+        """The records of the later run that the earlier one did not hold (added since: AddRecord), with
+        the columns the KPIs read, ordered by record_handle."""
+        return self._one_side(self._a, self._b)
+
+    def gone_frame(self) -> pd.DataFrame:
+        """The records of the earlier run that the later one does not hold (its handles were not called,
+        or the records are no longer in the list), ordered by record_handle."""
+        return self._one_side(self._b, self._a)
+
+    def _one_side(self, present: str, absent: str) -> pd.DataFrame:
+        from ._analysis.kpis import KPI_COLUMNS
+
+        columns = ", ".join(f"p.{c}" for c in KPI_COLUMNS)
+        return _typed(self._con.execute(
+            f"SELECT {columns} FROM {present} p ANTI JOIN {absent} q ON p.record_handle = q.record_handle "
+            f"ORDER BY p.record_handle").df())
+
+    # --- transitions --------------------------------------------------------------------------------
+    def status_transitions(self) -> pd.DataFrame:
+        """record_status before (rows) → after (columns): how many records of both runs made each move
+        (those that kept their status on the diagonal)."""
+        return self._transitions("record_status")
+
+    def call_result_transitions(self) -> pd.DataFrame:
+        """call_result before (rows) → after (columns), as :meth:`status_transitions`."""
+        return self._transitions("call_result")
+
+    def _transitions(self, field: str) -> pd.DataFrame:
+        counts = self._con.execute(
+            f"SELECT CAST(b.{field} AS VARCHAR) AS before, CAST(a.{field} AS VARCHAR) AS after, count(*) AS n "
+            f"FROM {self._b} b JOIN {self._a} a ON b.record_handle = a.record_handle GROUP BY 1, 2").df()
+        counts = counts.fillna({"before": "(missing)", "after": "(missing)"})
+        matrix = counts.pivot_table(index="before", columns="after", values="n", aggfunc="sum", fill_value=0)
+        labels = sorted(set(matrix.index) | set(matrix.columns), key=lambda label: -int(
+            counts.loc[(counts["before"] == label) | (counts["after"] == label), "n"].sum()))
+        matrix = matrix.reindex(index=labels, columns=labels, fill_value=0).astype("int64")
+        matrix.index.name, matrix.columns.name = f"{field} before", f"{field} after"
+        return matrix
+
+    def transition_counts(self, field: str = "record_status") -> list[tuple[str, str, int]]:
+        """The moves of ``field`` (record_status or call_result) between the runs, most frequent first:
+        ``(before, after, records)``, unchanged values left out."""
+        matrix = self._transitions(field)
+        moves = [(str(b), str(a), int(matrix.at[b, a])) for b in matrix.index for a in matrix.columns
+                 if b != a and matrix.at[b, a]]
+        return sorted(moves, key=lambda m: (-m[2], m[0], m[1]))
+
+    # --- KPIs ---------------------------------------------------------------------------------------
+    def kpi_deltas(self) -> pd.DataFrame:
+        """Each KPI (:meth:`gwsnb.runs.Run.kpis`) of both runs: ``group``, ``measure``, ``before``,
+        ``after``, ``delta`` (counts), ``share_before``, ``share_after`` (a measure missing from one run
+        counts 0 there)."""
+        import pandas as pd
+
+        keys = ["group", "measure"]
+        left = self._kpis_before[[*keys, "count", "share"]].rename(columns={"count": "before", "share": "share_before"})
+        right = self._kpis_after[[*keys, "count", "share"]].rename(columns={"count": "after", "share": "share_after"})
+        merged = pd.merge(left, right, on=keys, how="outer", sort=False)
+        order = {key: i for i, key in enumerate(
+            [*zip(self._kpis_before["group"], self._kpis_before["measure"], strict=True),
+             *zip(self._kpis_after["group"], self._kpis_after["measure"], strict=True)])}
+        merged["_order"] = [order.get((g, m), 0) for g, m in zip(merged["group"], merged["measure"], strict=True)]
+        merged = merged.sort_values("_order", kind="stable").drop(columns="_order").reset_index(drop=True)
+        merged["before"] = merged["before"].fillna(0).astype("Int64")
+        merged["after"] = merged["after"].fillna(0).astype("Int64")
+        merged["delta"] = merged["after"] - merged["before"]
+        return merged[[*keys, "before", "after", "delta", "share_before", "share_after"]]
+
+    def kpis(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The KPI frames of the earlier and the later run."""
+        return self._kpis_before.copy(), self._kpis_after.copy()
+
+    # --- display ------------------------------------------------------------------------------------
+    def summary(self) -> str:
+        """One line: records in both, changed, added, no longer seen."""
+        return (f"{self.changed + self.unchanged} record(s) in both runs: {self.changed} changed, "
+                f"{self.unchanged} unchanged; {self.added} added; {self.gone} no longer seen")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The comparison as plain JSON-ready values (what ``gwsnb runs diff --json`` prints)."""
+        deltas = self.kpi_deltas()
+        return {
+            "before": {"path": os.fspath(self.before.path), "now": str(self._kpis_before.attrs["now"])},
+            "after": {"path": os.fspath(self.after.path), "now": str(self._kpis_after.attrs["now"])},
+            "campaign_name": self.after.campaign_name, "application_id": self.after.application_id,
+            "changed": self.changed, "unchanged": self.unchanged, "added": self.added, "gone": self.gone,
+            "kpi_deltas": [{"group": g, "measure": m, "before": int(b), "after": int(a), "delta": int(d)}
+                           for g, m, b, a, d in zip(deltas["group"], deltas["measure"], deltas["before"],
+                                                     deltas["after"], deltas["delta"], strict=True)],
+            "record_status_transitions": [list(t) for t in self.transition_counts("record_status")],
+            "call_result_transitions": [list(t) for t in self.transition_counts("call_result")],
+        }
+
+    def __repr__(self) -> str:
+        return (f"<Comparison {os.fspath(self.before.path)!r} -> {os.fspath(self.after.path)!r} "
+                f"changed={self.changed} added={self.added} gone={self.gone}>")
+
+    def _repr_html_(self) -> str:
+        esc = html.escape
+        head = (f"<p><b>Campaign progress</b> · {esc(self.after.campaign_name)} · "
+                f"<code>{esc(os.fspath(self.before.path))}</code> → <code>{esc(os.fspath(self.after.path))}</code>"
+                f"<br>{esc(self.summary())}</p>")
+        heat = _heatmap_html(self.status_transitions())
+        deltas = self.kpi_deltas()
+        shown = deltas[(deltas["delta"] != 0) | deltas["group"].isin(["list", "progress"])].head(_SHOWN_DELTAS)
+        rows = "".join(
+            f"<tr><td>{esc(str(g))}</td><td>{esc(str(m))}</td><td>{b}</td><td>{a}</td><td>{d:+d}</td></tr>"
+            for g, m, b, a, d in zip(shown["group"], shown["measure"], shown["before"], shown["after"],
+                                     shown["delta"], strict=True))
+        more = len(deltas[(deltas["delta"] != 0)]) - len(shown[shown["delta"] != 0])
+        note = f"<p>… {more} more change(s): <code>kpi_deltas()</code></p>" if more > 0 else ""
+        table = ("<table><thead><tr><th>group</th><th>measure</th><th>before</th><th>after</th><th>Δ</th>"
+                 f"</tr></thead><tbody>{rows}</tbody></table>{note}")
+        return (f"<div class='gwsnb-comparison'>{head}<div style='display:flex;gap:2em;align-items:flex-start'>"
+                f"<div><p><b>record_status transitions</b> (rows before, columns after)</p>{heat}</div>"
+                f"<div><p><b>KPI deltas</b></p>{table}</div></div></div>")
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    """Nullable integer and string dtypes, UTC instants, as the frames of gwsnb.frames have them."""
+    import pandas as pd
+
+    for name in frame.columns:
+        column = frame[name]
+        if name.startswith(("record_handle", "chain_id", "attempt")) or name.endswith(
+                ("_code", "_code_before", "_code_after")):
+            frame[name] = column.astype("Int64")
+        elif name.startswith("dial_sched_time"):
+            frame[name] = pd.to_datetime(column, utc=True)
+        elif column.dtype == object or isinstance(column.dtype, pd.CategoricalDtype):
+            frame[name] = column.astype("string")
+    return frame
+
+
+def _heatmap_html(matrix: pd.DataFrame) -> str:
+    """The matrix as an HTML table whose cells are shaded by their count (log scale)."""
+    esc = html.escape
+    top = max(1, int(matrix.to_numpy().max())) if matrix.size else 1
+    head = "".join(f"<th style='writing-mode:vertical-rl'>{esc(str(c))}</th>" for c in matrix.columns)
+    body = ""
+    for label, counts in matrix.iterrows():
+        cells = ""
+        for value in counts.tolist():
+            alpha = math.log1p(value) / math.log1p(top) if value else 0.0
+            color = "#fff" if alpha > 0.6 else "#000"
+            cells += (f"<td style='background:rgba(31,119,180,{alpha:.2f});color:{color};text-align:right'>"
+                      f"{value}</td>")
+        body += f"<tr><th>{esc(str(label))}</th>{cells}</tr>"
+    return f"<table class='gwsnb-heatmap'><thead><tr><th></th>{head}</tr></thead><tbody>{body}</tbody></table>"

@@ -1,0 +1,56 @@
+"""Advancing a sandbox that runs in another process (``gwsnb sandbox``): :func:`remote_advance`.
+
+The standard library's HTTP client only, so that a notebook or a script can move a separate sandbox's
+campaign forward without gwsnb's client; docs/campaign-progress.md.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+from ._dialer import ADVANCE_PATH
+
+__all__ = ["advance_url", "remote_advance"]
+
+
+def advance_url(url: str) -> str:
+    """The admin route of the sandbox at ``url`` (its base URL, with or without ``/api/v2``)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"url must be the sandbox's http(s) URL, got {url!r}")
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, ADVANCE_PATH, "", ""))
+
+
+def remote_advance(url: str, username: str, password: str, *, hours: float = 4, seed: int = 0,
+                   timeout: float = 120.0) -> dict[str, Any]:
+    """``Sandbox.advance(hours=, seed=)`` on the sandbox at ``url`` (e.g. ``http://127.0.0.1:8090/api/v2``),
+    through its admin route with the sandbox user's Basic credentials.
+
+    :returns: the summary ``Sandbox.advance`` returns.
+    :raises ValueError: a bad ``url``, or the sandbox refused the values (its message).
+    :raises PermissionError: the credentials were refused.
+    :raises OSError: the sandbox could not be reached.
+    """
+    body = json.dumps({"hours": hours, "seed": seed}).encode()
+    token = base64.b64encode(f"{username}:{password}".encode()).decode()
+    request = urllib.request.Request(advance_url(url), data=body, method="POST", headers={
+        "Content-Type": "application/json", "Authorization": f"Basic {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (http(s) checked)
+            return dict(json.loads(response.read()))
+    except urllib.error.HTTPError as exc:
+        detail = exc.read().decode("utf-8", "replace")
+        with contextlib.suppress(ValueError, AttributeError):
+            detail = str(json.loads(detail).get("error", detail))
+        if exc.code == 401:
+            raise PermissionError(f"the sandbox refused the credentials of {username!r}") from None
+        raise ValueError(f"the sandbox refused the advance (HTTP {exc.code}): {detail}") from None
+
+
+
