@@ -2,6 +2,8 @@
 
 ``gwsnb sandbox`` runs the GWS sandbox in the foreground until Ctrl-C or SIGTERM.
 ``gwsnb chained-records`` runs GetChainedRecord for many handles (see :mod:`gwsnb._cli.chained_records`).
+``gwsnb runs show|diff|sql`` reads streamed runs; ``gwsnb sandbox-advance`` moves a running sandbox's
+campaign forward (see :mod:`gwsnb._cli.runs`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from types import FrameType
 
 from ._cli.args import handles_arg
 from ._cli.chained_records import add_chained_records
+from ._cli.runs import add_runs, add_sandbox_advance
 
 __all__ = ["build_parser", "main"]
 
@@ -122,6 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_sandbox(sub)
     add_chained_records(sub)
+    add_runs(sub)
+    add_sandbox_advance(sub)
     return parser
 
 
