@@ -53,7 +53,7 @@ OUTCOMES: dict[int, tuple[float, str]] = {
 }
 #: what an answered call becomes: a personal or campaign callback, do-not-call, else completed
 ANSWERED = (("personal callback", 0.12), ("campaign callback", 0.12), ("do not call", 0.08))
-#: records added (AddRecord, each a new chain) per dialed chain
+#: records added (AddRecord, each a new chain) per dialed chain (at least one when any chain was dialed)
 ADDED_PER_DIALED = 0.01
 _REDIAL_S = (3_600, 8 * 3_600)
 _CALLBACK_S = (2 * 3_600, 30 * 3_600)
@@ -95,7 +95,7 @@ def advance(store: RecordStore, engine: OperationEngine, *, hours: float, seed: 
             counts["skipped (number on the DNC list)"] += 1
             continue
         results[call(row, call_time)] += 1
-    added = [_add(store, rng) for _ in range(round(len(dialed) * ADDED_PER_DIALED))]
+    added = [_add(store, rng) for _ in range(max(1, round(len(dialed) * ADDED_PER_DIALED)) if dialed else 0)]
     counts["added"] = len(added)
     return {"hours": hours, "seed": seed, "now": end, "dialable_chains": len(chains), "dialed": sum(results.values()),
             "call_results": {str(code): n for code, n in sorted(results.items())}, **dict(counts),

@@ -16,6 +16,7 @@ import pyarrow.dataset as ds
 import pytest
 
 import gwsnb
+import gwsnb.runs
 from gwsnb.sandbox import Faults, Sandbox
 
 from .conftest import PASSWORD, heads, run
@@ -89,6 +90,22 @@ def test_sql_over_a_run_written_by_two_processes_equals_the_frames(tmp_path: Pat
     assert ds.dataset(files, format="parquet").count_rows() == len(records)
     # latest: each record once
     assert resumed.sql("select count(*) as n from latest")["n"].iloc[0] == records["record_handle"].nunique()
+
+
+def test_polars_lazy_scan_reads_a_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Polars's lazy Parquet scan reads a run's committed parts in place and agrees with run.sql."""
+    import polars as pl
+
+    monkeypatch.setattr(gwsnb.runs, "PART_HANDLES", 20)
+    with Sandbox(chains=60, seed=4, password=PASSWORD) as sb:
+        small = run(sb, heads(sb), tmp_path / "small")
+    assert len(small.state["parts"]) >= 2
+    files = [os.fspath(tmp_path / "small" / "records" / f"{name}.parquet") for name in small.state["parts"]]
+    lazy = pl.scan_parquet(files).group_by("call_result_code").agg(pl.len().alias("n")).sort("call_result_code")
+    answer = small.sql("select call_result_code, count(*) as n from records group by 1 order by 1")
+    scanned = lazy.collect()
+    assert scanned["call_result_code"].to_list() == answer["call_result_code"].tolist()
+    assert scanned["n"].to_list() == answer["n"].tolist()
 
 
 def test_a_missing_duckdb_names_the_extra(tmp_path: Path) -> None:
