@@ -14,6 +14,7 @@ the rows were written (part, then row).
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +45,8 @@ def connect() -> duckdb.DuckDBPyConnection:
     duckdb = require_duckdb()
     con = duckdb.connect(":memory:")
     con.execute(f"SET memory_limit='{MEMORY_LIMIT}'")
+    # spilled data goes to the system's temporary folder, not to a .tmp folder beside the notebook
+    con.execute(f"SET temp_directory={_quote(os.path.join(tempfile.gettempdir(), 'gwsnb-duckdb'))}")
     con.execute("SET preserve_insertion_order=false")
     return con
 
@@ -64,7 +67,8 @@ def register_parts(con: duckdb.DuckDBPyConnection, files: Mapping[str, Sequence[
         parts = list(files.get(table, ()))
         name = prefix + table
         if parts:
-            source = f"read_parquet({_file_list(parts)}, union_by_name=true"
+            # one schema per table: the writer casts every part to its first part's (gwsnb/runs.py)
+            source = f"read_parquet({_file_list(parts)}"
             con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM {source})")
             if table == "records":
                 con.execute(f"CREATE OR REPLACE VIEW {prefix}_records_seq AS SELECT * EXCLUDE (filename), "

@@ -62,18 +62,24 @@ def run_time(con: duckdb.DuckDBPyConnection, prefix: str = "") -> pd.Timestamp |
 
 
 def snapshot(con: duckdb.DuckDBPyConnection, prefix: str = "") -> str:
-    """Materialize each record's latest reading (only the KPI columns) as a temporary table; its name."""
+    """Materialize each record's latest reading (only the KPI columns) as a temporary table; its name.
+
+    Only when some record was read more than once does the window of ``<prefix>latest`` (the call sent
+    last wins) run; otherwise the rows are copied as they are.
+    """
     name = f"{prefix}_snapshot"
     columns = ", ".join(KPI_COLUMNS)
     # sched_s: dial_sched_time in epoch seconds, so that comparisons do not depend on the timestamp's unit
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {columns}, epoch(dial_sched_time) AS sched_s "
-                f"FROM {prefix}latest")
+    sched = "epoch(dial_sched_time) AS sched_s"
+    row = con.execute(f"SELECT count(*) - count(DISTINCT record_handle) FROM {prefix}records").fetchone()
+    source = f"{prefix}latest" if row is not None and row[0] else f"{prefix}records"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {columns}, {sched} FROM {source}")
     return name
 
 
 def _counts(con: duckdb.DuckDBPyConnection, table: str, column: str, total: int) -> list[dict[str, Any]]:
-    frame = query(con, f"SELECT CAST({column} AS VARCHAR) AS label, count(*) AS n FROM {table} "
-                       f"GROUP BY 1 ORDER BY n DESC, label")
+    frame = query(con, f"SELECT CAST(any_value({column}) AS VARCHAR) AS label, count(*) AS n FROM {table} "
+                       f"GROUP BY {column}_code ORDER BY n DESC, label")
     return [_row(column, "(missing)" if label is None else str(label), int(n), total, DEFINITIONS[column])
             for label, n in zip(frame["label"], frame["n"], strict=True)]
 
