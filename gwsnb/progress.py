@@ -92,17 +92,29 @@ class Comparison:
         after.duckdb(_A, self._con)
         self._kpis_before = kpis.kpis(self._con, _B, now_before)
         self._kpis_after = kpis.kpis(self._con, _A, now_after)
-        self._b, self._a = f"{_B}_snapshot", f"{_A}_snapshot"
-        differs = " OR ".join(f"b.{self._key(f)} IS DISTINCT FROM a.{self._key(f)}" for f in COMPARED_FIELDS)
-        self._differs = differs
+        self._build_pairs()
         row = self._con.execute(
-            f"SELECT count(*) FILTER (WHERE b.record_handle IS NOT NULL AND a.record_handle IS NOT NULL "
-            f"AND ({differs})), count(*) FILTER (WHERE b.record_handle IS NULL), "
-            f"count(*) FILTER (WHERE a.record_handle IS NULL), count(*) FILTER (WHERE b.record_handle IS NOT "
-            f"NULL AND a.record_handle IS NOT NULL AND NOT ({differs})) "
-            f"FROM {self._b} b FULL OUTER JOIN {self._a} a ON b.record_handle = a.record_handle").fetchone()
+            "SELECT count(*) FILTER (WHERE side = 'both' AND differs), count(*) FILTER (WHERE side = 'after'), "
+            "count(*) FILTER (WHERE side = 'before'), count(*) FILTER (WHERE side = 'both' AND NOT differs) "
+            "FROM _pairs").fetchone()
         assert row is not None
         self.changed, self.added, self.gone, self.unchanged = (int(v) for v in row)
+
+    def _build_pairs(self) -> None:
+        """One table of the records of either run, both readings side by side (the join is done once; the
+        two snapshots are dropped afterwards, so DuckDB holds about one copy of the columns)."""
+        from ._analysis.kpis import KPI_COLUMNS
+
+        b, a = f"{_B}_snapshot", f"{_A}_snapshot"
+        differs = " OR ".join(f"b.{self._key(f)} IS DISTINCT FROM a.{self._key(f)}" for f in COMPARED_FIELDS)
+        sides = ", ".join(f"b.{c} AS b_{c}, a.{c} AS a_{c}" for c in KPI_COLUMNS)
+        self._con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _pairs AS SELECT "
+            f"CASE WHEN b.record_handle IS NULL THEN 'after' WHEN a.record_handle IS NULL THEN 'before' "
+            f"ELSE 'both' END AS side, coalesce({differs}, false) AS differs, {sides} "
+            f"FROM {b} b FULL OUTER JOIN {a} a ON b.record_handle = a.record_handle")
+        self._con.execute(f"DROP TABLE {b}")
+        self._con.execute(f"DROP TABLE {a}")
 
     @staticmethod
     def _key(field: str) -> str:
@@ -120,31 +132,31 @@ class Comparison:
         ``*_code_before/after``), ordered by record_handle."""
         pairs = []
         for field in COMPARED_FIELDS:
-            pairs.append(f"b.{field} AS {field}_before, a.{field} AS {field}_after")
+            pairs.append(f"b_{field} AS {field}_before, a_{field} AS {field}_after")
             if field in _CODED:
-                pairs.append(f"b.{field}_code AS {field}_code_before, a.{field}_code AS {field}_code_after")
+                pairs.append(f"b_{field}_code AS {field}_code_before, a_{field}_code AS {field}_code_after")
         frame = self._con.execute(
-            f"SELECT a.record_handle, a.chain_id, {', '.join(pairs)} FROM {self._b} b JOIN {self._a} a "
-            f"ON b.record_handle = a.record_handle WHERE {self._differs} ORDER BY a.record_handle").df()
+            f"SELECT a_record_handle AS record_handle, a_chain_id AS chain_id, {', '.join(pairs)} FROM _pairs "
+            f"WHERE side = 'both' AND differs ORDER BY a_record_handle").df()
         return _typed(frame)
 
     def added_frame(self) -> pd.DataFrame:
         """The records of the later run that the earlier one did not hold (added since: AddRecord), with
         the columns the KPIs read, ordered by record_handle."""
-        return self._one_side(self._a, self._b)
+        return self._one_side("after")
 
     def gone_frame(self) -> pd.DataFrame:
         """The records of the earlier run that the later one does not hold (its handles were not called,
         or the records are no longer in the list), ordered by record_handle."""
-        return self._one_side(self._b, self._a)
+        return self._one_side("before")
 
-    def _one_side(self, present: str, absent: str) -> pd.DataFrame:
+    def _one_side(self, side: str) -> pd.DataFrame:
         from ._analysis.kpis import KPI_COLUMNS
 
-        columns = ", ".join(f"p.{c}" for c in KPI_COLUMNS)
+        p = side[0]
+        columns = ", ".join(f"{p}_{c} AS {c}" for c in KPI_COLUMNS)
         return _typed(self._con.execute(
-            f"SELECT {columns} FROM {present} p ANTI JOIN {absent} q ON p.record_handle = q.record_handle "
-            f"ORDER BY p.record_handle").df())
+            f"SELECT {columns} FROM _pairs WHERE side = '{side}' ORDER BY {p}_record_handle").df())
 
     # --- transitions --------------------------------------------------------------------------------
     def status_transitions(self) -> pd.DataFrame:
@@ -158,8 +170,8 @@ class Comparison:
 
     def _transitions(self, field: str) -> pd.DataFrame:
         counts = self._con.execute(
-            f"SELECT CAST(b.{field} AS VARCHAR) AS before, CAST(a.{field} AS VARCHAR) AS after, count(*) AS n "
-            f"FROM {self._b} b JOIN {self._a} a ON b.record_handle = a.record_handle GROUP BY 1, 2").df()
+            f"SELECT CAST(b_{field} AS VARCHAR) AS before, CAST(a_{field} AS VARCHAR) AS after, count(*) AS n "
+            f"FROM _pairs WHERE side = 'both' GROUP BY 1, 2").df()
         counts = counts.fillna({"before": "(missing)", "after": "(missing)"})
         matrix = counts.pivot_table(index="before", columns="after", values="n", aggfunc="sum", fill_value=0)
         labels = sorted(set(matrix.index) | set(matrix.columns), key=lambda label: -int(

@@ -97,3 +97,35 @@ def test_sandbox_advance_command(runs: tuple[Sandbox, Path, Path], capsys: pytes
     monkeypatch.setenv("PROGRESS_PW", "wrong")
     status, _, err = _cli(capsys, "sandbox-advance", "--url", sb.url, "--password-env", "PROGRESS_PW")
     assert status == 2 and "refused the credentials" in err and "wrong" not in err
+
+
+def test_a_gwsnb_sandbox_process_is_advanced_from_another_process() -> None:
+    """``gwsnb sandbox`` in its own process, ``gwsnb sandbox-advance`` in another, as a user runs them."""
+    import signal
+    import subprocess
+    import sys
+
+    gwsnb_cmd = Path(sys.executable).with_name("gwsnb")
+    server = subprocess.Popen([str(gwsnb_cmd), "sandbox", "--port", "0", "--chains", "200"], stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    try:
+        assert server.stdout is not None
+        first = server.stdout.readline()
+        assert first.startswith("GWS sandbox running at "), first
+        url = first.split(" at ")[1].strip()
+        env = {**os.environ, "GWS_PASSWORD": "agent"}
+        done = subprocess.run([str(gwsnb_cmd), "sandbox-advance", "--url", url, "--hours", "3", "--seed", "2", "--json"],
+                              capture_output=True, text=True, env=env, timeout=60, check=False)
+        assert done.returncode == 0, done.stderr
+        summary = json.loads(done.stdout)
+        assert summary["dialed"] > 0 and summary["added"] >= 1
+        again = subprocess.run([str(gwsnb_cmd), "sandbox-advance", "--url", url, "--hours", "3", "--seed", "2",
+                                "--json"], capture_output=True, text=True, env=env, timeout=60, check=False)
+        assert json.loads(again.stdout)["added_handles"][0] > summary["added_handles"][-1]  # the list moved on
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(10)
