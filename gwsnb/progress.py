@@ -22,6 +22,7 @@ from .runs import Run, open_run
 
 if TYPE_CHECKING:
     import pandas as pd
+    from matplotlib.figure import Figure
 
 __all__ = ["COMPARED_FIELDS", "Comparison", "compare_runs"]
 
@@ -77,7 +78,8 @@ class Comparison:
     - :meth:`status_transitions`, :meth:`call_result_transitions`: before → after counts over the
       records in both runs (unchanged ones on the diagonal);
     - :meth:`kpi_deltas`: each KPI before, after and the difference;
-    - in a notebook, a summary with the record_status transitions as a heatmap beside the KPI deltas.
+    - in a notebook, a summary with the record_status transitions as a heatmap beside the KPI deltas;
+      :meth:`plot_transitions` draws either matrix with matplotlib.
 
     The answers are computed by DuckDB over the runs' files; only what a method returns is loaded.
     """
@@ -187,6 +189,41 @@ class Comparison:
         moves = [(str(b), str(a), int(matrix.at[b, a])) for b in matrix.index for a in matrix.columns
                  if b != a and matrix.at[b, a]]
         return sorted(moves, key=lambda m: (-m[2], m[0], m[1]))
+
+    def plot_transitions(self, field: str = "record_status", *, fig: Figure | None = None) -> Figure:
+        """The transition matrix of ``field`` (record_status or call_result) as a matplotlib heatmap, counts
+        written in the cells, colours on a log scale.  Returns the Figure.
+
+        :raises InvalidParameterError: ``field`` is neither record_status nor call_result.
+        """
+        if field not in ("record_status", "call_result"):
+            raise InvalidParameterError("field", field, "expected 'record_status' or 'call_result'")
+        import numpy as np
+
+        matrix = self._transitions(field)
+        if fig is None:
+            import matplotlib.pyplot as plt
+
+            size = 2.5 + 0.45 * len(matrix)
+            fig = plt.figure(figsize=(size + 1.5, size))
+        ax = fig.subplots()
+        values = matrix.to_numpy(dtype=float)
+        image = ax.imshow(np.log1p(values), cmap="Blues")
+        ax.set_xticks(range(len(matrix.columns)), [str(c) for c in matrix.columns], rotation=60, ha="right",
+                      fontsize=7)
+        ax.set_yticks(range(len(matrix.index)), [str(i) for i in matrix.index], fontsize=7)
+        ax.set_xlabel(f"{field} after")
+        ax.set_ylabel(f"{field} before")
+        top = values.max() if values.size else 0.0
+        for (row, column), value in np.ndenumerate(values):
+            if value:
+                dark = np.log1p(value) > 0.6 * np.log1p(top)
+                ax.text(column, row, f"{int(value)}", ha="center", va="center", fontsize=6,
+                        color="white" if dark else "black")
+        fig.colorbar(image, ax=ax, label="records (log scale)", shrink=0.8)
+        ax.set_title(f"{field}: {self.changed} changed record(s)", fontsize=9)
+        fig.tight_layout()
+        return fig
 
     # --- KPIs ---------------------------------------------------------------------------------------
     def kpi_deltas(self) -> pd.DataFrame:

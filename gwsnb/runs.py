@@ -22,7 +22,10 @@ The schema of a table is fixed by its first part; later parts are cast to it (a 
 seen in a later part is left out of the records table, with a warning).  Failed handles are finished
 (their error is in the calls table) and are not called again on resume.
 
-This module needs pyarrow (``pip install gwsnb[parquet]``).
+A run read back answers SQL (:meth:`Run.sql`, DuckDB views over the committed parts) and gives the
+campaign's KPIs (:meth:`Run.kpis`); :func:`gwsnb.compare_runs` compares two runs (docs/campaign-progress.md).
+
+This module needs pyarrow (``pip install gwsnb[parquet]``; the same extra brings DuckDB).
 """
 
 from __future__ import annotations

@@ -94,6 +94,14 @@ def test_two_runs_around_record_operations_compare_to_exactly_those_changes(sb: 
         (list_after["record_type"] == 7).sum() - (list_before["record_type"] == 7).sum())
     html = comparison._repr_html_()
     assert "gwsnb-heatmap" in html and "KPI deltas" in html and "Updated" in html
+    import matplotlib
+
+    matplotlib.use("Agg")
+    fig = comparison.plot_transitions("record_status")
+    texts = {t.get_text() for t in fig.axes[0].texts}
+    assert {str(int(v)) for v in matrix.to_numpy().ravel() if v} == texts
+    with pytest.raises(gwsnb.InvalidParameterError, match="field"):
+        comparison.plot_transitions("attempt")
 
 
 def test_runs_of_different_campaigns_are_refused_naming_both(sb: Sandbox, tmp_path: Path) -> None:
