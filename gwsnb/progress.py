@@ -85,11 +85,16 @@ class Comparison:
     """
 
     def __init__(self, before: Run, after: Run, *, now_before: Any = None, now_after: Any = None) -> None:
+        import tempfile
+
         from ._analysis import duck, kpis
 
         self.before = before
         self.after = after
-        self._con = duck.connect()
+        # a database file of its own, so that the tables of the comparison live on disk beyond DuckDB's
+        # memory ceiling (an in-memory database keeps them in memory); removed by close() or with this object
+        self._folder = tempfile.TemporaryDirectory(prefix="gwsnb-compare-")
+        self._con = duck.connect(os.path.join(self._folder.name, "comparison.duckdb"))
         before.duckdb(_B, self._con)
         after.duckdb(_A, self._con)
         self._kpis_before = kpis.kpis(self._con, _B, now_before)
@@ -111,7 +116,7 @@ class Comparison:
         differs = " OR ".join(f"b.{self._key(f)} IS DISTINCT FROM a.{self._key(f)}" for f in COMPARED_FIELDS)
         sides = ", ".join(f"b.{c} AS b_{c}, a.{c} AS a_{c}" for c in KPI_COLUMNS)
         self._con.execute(
-            f"CREATE OR REPLACE TEMP TABLE _pairs AS SELECT "
+            f"CREATE OR REPLACE TABLE _pairs AS SELECT "
             f"CASE WHEN b.record_handle IS NULL THEN 'after' WHEN a.record_handle IS NULL THEN 'before' "
             f"ELSE 'both' END AS side, coalesce({differs}, false) AS differs, {sides} "
             f"FROM {b} b FULL OUTER JOIN {a} a ON b.record_handle = a.record_handle")
@@ -123,8 +128,10 @@ class Comparison:
         return f"{field}_code" if field in _CODED else field
 
     def close(self) -> None:
-        """Close the DuckDB connection (the methods cannot be called afterwards)."""
+        """Close the DuckDB connection and remove its temporary database (the methods cannot be called
+        afterwards)."""
         self._con.close()
+        self._folder.cleanup()
 
     # --- records ----------------------------------------------------------------------------------
     def changes_frame(self) -> pd.DataFrame:

@@ -27,8 +27,9 @@ __all__ = ["EXTRA", "connect", "register_frames", "register_parts", "require_duc
 #: the extra that brings DuckDB (and pyarrow)
 EXTRA = "parquet"
 TABLES = ("records", "metrics", "calls")
-#: DuckDB's own memory ceiling; past it, joins and windows spill to a temporary folder instead of growing
-MEMORY_LIMIT = "1GB"
+#: DuckDB's own memory ceiling; past it, tables, joins and windows spill to a temporary folder instead of
+#: growing (DuckDB keeps some allocations outside it: the process stays a few hundred MiB above it)
+MEMORY_LIMIT = "512MB"
 
 
 def require_duckdb() -> Any:
@@ -40,10 +41,10 @@ def require_duckdb() -> Any:
     return duckdb
 
 
-def connect() -> duckdb.DuckDBPyConnection:
-    """A new in-memory DuckDB connection with a bounded memory ceiling."""
+def connect(database: str = ":memory:") -> duckdb.DuckDBPyConnection:
+    """A new DuckDB connection (in memory, or on the ``database`` file) with a bounded memory ceiling."""
     duckdb = require_duckdb()
-    con = duckdb.connect(":memory:")
+    con = duckdb.connect(database)
     con.execute(f"SET memory_limit='{MEMORY_LIMIT}'")
     # spilled data goes to the system's temporary folder, not to a .tmp folder beside the notebook
     con.execute(f"SET temp_directory={_quote(os.path.join(tempfile.gettempdir(), 'gwsnb-duckdb'))}")

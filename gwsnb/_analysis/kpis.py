@@ -73,7 +73,7 @@ def snapshot(con: duckdb.DuckDBPyConnection, prefix: str = "") -> str:
     sched = "epoch(dial_sched_time) AS sched_s"
     row = con.execute(f"SELECT count(*) - count(DISTINCT record_handle) FROM {prefix}records").fetchone()
     source = f"{prefix}latest" if row is not None and row[0] else f"{prefix}records"
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {columns}, {sched} FROM {source}")
+    con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT {columns}, {sched} FROM {source}")
     return name
 
 
