@@ -243,11 +243,17 @@ class Comparison:
         left = self._kpis_before[[*keys, "count", "share"]].rename(columns={"count": "before", "share": "share_before"})
         right = self._kpis_after[[*keys, "count", "share"]].rename(columns={"count": "after", "share": "share_after"})
         merged = pd.merge(left, right, on=keys, how="outer", sort=False)
-        order = {key: i for i, key in enumerate(
-            [*zip(self._kpis_before["group"], self._kpis_before["measure"], strict=True),
-             *zip(self._kpis_after["group"], self._kpis_after["measure"], strict=True)])}
-        merged["_order"] = [order.get((g, m), 0) for g, m in zip(merged["group"], merged["measure"], strict=True)]
-        merged = merged.sort_values("_order", kind="stable").drop(columns="_order").reset_index(drop=True)
+        order: dict[tuple[str, str], int] = {}
+        for frame in (self._kpis_before, self._kpis_after):  # the earlier run's order, then the later's new rows
+            for key in zip(frame["group"], frame["measure"], strict=True):
+                order.setdefault(key, len(order))
+        groups: dict[str, int] = {}
+        for group, _measure in order:
+            groups.setdefault(group, len(groups))
+        merged["_group"] = merged["group"].map(groups)
+        merged["_order"] = [order[(g, m)] for g, m in zip(merged["group"], merged["measure"], strict=True)]
+        merged = merged.sort_values(["_group", "_order"], kind="stable").drop(columns=["_group", "_order"])
+        merged = merged.reset_index(drop=True)
         merged["before"] = merged["before"].fillna(0).astype("Int64")
         merged["after"] = merged["after"].fillna(0).astype("Int64")
         merged["delta"] = merged["after"] - merged["before"]

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     import duckdb
     import pandas as pd
 
-__all__ = ["EXTRA", "connect", "register_frames", "register_parts", "require_duckdb"]
+__all__ = ["EXTRA", "connect", "query", "register_frames", "register_parts", "require_duckdb"]
 
 #: the extra that brings DuckDB (and pyarrow)
 EXTRA = "parquet"

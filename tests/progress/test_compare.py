@@ -88,6 +88,8 @@ def test_two_runs_around_record_operations_compare_to_exactly_those_changes(sb: 
     assert sum(n for *_, n in comparison.transition_counts("call_result")) == int(
         (rows["call_result_code_before"] != rows["call_result_code_after"]).sum())
     # the KPI deltas follow
+    groups = comparison.kpi_deltas()["group"].tolist()
+    assert groups == sorted(groups, key=groups.index)  # each group's rows together, new labels included
     deltas = comparison.kpi_deltas().set_index(["group", "measure"])
     assert deltas.at[("list", "records"), "delta"] == 1
     assert deltas.at[("progress", "do not call"), "delta"] == int(
@@ -127,3 +129,24 @@ def test_handles_in_one_run_only_are_reported(sb: Sandbox, tmp_path: Path) -> No
     assert set(comparison.added_frame()["record_handle"]) == records_b - records_a
     assert comparison.changed == 0 and comparison.unchanged == len(records_a & records_b)
     assert comparison.changes_frame().empty
+
+
+def test_a_run_without_records_compares_as_everything_gone(sb: Sandbox, tmp_path: Path) -> None:
+    from gwsnb.sandbox import Faults
+
+    chains = heads(sb)[:8]
+    full = run(sb, chains, tmp_path / "full")
+    sb.faults = Faults(error_handles=set(chains))
+    try:
+        empty = run(sb, chains, tmp_path / "empty")
+    finally:
+        sb.faults = Faults()
+    assert empty.failed == len(chains)
+    kpis = empty.kpis()
+    assert (kpis["count"] == 0).all() and kpis["share"].isna().all()
+    comparison = gwsnb.compare_runs(full, empty)
+    assert comparison.gone == len(full.records_frame(columns=["record_handle"])) and comparison.changed == 0
+    assert comparison.status_transitions().empty
+    deltas = comparison.kpi_deltas().set_index(["group", "measure"])
+    assert deltas.at[("list", "records"), "delta"] == -comparison.gone
+    assert "gwsnb-heatmap" in comparison._repr_html_()
