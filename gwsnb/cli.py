@@ -107,6 +107,8 @@ def _run_sandbox(args: argparse.Namespace) -> int:
                 print(f"  CA certificate  : {sb.ca_path}  (connect with verify= this path)")
             ca = f"--cacert {sb.ca_path} " if sb.ca_path is not None else ""
             print(f"  try: curl {ca}-u {sb.username}:{sb.password if default_pw else 'PASSWORD'} {sb.url}/me")
+            cacert = f" --cacert {sb.ca_path}" if sb.ca_path is not None else ""
+            print(f"  advance its campaign: gwsnb sandbox-advance --url {sb.url}{cacert} --hours 4 --seed 7")
             print("Press Ctrl-C to stop.", flush=True)
             while not stop.wait(0.5):
                 pass

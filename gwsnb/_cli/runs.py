@@ -57,6 +57,7 @@ def add_sandbox_advance(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     p.add_argument("--user", default="agent", help="the sandbox's user (default agent)")
     p.add_argument("--password-env", metavar="VAR", default="GWS_PASSWORD",
                    help="environment variable holding the password (default GWS_PASSWORD; unset: agent)")
+    p.add_argument("--cacert", metavar="PEM", help="the CA file a `gwsnb sandbox --tls` printed")
     p.add_argument("--hours", type=float, default=4.0, help="hours of dialing (default 4)")
     p.add_argument("--seed", type=int, default=0, help="seed of the outcomes (default 0)")
     p.add_argument("--json", action="store_true", help="the sandbox's summary as JSON")
@@ -182,7 +183,8 @@ def _advance(args: argparse.Namespace) -> int:
 
     password = os.environ.get(args.password_env, "agent")
     try:
-        summary = remote_advance(args.url, args.user, password, hours=args.hours, seed=args.seed)
+        summary = remote_advance(args.url, args.user, password, hours=args.hours, seed=args.seed,
+                                 verify=args.cacert or True)
     except (ValueError, PermissionError, OSError) as exc:
         return _fail("sandbox-advance", exc)
     if args.json:

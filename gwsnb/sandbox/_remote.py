@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -27,10 +28,22 @@ def advance_url(url: str) -> str:
     return urllib.parse.urlunsplit((parts.scheme, parts.netloc, ADVANCE_PATH, "", ""))
 
 
+def _context(verify: bool | str) -> ssl.SSLContext | None:
+    if verify is True:
+        return None
+    if verify is False:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    return ssl.create_default_context(cafile=verify)
+
+
 def remote_advance(url: str, username: str, password: str, *, hours: float = 4, seed: int = 0,
-                   timeout: float = 120.0) -> dict[str, Any]:
+                   verify: bool | str = True, timeout: float = 120.0) -> dict[str, Any]:
     """``Sandbox.advance(hours=, seed=)`` on the sandbox at ``url`` (e.g. ``http://127.0.0.1:8090/api/v2``),
-    through its admin route with the sandbox user's Basic credentials.
+    through its admin route with the sandbox user's Basic credentials.  ``verify``: for an https sandbox
+    (``gwsnb sandbox --tls``), the path of the CA's PEM file it printed, or False not to check.
 
     :returns: the summary ``Sandbox.advance`` returns.
     :raises ValueError: a bad ``url``, or the sandbox refused the values (its message).
@@ -42,7 +55,7 @@ def remote_advance(url: str, username: str, password: str, *, hours: float = 4, 
     request = urllib.request.Request(advance_url(url), data=body, method="POST", headers={
         "Content-Type": "application/json", "Authorization": f"Basic {token}"})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (http(s) checked)
+        with urllib.request.urlopen(request, timeout=timeout, context=_context(verify)) as response:
             return dict(json.loads(response.read()))
     except urllib.error.HTTPError as exc:
         detail = exc.read().decode("utf-8", "replace")

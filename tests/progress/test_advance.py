@@ -113,3 +113,14 @@ def test_a_sandbox_in_another_process_is_advanced_through_its_admin_route() -> N
         with pytest.raises(urllib.error.HTTPError) as info:
             urllib.request.urlopen(bad, timeout=10)
         assert info.value.code == 400
+
+
+def test_a_tls_sandbox_is_advanced_with_its_ca() -> None:
+    import ssl
+
+    with Sandbox(chains=50, seed=3, password=PASSWORD, tls=True) as sb:
+        assert sb.ca_path is not None and sb.url.startswith("https://")
+        assert remote_advance(sb.url, sb.username, PASSWORD, hours=2, seed=1, verify=sb.ca_path)["dialed"] > 0
+        with pytest.raises(urllib.error.URLError) as info:
+            remote_advance(sb.url, sb.username, PASSWORD, hours=2, seed=1)
+        assert isinstance(info.value.reason, ssl.SSLError)
