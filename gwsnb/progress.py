@@ -292,7 +292,7 @@ class Comparison:
         esc = html.escape
         head = (f"<p><b>Campaign progress</b> · {esc(self.after.campaign_name)} · "
                 f"<code>{esc(os.fspath(self.before.path))}</code> → <code>{esc(os.fspath(self.after.path))}</code>"
-                f"<br>{esc(self.summary())}</p>")
+                f"<br>{esc(self.summary())} (each record once per run: its latest reading)</p>")
         heat = _heatmap_html(self.status_transitions())
         deltas = self.kpi_deltas()
         shown = deltas[(deltas["delta"] != 0) | deltas["group"].isin(["list", "progress"])].head(_SHOWN_DELTAS)

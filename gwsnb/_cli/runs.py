@@ -141,6 +141,7 @@ def _diff(args: argparse.Namespace) -> int:
         print(f"{os.fspath(comparison.before.path)} -> {os.fspath(comparison.after.path)}: "
               f"campaign {comparison.after.campaign_name}")
         print(comparison.summary())
+        print("each record counted once per run (its latest reading in the run)")
         deltas = comparison.kpi_deltas()
         shown = deltas[(deltas["delta"] != 0) | deltas["group"].isin(["list", "progress"])]
         print("KPI deltas (before -> after):")
