@@ -56,7 +56,8 @@ def compare_runs(before: Run | str | os.PathLike[str], after: Run | str | os.Pat
     :meth:`Comparison.gone_frame`), not an error.
 
     :raises InvalidParameterError: (field ``after``) the runs are of different campaigns or application
-        ids (the message names both); (field ``before``/``after``) not a run.
+        ids (the message names both); (field ``before``/``after``) not a run; (``now_before``/``now_after``)
+        not an instant with its zone.
     :raises ImportError: DuckDB or pyarrow is missing (``pip install 'gwsnb[parquet]'``).
     """
     first, second = _as_run(before, "before"), _as_run(after, "after")
@@ -97,8 +98,8 @@ class Comparison:
         self._con = duck.connect(os.path.join(self._folder.name, "comparison.duckdb"))
         before.duckdb(_B, self._con)
         after.duckdb(_A, self._con)
-        self._kpis_before = kpis.kpis(self._con, _B, now_before)
-        self._kpis_after = kpis.kpis(self._con, _A, now_after)
+        self._kpis_before = kpis.kpis(self._con, _B, now_before, "now_before")
+        self._kpis_after = kpis.kpis(self._con, _A, now_after, "now_after")
         self._build_pairs()
         row = self._con.execute(
             "SELECT count(*) FILTER (WHERE side = 'both' AND differs), count(*) FILTER (WHERE side = 'after'), "

@@ -533,9 +533,11 @@ class Run:
         ``definition``): records and chains, counts by record_status, call_result and record_type, list
         penetration, finished records, ready now against scheduled later, callbacks due per hour over the
         next 24 hours, do-not-call records, the attempts distribution.  Each record counts once, at its
-        latest reading in the run.  ``now``: the instant "ready now" and "due" are measured against
-        (default: when the run's last call was sent).  Definitions: docs/campaign-progress.md.
+        latest reading in the run.  ``now``: the instant "ready now" and "due" are measured against (an
+        aware datetime, ISO 8601 text with its zone, or epoch seconds; default: when the run's last call
+        was sent).  Definitions: docs/campaign-progress.md.
 
+        :raises InvalidParameterError: (field ``now``) not an instant with its zone.
         :raises ImportError: DuckDB is missing (``pip install 'gwsnb[parquet]'``).
         """
         from ._analysis import kpis

@@ -119,15 +119,19 @@ def _callbacks(con: duckdb.DuckDBPyConnection, table: str, now: float) -> list[d
     return rows
 
 
-def kpis(con: duckdb.DuckDBPyConnection, prefix: str = "", now: Any = None) -> pd.DataFrame:
-    """The KPI frame of the views under ``prefix`` at ``now`` (default: the run's time, else the clock)."""
+def kpis(con: duckdb.DuckDBPyConnection, prefix: str = "", now: Any = None, field: str = "now") -> pd.DataFrame:
+    """The KPI frame of the views under ``prefix`` at ``now`` (default: the run's time, else the clock).
+
+    :raises InvalidParameterError: (``field``) ``now`` is not an instant with its zone.
+    """
     import pandas as pd
 
-    when = pd.Timestamp(now) if now is not None else run_time(con, prefix)
-    if when is None:
-        when = pd.Timestamp.now(tz="UTC")
-    if when.tzinfo is None:
-        when = when.tz_localize("UTC")
+    from ..params import check_instant
+
+    if now is not None:
+        when = pd.Timestamp(check_instant(field, now), unit="s", tz="UTC")
+    else:
+        when = run_time(con, prefix) or pd.Timestamp.now(tz="UTC")
     at = when.timestamp()
     table = snapshot(con, prefix)
     one = con.execute(f"SELECT count(*), count(DISTINCT chain_id) FROM {table}").fetchone()

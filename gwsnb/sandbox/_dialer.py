@@ -32,7 +32,7 @@ from ._operations import CALL_RESULT_DO_NOT_CALL, OperationEngine
 from ._records import STATUS_CHAIN_UPDATED, STATUS_READY, STATUS_UPDATED, RecordStore, is_final
 from ._sessions import SessionStore
 
-__all__ = ["ADVANCE_PATH", "MAX_ATTEMPTS", "OUTCOMES", "SHARE_PER_HOUR", "advance", "advance_route"]
+__all__ = ["ADVANCE_PATH", "MAX_ATTEMPTS", "OUTCOMES", "SHARE_PER_HOUR", "advance", "advance_route", "check_advance"]
 
 #: the admin route of a running sandbox (outside the GWS API; Basic credentials of the sandbox's user)
 ADVANCE_PATH = "/sandbox/advance"
@@ -61,6 +61,14 @@ _AGENT = "agent"
 _NO_AGENT_LOGIN = "\x00dialer"  # no agent has this login: personal callbacks are never the dialer's to dial
 
 
+def check_advance(hours: Any, seed: Any) -> None:
+    """:raises ValueError: ``hours`` not a number in (0, 24], or ``seed`` not an integer."""
+    if isinstance(hours, bool) or not isinstance(hours, (int, float)) or not 0 < hours <= 24:
+        raise ValueError(f"hours must be a number in (0, 24], got {hours!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ValueError(f"seed must be an integer, got {seed!r}")
+
+
 def _dialable_chains(store: RecordStore, now: float) -> list[int]:
     return [chain_id for _key, chain_id in store._candidates(_NO_AGENT_LOGIN, now)]
 
@@ -71,10 +79,7 @@ def advance(store: RecordStore, engine: OperationEngine, *, hours: float, seed: 
 
     :raises ValueError: ``hours`` not a positive number or above 24, ``seed`` not an integer.
     """
-    if isinstance(hours, bool) or not isinstance(hours, (int, float)) or not 0 < hours <= 24:
-        raise ValueError(f"hours must be a number in (0, 24], got {hours!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ValueError(f"seed must be an integer, got {seed!r}")
+    check_advance(hours, seed)
     rng = random.Random(seed)
     end = float(store.clock() if now is None else now)
     start = end - hours * 3_600

@@ -15,7 +15,7 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
-from ._dialer import ADVANCE_PATH
+from ._dialer import ADVANCE_PATH, check_advance
 
 __all__ = ["advance_url", "remote_advance"]
 
@@ -46,10 +46,12 @@ def remote_advance(url: str, username: str, password: str, *, hours: float = 4, 
     (``gwsnb sandbox --tls``), the path of the CA's PEM file it printed, or False not to check.
 
     :returns: the summary ``Sandbox.advance`` returns.
-    :raises ValueError: a bad ``url``, or the sandbox refused the values (its message).
+    :raises ValueError: a bad ``url``, ``hours`` or ``seed`` (nothing sent), or the sandbox refused the
+        request (its message).
     :raises PermissionError: the credentials were refused.
     :raises OSError: the sandbox could not be reached.
     """
+    check_advance(hours, seed)  # before anything is sent
     body = json.dumps({"hours": hours, "seed": seed}).encode()
     token = base64.b64encode(f"{username}:{password}".encode()).decode()
     request = urllib.request.Request(advance_url(url), data=body, method="POST", headers={

@@ -99,8 +99,10 @@ def test_a_sandbox_in_another_process_is_advanced_through_its_admin_route() -> N
         before = sb.calling_list.copy()
         summary = remote_advance(sb.url, sb.username, PASSWORD, hours=2, seed=5)
         assert summary["dialed"] > 0 and len(sb.calling_list) == len(before) + summary["added"]
+        sent = sb.request_counts().get("POST /sandbox/advance", 0)
         with pytest.raises(ValueError, match="hours"):
             remote_advance(sb.url, sb.username, PASSWORD, hours=99, seed=5)
+        assert sb.request_counts().get("POST /sandbox/advance", 0) == sent  # refused before sending
         with pytest.raises(PermissionError):
             remote_advance(sb.url, sb.username, "not-it", hours=2, seed=5)
         request = urllib.request.Request(sb.url.replace("/api/v2", "/sandbox/advance"), data=b"{}", method="POST")
@@ -108,11 +110,12 @@ def test_a_sandbox_in_another_process_is_advanced_through_its_admin_route() -> N
             urllib.request.urlopen(request, timeout=10)
         assert info.value.code == 401
         token = base64.b64encode(f"{sb.username}:{PASSWORD}".encode()).decode()
-        bad = urllib.request.Request(sb.url.replace("/api/v2", "/sandbox/advance"), data=b"[1]", method="POST",
-                                     headers={"Authorization": f"Basic {token}"})
-        with pytest.raises(urllib.error.HTTPError) as info:
-            urllib.request.urlopen(bad, timeout=10)
-        assert info.value.code == 400
+        for body in (b"[1]", b'{"hours": 99}', b'{"hours": 2, "seed": "x"}'):
+            bad = urllib.request.Request(sb.url.replace("/api/v2", "/sandbox/advance"), data=body, method="POST",
+                                         headers={"Authorization": f"Basic {token}"})
+            with pytest.raises(urllib.error.HTTPError) as info:
+                urllib.request.urlopen(bad, timeout=10)
+            assert info.value.code == 400, body
 
 
 def test_a_tls_sandbox_is_advanced_with_its_ca() -> None:

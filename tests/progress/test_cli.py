@@ -79,9 +79,14 @@ def test_runs_sql_text_and_json(runs: tuple[Sandbox, Path, Path], capsys: pytest
     assert status == 2 and "nothing_here" in err
 
 
-def test_runs_commands_refuse_what_is_not_a_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_runs_commands_refuse_what_is_not_a_run(runs: tuple[Sandbox, Path, Path], tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
     status, _, err = _cli(capsys, "runs", "show", os.fspath(tmp_path))
     assert status == 2 and "is not a readable gwsnb run" in err
+    status, _, err = _cli(capsys, "runs", "diff", os.fspath(runs[1]), os.fspath(tmp_path))
+    assert status == 2 and "is not a readable gwsnb run" in err
+    status, _, err = _cli(capsys, "runs", "show", os.fspath(runs[1]), "--now", "noon")
+    assert status == 2 and "invalid now='noon'" in err
 
 
 def test_sandbox_advance_command(runs: tuple[Sandbox, Path, Path], capsys: pytest.CaptureFixture[str],

@@ -50,14 +50,19 @@ EXPECTED = {  # computed by hand from ROWS
 }
 
 
-@pytest.fixture(scope="module")
-def sb() -> Iterator[Sandbox]:
+def hand_made() -> Sandbox:
     frame = pd.DataFrame(ROWS, columns=["chain_id", "chain_n", "record_type", "record_status", "call_result", "attempt",
                                         "dial_sched_time"])
     frame.insert(0, "record_handle", range(1, len(frame) + 1))
     frame.insert(1, "contact_info", [f"+1212555010{i}" for i in range(len(frame))])
     frame["dial_sched_time"] = frame["dial_sched_time"].astype("Int64")
-    with Sandbox(calling_list=frame, password=PASSWORD) as sandbox:
+    return Sandbox(calling_list=frame, password=PASSWORD)
+
+
+@pytest.fixture(scope="module")
+def sb() -> Iterator[Sandbox]:
+    """The hand-made list, never changed by the tests that use this fixture."""
+    with hand_made() as sandbox:
         yield sandbox
 
 
@@ -89,9 +94,14 @@ def test_each_record_counts_once_when_several_handles_of_a_chain_were_called(sb:
     assert every.sql("select count(*) as n from latest")["n"].iloc[0] == 10
 
 
-def test_the_latest_reading_is_the_one_of_the_call_sent_last(sb: Sandbox, tmp_path: Path) -> None:
+def test_the_latest_reading_is_the_one_of_the_call_sent_last(tmp_path: Path) -> None:
     """Handle 1 is read, its chain then changes (its number goes on the do-not-call list), handle 2 reads the
     chain again; the run's rows are written later reading first: the KPIs still count the later reading."""
+    with hand_made() as sb:
+        _latest_reading(sb, tmp_path)
+
+
+def _latest_reading(sb: Sandbox, tmp_path: Path) -> None:
     first = run(sb, [1]).results[0]
     phone = sb.calling_list.set_index("record_handle").at[1, "contact_info"]
     with gwsnb.connect(sb.url, sb.username, PASSWORD, timeout=10.0, allow_writes=True) as client:
@@ -111,3 +121,19 @@ def test_the_latest_reading_is_the_one_of_the_call_sent_last(sb: Sandbox, tmp_pa
     assert kpis.at[("progress", "do not call"), "count"] == 1
     assert kpis.at[("record_status", "Updated"), "count"] == 2
     assert ("record_status", "Ready") not in kpis.index
+
+
+def test_now_is_an_instant_with_its_zone(sb: Sandbox, tmp_path: Path) -> None:
+    import datetime as dt
+
+    streamed = run(sb, [1, 3, 5, 7, 9], tmp_path / "now")
+    check(streamed.kpis(now="2027-01-15T08:00:00Z"), readings=10)
+    check(streamed.kpis(now=NOW), readings=10)
+    check(streamed.kpis(now=dt.datetime(2027, 1, 15, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=1)))), readings=10)
+    for bad in (dt.datetime(2027, 1, 15, 8, 0), "tomorrow", True, float("nan")):
+        with pytest.raises(gwsnb.InvalidParameterError) as info:
+            streamed.kpis(now=bad)
+        assert info.value.field == "now"
+    with pytest.raises(gwsnb.InvalidParameterError) as info:
+        gwsnb.compare_runs(streamed, streamed, now_after="08:00")
+    assert info.value.field == "now_after"
