@@ -64,16 +64,17 @@ def run_time(con: duckdb.DuckDBPyConnection, prefix: str = "") -> pd.Timestamp |
 def snapshot(con: duckdb.DuckDBPyConnection, prefix: str = "") -> str:
     """Materialize each record's latest reading (only the KPI columns) as a temporary table; its name.
 
-    Only when some record was read more than once does the window of ``<prefix>latest`` (the call sent
-    last wins) run; otherwise the rows are copied as they are.
+    The rows are copied as they are; only when some record was read more than once are they read again
+    through the window of ``<prefix>latest`` (the call sent last wins).
     """
     name = f"{prefix}_snapshot"
     columns = ", ".join(KPI_COLUMNS)
     # sched_s: dial_sched_time in epoch seconds, so that comparisons do not depend on the timestamp's unit
     sched = "epoch(dial_sched_time) AS sched_s"
-    row = con.execute(f"SELECT count(*) - count(DISTINCT record_handle) FROM {prefix}records").fetchone()
-    source = f"{prefix}latest" if row is not None and row[0] else f"{prefix}records"
-    con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT {columns}, {sched} FROM {source}")
+    con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT {columns}, {sched} FROM {prefix}records")
+    row = con.execute(f"SELECT count(*) - count(DISTINCT record_handle) FROM {name}").fetchone()
+    if row is not None and row[0]:  # some record was read more than once: keep its latest reading
+        con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT {columns}, {sched} FROM {prefix}latest")
     return name
 
 
