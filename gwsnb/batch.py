@@ -415,7 +415,9 @@ class ChainedRecordBatch:
 
         con = duck.connect()
         try:
-            frames = {"records": self.records_frame(), "metrics": self.metrics_frame(), "calls": self.calls_frame()}
+            # the columns the KPIs read (custom fields may hold lists or dicts, which DuckDB need not see)
+            records = self.records_frame()[["reference_id", *kpis.KPI_COLUMNS]]
+            frames = {"records": records, "metrics": self.metrics_frame(), "calls": self.calls_frame()}
             duck.register_frames(con, frames)
             return kpis.kpis(con, now=now)
         finally:
