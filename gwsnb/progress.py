@@ -98,9 +98,9 @@ class Comparison:
         self._con = duck.connect(os.path.join(self._folder.name, "comparison.duckdb"))
         before.duckdb(_B, self._con)
         after.duckdb(_A, self._con)
-        self._kpis_before = kpis.kpis(self._con, _B, now_before, "now_before")
-        self._kpis_after = kpis.kpis(self._con, _A, now_after, "now_after")
-        self._build_pairs()
+        self._build_pairs(kpis.latest_source(self._con, _B), kpis.latest_source(self._con, _A))
+        self._kpis_before = kpis.kpis(self._con, _B, now_before, "now_before", table=self._side_view("b", _B))
+        self._kpis_after = kpis.kpis(self._con, _A, now_after, "now_after", table=self._side_view("a", _A))
         row = self._con.execute(
             "SELECT count(*) FILTER (WHERE side = 'both' AND differs), count(*) FILTER (WHERE side = 'after'), "
             "count(*) FILTER (WHERE side = 'before'), count(*) FILTER (WHERE side = 'both' AND NOT differs) "
@@ -108,21 +108,30 @@ class Comparison:
         assert row is not None
         self.changed, self.added, self.gone, self.unchanged = (int(v) for v in row)
 
-    def _build_pairs(self) -> None:
-        """One table of the records of either run, both readings side by side (the join is done once; the
-        two snapshots are dropped afterwards, so DuckDB holds about one copy of the columns)."""
+    def _build_pairs(self, before: str, after: str) -> None:
+        """One table of the records of either run (``before``, ``after``: their sources, each record once),
+        both readings side by side: the runs' files are read once, and the KPIs of each run are computed
+        on its side of this table (:meth:`_side_view`)."""
         from ._analysis.kpis import KPI_COLUMNS
 
-        b, a = f"{_B}_snapshot", f"{_A}_snapshot"
         differs = " OR ".join(f"b.{self._key(f)} IS DISTINCT FROM a.{self._key(f)}" for f in COMPARED_FIELDS)
         sides = ", ".join(f"b.{c} AS b_{c}, a.{c} AS a_{c}" for c in KPI_COLUMNS)
+        sched = "epoch(b.dial_sched_time) AS b_sched_s, epoch(a.dial_sched_time) AS a_sched_s"
         self._con.execute(
             f"CREATE OR REPLACE TABLE _pairs AS SELECT "
             f"CASE WHEN b.record_handle IS NULL THEN 'after' WHEN a.record_handle IS NULL THEN 'before' "
-            f"ELSE 'both' END AS side, coalesce({differs}, false) AS differs, {sides} "
-            f"FROM {b} b FULL OUTER JOIN {a} a ON b.record_handle = a.record_handle")
-        self._con.execute(f"DROP TABLE {b}")
-        self._con.execute(f"DROP TABLE {a}")
+            f"ELSE 'both' END AS side, coalesce({differs}, false) AS differs, {sides}, {sched} "
+            f"FROM {before} b FULL OUTER JOIN {after} a ON b.record_handle = a.record_handle")
+
+    def _side_view(self, side: str, prefix: str) -> str:
+        """A view of one run's records (its side of the pairs), with the columns the KPIs read."""
+        from ._analysis.kpis import KPI_COLUMNS
+
+        columns = ", ".join(f"{side}_{c} AS {c}" for c in (*KPI_COLUMNS, "sched_s"))
+        name = f"{prefix}_side"
+        self._con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT {columns} FROM _pairs "
+                          f"WHERE {side}_record_handle IS NOT NULL")
+        return name
 
     @staticmethod
     def _key(field: str) -> str:

@@ -61,6 +61,12 @@ def run_time(con: duckdb.DuckDBPyConnection, prefix: str = "") -> pd.Timestamp |
     return stamp.tz_convert("UTC") if stamp.tzinfo is not None else stamp.tz_localize("UTC")
 
 
+def latest_source(con: duckdb.DuckDBPyConnection, prefix: str = "") -> str:
+    """``<prefix>records`` when no record was read twice, else ``<prefix>latest`` (its window costs)."""
+    row = con.execute(f"SELECT count(*) - count(DISTINCT record_handle) FROM {prefix}records").fetchone()
+    return f"{prefix}latest" if row is not None and row[0] else f"{prefix}records"
+
+
 def snapshot(con: duckdb.DuckDBPyConnection, prefix: str = "") -> str:
     """Materialize each record's latest reading (only the KPI columns) as a temporary table; its name.
 
@@ -120,8 +126,11 @@ def _callbacks(con: duckdb.DuckDBPyConnection, table: str, now: float) -> list[d
     return rows
 
 
-def kpis(con: duckdb.DuckDBPyConnection, prefix: str = "", now: Any = None, field: str = "now") -> pd.DataFrame:
-    """The KPI frame of the views under ``prefix`` at ``now`` (default: the run's time, else the clock).
+def kpis(con: duckdb.DuckDBPyConnection, prefix: str = "", now: Any = None, field: str = "now",
+         table: str | None = None) -> pd.DataFrame:
+    """The KPI frame of the views under ``prefix`` at ``now`` (default: the run's time, else the clock);
+    ``table``: a table or view of each record's latest reading already made (the KPI columns and
+    ``sched_s``), instead of a new :func:`snapshot`.
 
     :raises InvalidParameterError: (``field``) ``now`` is not an instant with its zone.
     """
@@ -134,7 +143,7 @@ def kpis(con: duckdb.DuckDBPyConnection, prefix: str = "", now: Any = None, fiel
     else:
         when = run_time(con, prefix) or pd.Timestamp.now(tz="UTC")
     at = when.timestamp()
-    table = snapshot(con, prefix)
+    table = table or snapshot(con, prefix)
     one = con.execute(f"SELECT count(*), count(DISTINCT chain_id) FROM {table}").fetchone()
     readings = con.execute(f"SELECT count(*) FROM {prefix}records").fetchone()
     assert one is not None and readings is not None
