@@ -41,6 +41,7 @@ if _typing.TYPE_CHECKING:
     from .batch import ChainedRecordBatch, HandleFailure
     from .client import Device, GwsClient, connect, connect_async
     from .doctor import Diagnosis, diagnose
+    from .progress import compare_runs
     from .record_form import RecordActionsForm
     from .results import CallTimings, ChainedRecordResult, Event, OperationResult
     from .runs import open_run
@@ -65,6 +66,7 @@ _LAZY = {
     "HandleFailure": ".batch",
     "OperationResult": ".results",
     "RecordActionsForm": ".record_form",
+    "compare_runs": ".progress",
     "Sandbox": ".sandbox",
     "connect": ".client",
     "connect_async": ".client",
@@ -111,6 +113,7 @@ __all__ = [
     "TransportError",
     "WritesNotAllowedError",
     "__version__",
+    "compare_runs",
     "connect",
     "connect_async",
     "diagnose",

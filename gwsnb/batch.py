@@ -405,6 +405,24 @@ class ChainedRecordBatch:
         frame["attempts"] = pd.array(attempts, dtype="Int64")
         return frame
 
+    def kpis(self, now: Any = None) -> pd.DataFrame:
+        """The campaign KPIs of the batch's records, as :meth:`gwsnb.runs.Run.kpis` computes them for a
+        run (each record once, its latest reading; ``now`` default: when the last call was sent).
+
+        :raises ImportError: DuckDB is missing (``pip install 'gwsnb[parquet]'``).
+        """
+        from ._analysis import duck, kpis
+
+        con = duck.connect()
+        try:
+            # the columns the KPIs read (custom fields may hold lists or dicts, which DuckDB need not see)
+            records = self.records_frame()[["reference_id", *kpis.KPI_COLUMNS]]
+            frames = {"records": records, "metrics": self.metrics_frame(), "calls": self.calls_frame()}
+            duck.register_frames(con, frames)
+            return kpis.kpis(con, now=now)
+        finally:
+            con.close()
+
     def to_csv(self, path: str | os.PathLike[str], **kwargs: Any) -> None:
         """Write :meth:`records_frame` to a CSV file, values in their written form (ISO 8601 UTC instants,
         ``HH:MM:SS`` windows: :func:`gwsnb.frames.readable`); no index; keyword arguments go to

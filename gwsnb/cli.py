@@ -3,6 +3,8 @@
 ``gwsnb sandbox`` runs the GWS sandbox in the foreground until Ctrl-C or SIGTERM.
 ``gwsnb chained-records`` runs GetChainedRecord for many handles (see :mod:`gwsnb._cli.chained_records`).
 ``gwsnb doctor`` checks a GWS setup step by step (see :mod:`gwsnb._cli.doctor`, docs/doctor.md).
+``gwsnb runs show|diff|sql`` reads streamed runs; ``gwsnb sandbox-advance`` moves a running sandbox's
+campaign forward (see :mod:`gwsnb._cli.runs`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from ._cli.args import handles_arg
 from ._cli.chained_records import add_chained_records
 from ._cli.doctor import add_doctor
 from ._cli.exposure import exposure_warning
+from ._cli.runs import add_runs, add_sandbox_advance
 
 __all__ = ["build_parser", "main"]
 
@@ -124,6 +127,8 @@ def _run_sandbox(args: argparse.Namespace) -> int:
                 print(f"  CA certificate  : {sb.ca_path}  (connect with verify= this path)")
             ca = f"--cacert {sb.ca_path} " if sb.ca_path is not None else ""
             print(f"  try: curl {ca}-u {sb.username}:{sb.password if default_pw else 'PASSWORD'} {sb.url}/me")
+            cacert = f" --cacert {sb.ca_path}" if sb.ca_path is not None else ""
+            print(f"  advance its campaign: gwsnb sandbox-advance --url {sb.url}{cacert} --hours 4 --seed 7")
             print("Press Ctrl-C to stop.", flush=True)
             while not stop.wait(0.5):
                 pass
@@ -143,6 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sandbox(sub)
     add_chained_records(sub)
     add_doctor(sub)
+    add_runs(sub)
+    add_sandbox_advance(sub)
     return parser
 
 

@@ -30,7 +30,7 @@ from . import protocol
 from .errors import InvalidParameterError
 
 __all__ = ["ChainedRecordParams", "OperationParams", "parse_handles", "check_int", "check_timeout", "check_call_result",
-           "check_timestamp", "MAX_HANDLE", "MAX_HANDLES", "PHONE_TYPES", "CALLBACK_TYPES", "OPERATIONS"]
+           "check_timestamp", "check_instant", "MAX_HANDLE", "MAX_HANDLES", "PHONE_TYPES", "CALLBACK_TYPES", "OPERATIONS"]
 
 MAX_HANDLE = 2**31 - 1
 MAX_HANDLES = 100_000
@@ -270,6 +270,28 @@ def check_timestamp(value: Any) -> int:
             raise InvalidParameterError("timestamp", value, "a naive datetime; give one with a tzinfo")
         return int(value.timestamp())
     return check_int("timestamp", value, 0, 2**63 - 1)
+
+
+def check_instant(field: str, value: Any) -> float:
+    """An instant as epoch seconds, from an aware datetime (a pandas Timestamp is one), ISO 8601 text with
+    its zone (``2027-01-15T08:00:00Z``) or epoch seconds; a naive datetime is refused (its zone is unknown).
+
+    :raises InvalidParameterError: naming ``field`` and ``value``.
+    """
+    from datetime import datetime
+
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise InvalidParameterError(field, value, "not ISO 8601 text (2027-01-15T08:00:00Z)") from None
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise InvalidParameterError(field, value, "a naive instant; give its zone (Z, +02:00, a tzinfo)")
+        return value.timestamp()
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InvalidParameterError(field, value, "expected an aware datetime, ISO 8601 text or epoch seconds")
+    return float(value)
 
 
 def _choice(field: str, value: Any, choices: tuple[str, ...]) -> str:

@@ -22,7 +22,10 @@ The schema of a table is fixed by its first part; later parts are cast to it (a 
 seen in a later part is left out of the records table, with a warning).  Failed handles are finished
 (their error is in the calls table) and are not called again on resume.
 
-This module needs pyarrow (``pip install gwsnb[parquet]``).
+A run read back answers SQL (:meth:`Run.sql`, DuckDB views over the committed parts) and gives the
+campaign's KPIs (:meth:`Run.kpis`); :func:`gwsnb.compare_runs` compares two runs (docs/campaign-progress.md).
+
+This module needs pyarrow (``pip install gwsnb[parquet]``; the same extra brings DuckDB).
 """
 
 from __future__ import annotations
@@ -492,6 +495,58 @@ class Run:
         """p50 / p90 / p99 of the successful calls' ``total_ms`` (POST sent to DataEnd)."""
         frame = self.calls_frame(columns=["total_ms"], filters=[("status", "==", "ok")])
         return percentiles(float(v) for v in frame["total_ms"].dropna())
+
+    # --- SQL and KPIs -----------------------------------------------------------------------------
+    def duckdb(self, prefix: str = "", con: Any = None) -> Any:
+        """A DuckDB connection (``con``, or a new one) with this run's tables as the views
+        ``<prefix>records``, ``<prefix>metrics`` and ``<prefix>calls`` over its committed parts (read in
+        place), and ``<prefix>latest``: each record once, its latest reading (docs/campaign-progress.md).
+
+        :raises ImportError: DuckDB is missing (``pip install 'gwsnb[parquet]'``).
+        """
+        from ._analysis import duck
+
+        con = con if con is not None else duck.connect()
+        files = {table: _part_files(self.path, table, self.state["parts"]) for table in TABLES}
+        empty = {table: self._table(table, None, None) for table in TABLES if not files[table]}
+        duck.register_parts(con, files, empty, prefix)
+        return con
+
+    def sql(self, query: str) -> pd.DataFrame:
+        """The answer of a DuckDB SQL ``query`` over the run as a DataFrame: ``records``, ``metrics`` and
+        ``calls`` are the run's tables (one row per record per call, per server event, per handle), and
+        ``latest`` the records once each (their latest reading).  Nothing but the answer is loaded::
+
+            run.sql("select call_result, count(*) as n from records group by 1 order by n desc")
+
+        :raises ImportError: DuckDB is missing (``pip install 'gwsnb[parquet]'``).
+        :raises duckdb.Error: the query is not valid (DuckDB's message names the problem).
+        """
+        con = self.duckdb()
+        try:
+            return con.execute(query).df()
+        finally:
+            con.close()
+
+    def kpis(self, now: Any = None) -> pd.DataFrame:
+        """The campaign KPIs of the run, one row per measure (``group``, ``measure``, ``count``, ``share``,
+        ``definition``): records and chains, counts by record_status, call_result and record_type, list
+        penetration, finished records, ready now against scheduled later, callbacks due per hour over the
+        next 24 hours, do-not-call records, the attempts distribution.  Each record counts once, at its
+        latest reading in the run.  ``now``: the instant "ready now" and "due" are measured against (an
+        aware datetime, ISO 8601 text with its zone, or epoch seconds; default: when the run's last call
+        was sent).  Definitions: docs/campaign-progress.md.
+
+        :raises InvalidParameterError: (field ``now``) not an instant with its zone.
+        :raises ImportError: DuckDB is missing (``pip install 'gwsnb[parquet]'``).
+        """
+        from ._analysis import kpis
+
+        con = self.duckdb()
+        try:
+            return kpis.kpis(con, now=now)
+        finally:
+            con.close()
 
     # --- display --------------------------------------------------------------------------------
     def summary(self) -> str:

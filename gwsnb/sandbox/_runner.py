@@ -17,6 +17,7 @@ from .._wire.loop import LoopThread
 from ..protocol import API_PREFIX
 from ._bayeux import BayeuxServer
 from ._calling_list import CallingList
+from ._dialer import ADVANCE_PATH, advance, advance_route
 from ._faults import Faults
 from ._misconfig import MOVED_COMETD_PATH, Misconfig
 from ._ocs import OcsEmulator
@@ -271,7 +272,9 @@ class Sandbox:
     async def _astart(self) -> None:
         self._bayeux.expire_clients()
         self._bayeux.reopen()
-        runner = web.AppRunner(build_app(self._api), access_log=None, shutdown_timeout=1.0)
+        app = build_app(self._api)
+        app.router.add_post(ADVANCE_PATH, advance_route(self._sessions, self.advance))
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self._port, reuse_address=True, backlog=1024,
                            ssl_context=self._tls.server_context if self._tls is not None else None)
@@ -392,6 +395,22 @@ class Sandbox:
     def cookies_seen(self) -> dict[str, frozenset[str]]:
         """Names of the cookies the last request of each ``"METHOD /path"`` carried (CometD ones included)."""
         return dict(self._run_on_loop(lambda: dict(self._api.cookies_seen)))
+
+    def advance(self, hours: float = 4, seed: int = 0, *, now: float | None = None) -> dict[str, Any]:
+        """Move the campaign forward as a dialer would in ``hours`` hours (docs/campaign-progress.md): a
+        share of the dialable chains is dialed through the OCS state model (attempts go up, call results
+        follow plausible shares, records are completed, rescheduled, become callbacks or do-not-call), and
+        a few records are added.  The same ``seed`` on the same list makes the same changes; the calls'
+        times are the ``hours`` before ``now`` (default: the clock).  A sandbox in its own process
+        (``gwsnb sandbox``) is advanced with ``POST /sandbox/advance`` (``gwsnb sandbox-advance``).
+
+        :returns: what happened: chains dialed, call results by code, completed, rescheduled, callbacks,
+            do-not-call, the added handles.
+        :raises ValueError: ``hours`` outside (0, 24] or ``seed`` not an integer.
+        """
+        return dict(self._run_on_loop(lambda: advance(
+            self._ocs.records, self._operations, hours=hours, seed=seed, now=now, agent=self.username,
+            campaign_name=self.campaign_name)))
 
     def inject(self, message: Any) -> int:
         """Queue any JSON value, unchecked, for every CometD client (a dict only for clients that want

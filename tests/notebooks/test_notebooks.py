@@ -3,7 +3,8 @@
 01-quickstart is pointed at a sandbox of this test through its parameter cell (GWS_* environment
 variables, the way a user points it at a real GWS) with a distinctive password that must appear in no
 output; 02 and 03 start their own sandbox, which their fault-injection cells need; 04 (the record lifecycle) starts a
-sandbox of its own small calling list, since its operations change the list.
+sandbox of its own small calling list, since its operations change the list; 05 (campaign progress) starts
+its own sandbox, whose campaign it advances, on a 3,000-record list.
 """
 
 from __future__ import annotations
@@ -155,3 +156,26 @@ def test_record_lifecycle() -> None:
     wire = plain(book, "writes = log[")
     assert "/gwsnb/sent" in wire and "DoNotCallAcknowledge" in wire and "AddRecord" in wire
     assert "WritesNotAllowedError - CompleteRecord" in plain(book, "allow_writes=False) as reader")
+
+
+#: the generated list notebook 05 compares in the tests (100,000 records by default: about four minutes)
+NB05_RECORDS = 3000
+
+
+def test_campaign_progress() -> None:
+    book = execute("05-campaign-progress", {"GWS_URL": "", "GWSNB_LIST_RECORDS": str(NB05_RECORDS)})
+    morning = plain(book, "morning = client.get_chained_records")
+    chains = int(plain(book, "chains to read").split(" chains to read")[0].split()[-1])
+    assert f"{chains} handle(s), ok {chains}, failed 0" in morning and "list penetration" in morning
+    day = plain(book, "day = sandbox.advance")
+    dialled = int(day.split("dialled ")[1].split()[0])
+    added = int(day.split("added ")[1].split()[0])
+    assert dialled > 0 and added >= 1
+    assert f"{chains + added} handle(s), ok {chains + added}, failed 0" in plain(book, "afternoon = client.get_")
+    summary = outputs_of(book, "comparison = gwsnb.compare_runs")[0]["data"]["text/html"]
+    assert "gwsnb-heatmap" in summary and "KPI deltas" in summary and f"{added} added" in summary
+    assert "list penetration" in json.dumps(outputs_of(book, "progress = deltas.loc"))
+    became = plain(book, "dialled = changes[")
+    assert became.startswith(f"{dialled} records dialled") and "redial later" in became and "completed" in became
+    assert "callbacks due in the next 6 hours" in plain(book, "callbacks = afternoon.sql")
+    assert "became No Call" in plain(book, "no_call = changes[")
