@@ -15,10 +15,12 @@ See docs/watch.md (latency against the server's clock).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from typing import Any
 
-__all__ = ["ClockEstimator", "ClockOffset", "offset_from_date_header"]
+__all__ = ["ClockEstimator", "ClockOffset", "DateHeaderClock", "estimate", "generated_ms", "offset_from_date_header"]
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,8 @@ class ClockOffset:
                     f"({_seconds(self.low_ms)} to {_seconds(self.high_ms)} s, {self.samples} samples)")
         side = "ahead of" if self.low_ms > 0 else "behind"
         low, high = sorted((abs(self.low_ms), abs(self.high_ms)))
-        return f"the server's clock is {_seconds(low)}–{_seconds(high)} s {side} ours ({self.samples} samples)"
+        first, last = _seconds_pair(low, high)
+        return f"the server's clock is {first}–{last} s {side} ours ({self.samples} samples)"
 
     def delay_ms(self, generated_ms: float, received_s: float) -> tuple[float, float]:
         """The interval of a message's delivery delay: from its generation (server's clock) to ``received_s``.
@@ -70,6 +73,15 @@ class ClockOffset:
 
     def as_dict(self) -> dict[str, float | int]:
         return {"low_ms": self.low_ms, "high_ms": self.high_ms, "samples": self.samples, "resets": self.resets}
+
+
+def _seconds_pair(low_ms: float, high_ms: float) -> tuple[str, str]:
+    """Both ends with the fewest decimals (1 to 3) that keep them apart: 89.999–90.002, not 90.0–90.0."""
+    for decimals in (1, 2):
+        first, last = f"{low_ms / 1000:.{decimals}f}", f"{high_ms / 1000:.{decimals}f}"
+        if first != last:
+            return first, last
+    return f"{low_ms / 1000:.3f}", f"{high_ms / 1000:.3f}"
 
 
 def _seconds(ms: float) -> str:
@@ -118,3 +130,67 @@ def offset_from_date_header(sent_s: float, received_s: float, date_header: str) 
         return None
     # the header truncates to the second: the server's instant lies in [server_s, server_s + 1)
     return ClockOffset((server_s - received_s) * 1000.0, (server_s + 1 - sent_s) * 1000.0, 1)
+
+
+class DateHeaderClock:
+    """The HTTP ``Date`` headers' offset interval, intersected over answers: the 1 s cross-check.
+
+    Kept apart from :class:`ClockEstimator` because the header may come from a balancer rather than the
+    GWS node.  A header equal to the previous one is not parsed again (it changes once a second), so
+    feeding every answer costs a string comparison.
+    """
+
+    __slots__ = ("_header", "_server_s", "_low", "_high", "_samples", "_resets")
+
+    def __init__(self) -> None:
+        self._header: str | None = None
+        self._server_s = math.nan
+        self._low = -math.inf
+        self._high = math.inf
+        self._samples = 0
+        self._resets = 0
+
+    def add(self, sent_s: float, received_s: float, date_header: str | None) -> None:
+        """One HTTP answer: the request left at ``sent_s``, its answer arrived at ``received_s`` (ours)."""
+        if date_header is None or received_s < sent_s:
+            return
+        if date_header != self._header:
+            parsed = offset_from_date_header(0.0, 0.0, date_header)
+            self._header = date_header
+            self._server_s = math.nan if parsed is None else parsed.low_ms / 1000.0
+        server_s = self._server_s
+        if server_s != server_s:  # NaN: the header did not parse
+            return
+        low, high = (server_s - received_s) * 1000.0, (server_s + 1 - sent_s) * 1000.0
+        new_low, new_high = max(self._low, low), min(self._high, high)
+        if new_low > new_high:
+            self._resets += 1
+            new_low, new_high, self._samples = low, high, 0
+        self._low, self._high = new_low, new_high
+        self._samples += 1
+
+    @property
+    def offset(self) -> ClockOffset | None:
+        """The current interval, or ``None`` before the first answer with a ``Date`` header."""
+        if not self._samples:
+            return None
+        return ClockOffset(self._low, self._high, self._samples, self._resets)
+
+
+def generated_ms(message: Any) -> float | None:
+    """A user event's ``data.metrics.eventProcessing.serverGenerationTimestamp`` (epoch ms), or ``None``."""
+    try:
+        value = message["data"]["metrics"]["eventProcessing"]["serverGenerationTimestamp"]
+    except (KeyError, TypeError, IndexError):
+        return None
+    if type(value) is int or type(value) is float:
+        return float(value)
+    return None
+
+
+def estimate(samples: Iterable[tuple[float, float, float]]) -> ClockOffset | None:
+    """The offset interval of ``(sent_s, received_s, generated_ms)`` samples (see :class:`ClockEstimator`)."""
+    clock = ClockEstimator()
+    for sent_s, received_s, generated_ms in samples:
+        clock.add(sent_s, received_s, generated_ms)
+    return clock.offset
