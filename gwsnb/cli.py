@@ -2,6 +2,7 @@
 
 ``gwsnb sandbox`` runs the GWS sandbox in the foreground until Ctrl-C or SIGTERM.
 ``gwsnb chained-records`` runs GetChainedRecord for many handles (see :mod:`gwsnb._cli.chained_records`).
+``gwsnb watch`` prints the messages of a CometD session as they arrive (see :mod:`gwsnb._cli.watch`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from types import FrameType
 
 from ._cli.args import handles_arg
 from ._cli.chained_records import add_chained_records
+from ._cli.watch import add_watch
 
 __all__ = ["build_parser", "main"]
 
@@ -125,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_sandbox(sub)
     add_chained_records(sub)
+    add_watch(sub)
     return parser
 
 

@@ -5,7 +5,8 @@ notification, so its ``serverGenerationTimestamp`` G (the GWS node's clock, epoc
 
     offset = server's clock - ours  in  [G - received, G - sent]
 
-(both instants ours, in ms). Intersecting these over many calls narrows the interval to about the
+(both instants ours, in ms; G names a whole millisecond, so the generation lies in [G, G + 1) and the
+upper end gets the one-millisecond resolution added: ``RESOLUTION_MS``). Intersecting these over many calls narrows the interval to about the
 shortest round trip, as NTP does. Offsets and the delays derived from them stay intervals: a point
 estimate would turn a 2 ms uncertainty into negative delivery delays. The HTTP ``Date`` header (1 s
 resolution, possibly the balancer's clock rather than the node's) is kept apart as a cross-check.
@@ -20,7 +21,11 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-__all__ = ["ClockEstimator", "ClockOffset", "DateHeaderClock", "estimate", "generated_ms", "offset_from_date_header"]
+#: the resolution of ``serverGenerationTimestamp``: whole milliseconds, truncated (Java's currentTimeMillis)
+RESOLUTION_MS = 1.0
+
+__all__ = ["RESOLUTION_MS", "ClockEstimator", "ClockOffset", "DateHeaderClock", "estimate", "generated_ms",
+           "offset_from_date_header"]
 
 
 @dataclass(frozen=True)
@@ -61,12 +66,14 @@ class ClockOffset:
         first, last = _seconds_pair(low, high)
         return f"the server's clock is {first}–{last} s {side} ours ({self.samples} samples)"
 
-    def delay_ms(self, generated_ms: float, received_s: float) -> tuple[float, float]:
-        """The interval of a message's delivery delay: from its generation (server's clock) to ``received_s``.
+    def delay_ms(self, generated_ms: float, received_s: float,
+                 resolution_ms: float = RESOLUTION_MS) -> tuple[float, float]:
+        """The interval of a message's delivery delay: from its generation (server's clock, ``generated_ms``
+        naming a whole ``resolution_ms`` step) to ``received_s``.
 
         Never negative at its low end when the message's own sample is in the estimate; clamped to 0 otherwise.
         """
-        in_our_clock_high = generated_ms - self.low_ms
+        in_our_clock_high = generated_ms + resolution_ms - self.low_ms
         in_our_clock_low = generated_ms - self.high_ms
         received_ms = received_s * 1000.0
         return max(0.0, received_ms - in_our_clock_high), max(0.0, received_ms - in_our_clock_low)
@@ -91,9 +98,10 @@ def _seconds(ms: float) -> str:
 class ClockEstimator:
     """Intersects the offset intervals of answered calls; cheap enough to run on every notification."""
 
-    __slots__ = ("_low", "_high", "_samples", "_resets")
+    __slots__ = ("_low", "_high", "_samples", "_resets", "resolution_ms")
 
-    def __init__(self) -> None:
+    def __init__(self, resolution_ms: float = RESOLUTION_MS) -> None:
+        self.resolution_ms = resolution_ms
         self._low = -math.inf
         self._high = math.inf
         self._samples = 0
@@ -106,7 +114,7 @@ class ClockEstimator:
         if received_s < sent_s:
             return  # not caused by that POST: it cannot bound anything
         low = generated_ms - received_s * 1000.0
-        high = generated_ms - sent_s * 1000.0
+        high = generated_ms + self.resolution_ms - sent_s * 1000.0
         new_low, new_high = max(self._low, low), min(self._high, high)
         if new_low > new_high:
             self._resets += 1

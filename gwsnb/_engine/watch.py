@@ -28,12 +28,14 @@ import time
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import protocol
-from .._wire.cometd import ConnectReport
-from ..results import Event
 from .clock import ClockOffset, generated_ms
+
+if TYPE_CHECKING:
+    from .._wire.cometd import ConnectReport
+    from ..results import Event
 
 __all__ = ["Alert", "OwnReferences", "WatchCore", "ROW_FIELDS", "ALERT_KINDS"]
 
@@ -115,6 +117,8 @@ class WatchCore:
         self.connects = 0
         self.alerts: deque[Alert] = deque(maxlen=max_alerts)
         self.alert_counts: Counter[str] = Counter()
+        #: alerts raised so far (the deque keeps the last ``max_alerts``)
+        self.alert_total = 0
         self._foreign_seen: set[str] = set()
         self._last_connect_end: float | None = None
         #: bumped on every change a view would show (a renderer skips a frame when it did not move)
@@ -194,6 +198,7 @@ class WatchCore:
     def _alert(self, at: float, kind: str, text: str) -> None:
         self.alerts.append(Alert(at, kind, text))
         self.alert_counts[kind] += 1
+        self.alert_total += 1
         self.version += 1
 
     # --- the reader side (any thread) -------------------------------------------------------------------
@@ -219,8 +224,14 @@ class WatchCore:
         kind = self.references.kind
         return [_row(first + i, events[i], offset, kind) for i in range(start, len(events))]
 
-    def alert_list(self) -> list[Alert]:
-        return list(self.alerts.copy())
+    def alert_list(self, *, since: int = 0) -> list[Alert]:
+        """The alerts kept, oldest first; ``since``: only those after the first ``since`` ever raised."""
+        alerts = list(self.alerts.copy())
+        total = self.alert_total
+        new = total - since
+        if new <= 0:
+            return []
+        return alerts[-new:] if new < len(alerts) else alerts
 
 
 def _hms(at: float) -> str:
