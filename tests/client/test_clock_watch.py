@@ -247,3 +247,80 @@ async def test_multiple_clients_advice_against_cometds_own_server() -> None:
         await second.close()
         await http.close()
         await asyncio.to_thread(server.stop)
+
+
+# --------------------------------------------------------------------------- gwsnb watch
+CAMPAIGN_MESSAGE = {"channel": "/v2/me/outbound", "data": {
+    "messageType": "OutboundCampaignMessage", "notificationType": "CampaignStarted", "campaignName": "Campaign1"}}
+FOREIGN_MESSAGE = {"channel": "/v2/me/outbound", "data": {
+    "messageType": "OutboundRecordMessage", "notificationType": "ChainedRecord", "referenceId": "someone-else-1",
+    "record": {"recordHandle": 5}}}
+
+
+def _cli_watch(sb: Sandbox, monkeypatch: pytest.MonkeyPatch, *extra: str) -> tuple[int, str, str]:
+    """``gwsnb watch --duration 3`` while the sandbox sends an unsolicited campaign message and a foreign one."""
+    import contextlib
+    import io
+    import threading
+
+    from gwsnb.cli import main as cli_main
+
+    monkeypatch.setenv("WATCH_TEST_PW", sb.password)
+    out, err = io.StringIO(), io.StringIO()
+
+    def inject() -> None:
+        _wait(lambda: sb.cometd_client_count() >= 1)
+        time.sleep(0.5)
+        sb.inject(CAMPAIGN_MESSAGE)
+        sb.inject(FOREIGN_MESSAGE)
+
+    injector = threading.Thread(target=inject)
+    injector.start()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli_main(["watch", "--url", sb.url, "--user", sb.username, "--password-env", "WATCH_TEST_PW",
+                         "--duration", "3", *extra])
+    injector.join()
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_cli_watch_prints_lines_until_the_duration(sb: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    code, out, err = _cli_watch(sb, monkeypatch)
+    assert code == 0
+    lines = out.splitlines()
+    campaign = [line for line in lines if "CampaignStarted" in line]
+    assert len(campaign) == 1 and "/v2/me/outbound" in campaign[0] and "OutboundCampaignMessage" in campaign[0]
+    assert " none" in campaign[0]  # no referenceId
+    assert any("ChainedRecord" in line and "foreign someone-else-1" in line and "handle 5" in line for line in lines)
+    assert any(line.split("  ")[1] == "ALERT foreign: ChainedRecord for referenceId 'someone-else-1', which this "
+               "client did not send (another client's request delivered to this session)" for line in lines)
+    assert "gwsnb watch:" in err and "stopped" in err  # secrets: tests/reliability/test_secrets.py
+
+
+def test_cli_watch_json_lines(sb: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    code, out, _ = _cli_watch(sb, monkeypatch, "--json")
+    assert code == 0
+    objects = [json.loads(line) for line in out.splitlines()]
+    messages = [o for o in objects if o["type"] == "message"]
+    alerts = [o for o in objects if o["type"] == "alert"]
+    campaign = next(o for o in messages if o["notification_type"] == "CampaignStarted")
+    assert campaign["reference"] == "none" and campaign["channel"] == "/v2/me/outbound"
+    foreign = next(o for o in messages if o["reference_id"] == "someone-else-1")
+    assert foreign["reference"] == "foreign" and foreign["record_handle"] == 5
+    assert [a["kind"] for a in alerts] == ["foreign"] and isinstance(alerts[0]["at"], float)
+    assert [o["seq"] for o in messages] == sorted(o["seq"] for o in messages)
+
+
+def test_cli_watch_bad_arguments(sb: Sandbox, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from gwsnb.cli import main as cli_main
+
+    with pytest.raises(SystemExit) as info:
+        cli_main(["watch", "--url", sb.url, "--user", sb.username, "--duration", "-1"])
+    assert info.value.code == 2
+    monkeypatch.delenv("WATCH_UNSET_PW", raising=False)
+    assert cli_main(["watch", "--url", sb.url, "--user", sb.username, "--password-env", "WATCH_UNSET_PW"]) == 2
+    monkeypatch.setenv("WATCH_TEST_PW", "wrong-password")
+    assert cli_main(["watch", "--url", sb.url, "--user", sb.username, "--password-env", "WATCH_TEST_PW",
+                     "--duration", "1"]) == 1
+    assert "cannot connect" in capsys.readouterr().err
