@@ -85,7 +85,7 @@ class Watch:
         button = w.Button(description="stop watching", button_style="warning", icon="stop",
                           layout=w.Layout(width="auto"))
         button.on_click(lambda _: self.stop())
-        return w.VBox([button, html]), html, button
+        return w.VBox([w.HBox([button]), html]), html, button
 
     # --- drawing --------------------------------------------------------------------------------
     @property

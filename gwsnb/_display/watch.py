@@ -20,7 +20,8 @@ _ALERT_SHOWN = 8
 STYLE = """<style>
 table.gwsnb-watch {border-collapse: collapse; font-size: 12px; font-family: monospace;}
 table.gwsnb-watch th {text-align: left !important; background: #f3f3f3; padding: 2px 8px;}
-table.gwsnb-watch td {text-align: left !important; padding: 1px 8px; border-top: 1px solid #eee; white-space: nowrap;}
+table.gwsnb-watch td {text-align: left !important; padding: 1px 6px; border-top: 1px solid #eee; white-space: nowrap;}
+div.gwsnb-watch-rows {overflow-x: auto; max-width: 100%;}
 div.gwsnb-watch-alerts {color: #c62828; font-size: 12px; margin: 2px 0;}
 </style>"""
 
@@ -61,15 +62,16 @@ def table_html(core: WatchCore, *, rows: int, state: str) -> str:
         color = _REFERENCE_COLORS.get(row["reference"], "#000")
         body.append(
             f"<tr><td>{row['seq']}</td><td>{esc(clock_text(row['received_at']))}</td>"
-            f"<td>{esc(row['channel'] or '')}</td><td>{esc(_kind(row))}</td>"
+            f"<td>{esc(row['channel'] or '')}</td>"
+            f"<td title='{esc(_kind(row))}'>{esc(row['notification_type'] or row['message_type'] or '')}</td>"
             f"<td style='color:{color}'>{esc(row['reference'])} {esc(ref)}</td>"
             f"<td>{'' if row['record_handle'] is None else row['record_handle']}</td>"
             f"<td>{esc(delay_text(row))}</td><td>{esc(row['detail'] or '')}</td></tr>")
     return (f"{STYLE}<div class='gwsnb-watch'><div><b>CometD watch</b> · {esc(header(core, state=state))}</div>"
             f"<div class='gwsnb-watch-alerts'>{alert_html}</div>"
-            "<table class='gwsnb-watch'><thead><tr><th>#</th><th>time (UTC)</th><th>channel</th><th>type</th>"
-            "<th>referenceId</th><th>handle</th><th>delay</th><th>detail</th></tr></thead>"
-            f"<tbody>{''.join(body)}</tbody></table></div>")
+            "<div class='gwsnb-watch-rows'><table class='gwsnb-watch'><thead><tr><th>#</th><th>time (UTC)</th>"
+            "<th>channel</th><th>type</th><th>referenceId</th><th>handle</th><th>delay</th><th>detail</th></tr>"
+            f"</thead><tbody>{''.join(body)}</tbody></table></div></div>")
 
 
 def row_line(row: dict[str, Any]) -> str:
