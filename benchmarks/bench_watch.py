@@ -1,0 +1,82 @@
+"""What an open ``client.watch()`` costs a bulk run: throughput and client CPU per call with and without it.
+
+One ``gwsnb sandbox`` in its own process, one client; each round runs ``get_chained_records`` over the same
+handles twice, once with no watch and once with a watch open (its defaults: a 5000-message buffer,
+redrawn at most every 0.25 s into its ipywidgets HTML widget from the client's loop thread), the order
+alternating between rounds.  The report gives the median calls/s and CPU ms per call of each, and as ratio
+the median of each round's own ratio (watch / no watch).  Target: throughput >= 0.9x, CPU per call
+<= 1.1x.  Outside a kernel the widget has no front end, so a redraw costs the HTML and the trait update,
+not the message to a browser (a few KiB, at most four times a second).
+
+Run: ``.venv/bin/python -m benchmarks.bench_watch [--handles 2000] [--rounds 5] [--concurrency 16]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+import gwsnb
+from benchmarks.bench_bulk import APPLICATION_ID, CAMPAIGN, PASSWORD, USER, subprocess_sandbox
+
+TARGETS = {"throughput": 0.9, "cpu": 1.1}
+
+
+def _run(client: gwsnb.GwsClient, handles: list[int], concurrency: int) -> tuple[float, float]:
+    """(calls/s, CPU ms per call) of one bulk run."""
+    cpu0, t0 = os.times(), time.perf_counter()
+    batch = client.get_chained_records(handles, campaign_name=CAMPAIGN, application_id=APPLICATION_ID,
+                                       concurrency=concurrency, progress=False, retries=0)
+    elapsed, cpu1 = time.perf_counter() - t0, os.times()
+    assert batch.ok, batch.summary()
+    cpu = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
+    return len(handles) / elapsed, cpu * 1000 / len(handles)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--handles", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--concurrency", type=int, default=16)
+    args = parser.parse_args()
+    with subprocess_sandbox(max(args.handles, 100), 0.0) as server, \
+            gwsnb.connect(server.url, USER, PASSWORD, timeout=30) as client:
+        handles = server.handles[:args.handles]
+        _run(client, handles[:200], args.concurrency)  # warm-up
+        plain: list[tuple[float, float]] = []
+        watched: list[tuple[float, float]] = []
+        renders = received = dropped = 0
+        for i in range(args.rounds):
+            for with_watch in ((False, True) if i % 2 == 0 else (True, False)):
+                if not with_watch:
+                    plain.append(_run(client, handles, args.concurrency))
+                    continue
+                watch = client.watch()
+                try:
+                    watched.append(_run(client, handles, args.concurrency))
+                finally:
+                    watch.stop()
+                renders += watch.renders
+                received += watch.core.received_count
+                dropped += watch.core.dropped
+    rate = [w[0] / p[0] for p, w in zip(plain, watched, strict=True)]
+    cpu = [w[1] / p[1] for p, w in zip(plain, watched, strict=True)]
+    print(f"bench_watch: {args.handles} handles at concurrency {args.concurrency}, gwsnb sandbox in its own process, "
+          f"{os.cpu_count()} CPU(s); medians of {args.rounds} alternating rounds, ratios the median of each round's")
+    print(f"no watch : {statistics.median(p[0] for p in plain):7.0f} calls/s  "
+          f"{statistics.median(p[1] for p in plain):.3f} CPU ms/call")
+    print(f"watch    : {statistics.median(w[0] for w in watched):7.0f} calls/s  "
+          f"{statistics.median(w[1] for w in watched):.3f} CPU ms/call  "
+          f"({renders} redraws, {received} messages seen, {dropped} no longer buffered, over all rounds)")
+    ratio_rate, ratio_cpu = statistics.median(rate), statistics.median(cpu)
+    print(f"ratio watch / no watch: throughput {ratio_rate:.2f}x, CPU per call {ratio_cpu:.2f}x")
+    print(f"target throughput: {ratio_rate:.2f}x >= {TARGETS['throughput']}x: "
+          f"{'met' if ratio_rate >= TARGETS['throughput'] else 'MISSED'}")
+    print(f"target CPU per call: {ratio_cpu:.2f}x <= {TARGETS['cpu']}x: "
+          f"{'met' if ratio_cpu <= TARGETS['cpu'] else 'MISSED'}")
+
+
+if __name__ == "__main__":
+    main()
