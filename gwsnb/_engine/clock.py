@@ -23,6 +23,8 @@ from typing import Any
 
 #: the resolution of ``serverGenerationTimestamp``: whole milliseconds, truncated (Java's currentTimeMillis)
 RESOLUTION_MS = 1.0
+#: bounds beyond this (about 3000 years) come from a NaN or an infinity, not from a clock
+_FAR_MS = 1e14
 
 __all__ = ["RESOLUTION_MS", "ClockEstimator", "ClockOffset", "DateHeaderClock", "estimate", "generated_ms",
            "offset_from_date_header"]
@@ -109,18 +111,20 @@ class ClockEstimator:
 
     def add(self, sent_s: float, received_s: float, generated_ms: float) -> None:
         """One notification: our POST left at ``sent_s``, the message arrived at ``received_s`` (ours, s)."""
-        if not (math.isfinite(sent_s) and math.isfinite(received_s) and math.isfinite(generated_ms)):
-            return
-        if received_s < sent_s:
+        if not received_s >= sent_s:  # also false for a NaN
             return  # not caused by that POST: it cannot bound anything
         low = generated_ms - received_s * 1000.0
         high = generated_ms + self.resolution_ms - sent_s * 1000.0
+        if not -_FAR_MS < low <= high < _FAR_MS:  # a NaN or an infinity somewhere
+            return
+        self._samples += 1
+        if low <= self._low and high >= self._high:  # the usual case once narrowed: nothing to change
+            return
         new_low, new_high = max(self._low, low), min(self._high, high)
         if new_low > new_high:
             self._resets += 1
-            new_low, new_high, self._samples = low, high, 0
+            new_low, new_high, self._samples = low, high, 1
         self._low, self._high = new_low, new_high
-        self._samples += 1
 
     @property
     def offset(self) -> ClockOffset | None:
