@@ -44,7 +44,8 @@ def _kind(row: dict[str, Any]) -> str:
 
 def header(core: WatchCore, *, state: str) -> str:
     """One line: what the watch has seen so far."""
-    counts = ", ".join(f"{kind} {n}" for kind, n in sorted(core.alert_counts.items()) if kind != "foreign-messages")
+    alert_counts = dict(core.alert_counts)  # a copy in one step: the loop thread may add a kind meanwhile
+    counts = ", ".join(f"{kind} {n}" for kind, n in sorted(alert_counts.items()) if kind != "foreign-messages")
     dropped = f" ({core.dropped} no longer buffered)" if core.dropped else ""
     return (f"{state} · {core.received_count} message(s){dropped} · {core.connects} connect(s) · "
             f"alerts: {counts or 'none'}")

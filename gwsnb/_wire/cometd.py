@@ -243,7 +243,7 @@ class CometdSession:
                 self.on_messages(events)
             except Exception:  # a bug in a consumer must not kill the transport
                 LOGGER.exception("CometD: message handler failed")
-            for observer in self.observers:
+            for observer in tuple(self.observers) if self.observers else ():  # a copy: a watch may stop meanwhile
                 try:
                     observer.received(events)
                 except Exception:
@@ -309,7 +309,7 @@ class CometdSession:
         self._report(ConnectReport(started, time.time(), "ok", held, hold_ms, messages))
 
     def _report(self, report: ConnectReport) -> None:
-        for observer in self.observers:
+        for observer in tuple(self.observers):
             try:
                 observer.connect_finished(report)
             except Exception:
