@@ -47,8 +47,10 @@ def header(core: WatchCore, *, state: str) -> str:
     alert_counts = dict(core.alert_counts)  # a copy in one step: the loop thread may add a kind meanwhile
     counts = ", ".join(f"{kind} {n}" for kind, n in sorted(alert_counts.items()) if kind != "foreign-messages")
     dropped = f" ({core.dropped} no longer buffered)" if core.dropped else ""
+    offset = core.clock()
+    clock = f" · {offset.describe()}" if offset is not None else ""
     return (f"{state} · {core.received_count} message(s){dropped} · {core.connects} connect(s) · "
-            f"alerts: {counts or 'none'}")
+            f"alerts: {counts or 'none'}{clock}")
 
 
 def table_html(core: WatchCore, *, rows: int, state: str) -> str:
