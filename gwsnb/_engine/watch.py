@@ -188,8 +188,7 @@ class WatchCore:
             self._alert(report.ended, "silent",
                         f"a held /meta/connect got no answer within {report.duration_s:.1f} s (advised hold "
                         f"{hold_s:g} s): the server or something in between is silent")
-        elif (report.outcome == "error" and report.duration_s >= _CUT_SLACK_S) or (
-                report.outcome == "ok" and report.messages == 0 and report.duration_s < hold_s - _CUT_SLACK_S):
+        elif _cut(report, hold_s):
             why = f": {report.error}" if report.error else " with nothing to deliver"
             self._alert(report.ended, "cut",
                         f"a held /meta/connect ended after {report.duration_s:.1f} s, before the advised "
@@ -232,6 +231,15 @@ class WatchCore:
         if new <= 0:
             return []
         return alerts[-new:] if new < len(alerts) else alerts
+
+
+def _cut(report: ConnectReport, hold_s: float) -> bool:
+    """A held connect that ended early: answered empty well before the hold, or failed after being held a
+    while (closed or reset, or an HTTP error such as a proxy's 504; a Bayeux refusal is not a cut)."""
+    if report.outcome == "ok":
+        return report.messages == 0 and report.duration_s < hold_s - _CUT_SLACK_S
+    failed = report.outcome == "error" or (report.outcome == "refused" and (report.error or "").startswith("HTTP "))
+    return failed and _CUT_SLACK_S <= report.duration_s < hold_s
 
 
 def _hms(at: float) -> str:
