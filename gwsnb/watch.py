@@ -69,6 +69,7 @@ class Watch:
         self.core = WatchCore(references, clock, buffer=buffer)
         self._cometd = cometd
         self._stopped = threading.Event()
+        self._client_closed = False
         self._lock = threading.Lock()
         #: redraws so far, and the last few as (time, first row's seq shown, rows shown)
         self.renders = 0
@@ -90,7 +91,9 @@ class Watch:
     # --- drawing --------------------------------------------------------------------------------
     @property
     def state(self) -> str:
-        return "stopped" if self._stopped.is_set() else "watching"
+        if not self._stopped.is_set():
+            return "watching"
+        return "stopped (the client was closed)" if self._client_closed else "stopped"
 
     def _render(self) -> None:
         with self._lock:  # the loop's redraws and a stop() from the kernel's thread
@@ -101,25 +104,33 @@ class Watch:
 
     async def _redraw_loop(self) -> None:
         drawn = self.core.version
-        while not self._stopped.is_set():
-            await asyncio.sleep(self.interval)
-            version = self.core.version
-            if version != drawn:
-                drawn = version
-                self._render()
+        try:
+            while not self._stopped.is_set():
+                await asyncio.sleep(self.interval)
+                version = self.core.version
+                if version != drawn:
+                    drawn = version
+                    self._render()
+        finally:
+            if not self._stopped.is_set():  # cancelled by the client's close, not by stop()
+                self._client_closed = True
+                self._finish()
+
+    def _finish(self) -> None:
+        self._stopped.set()
+        self.core.stopped = time.time()
+        with contextlib.suppress(ValueError):
+            self._cometd.observers.remove(self.core)
+        self._button.disabled = True
+        self._button.description = "stopped"
+        self._render()
 
     def stop(self) -> None:
         """Stop watching (idempotent): the session forgets the watch, the view shows its last rows."""
         if self._stopped.is_set():
             return
-        self._stopped.set()
-        self.core.stopped = time.time()
-        with contextlib.suppress(ValueError):
-            self._cometd.observers.remove(self.core)
+        self._finish()
         self._future.cancel()
-        self._button.disabled = True
-        self._button.description = "stopped"
-        self._render()
 
     @property
     def stopped(self) -> bool:

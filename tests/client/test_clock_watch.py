@@ -142,6 +142,15 @@ def test_the_watch_shows_our_messages_while_a_batch_runs(sb: Sandbox) -> None:
         watch.stop()  # idempotent
 
 
+def test_closing_the_client_stops_its_watch(sb: Sandbox) -> None:
+    client = _connect(sb)
+    watch = client.watch(interval=0.05)
+    client.close()
+    _wait(lambda: watch.stopped)
+    assert watch.state == "stopped (the client was closed)" and "client was closed" in watch._html.value
+    watch.stop()  # still idempotent
+
+
 def test_a_bounded_buffer_counts_what_it_drops(sb: Sandbox) -> None:
     with _connect(sb) as client:
         watch = client.watch(buffer=20)
@@ -174,7 +183,8 @@ def test_a_restart_raises_402_gap_and_cut_alerts(sb: Sandbox) -> None:
             sb.stop()
             time.sleep(2.5)  # longer than the gap an alert needs
             sb.start()
-            _wait(lambda: {"402", "gap"} <= set(watch.core.alert_counts))
+            # the reconnect backoff (full jitter, capped at 15 s) decides when the first connect comes back
+            _wait(lambda: {"402", "gap"} <= set(watch.core.alert_counts), timeout=45)
             kinds = {a.kind for a in watch.alerts}
             assert {"402", "gap", "cut"} <= kinds, watch.alerts
             gap = next(a for a in watch.alerts if a.kind == "gap")
@@ -183,7 +193,7 @@ def test_a_restart_raises_402_gap_and_cut_alerts(sb: Sandbox) -> None:
             refused = frame[frame["detail"].fillna("").str.contains("402::Unknown client")]
             assert len(refused) >= 1
             # and the session works again
-            _wait(lambda: client.cometd_connected)
+            _wait(lambda: client.cometd_connected, timeout=45)
             client.get_chained_record(_handles(sb)[0], campaign_name=sb.campaign_name,
                                       application_id=sb.application_id)
         finally:
