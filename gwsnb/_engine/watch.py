@@ -13,8 +13,9 @@ The alerts (see docs/watch.md):
 
 - ``402``: a meta reply ``402::Unknown client`` (the server forgot the session: restart, a balancer
   that is not sticky, a re-route); ``refused`` another unsuccessful meta reply;
-- ``gap``: longer than ``gap_s`` between the end of one connect and the start of the next (what the
-  server published meanwhile may be lost: Bayeux has no replay);
+- ``gap``: longer than ``gap_s`` between the end of one successful connect and the start of the next
+  (failed attempts in between do not count: what the server published meanwhile may be lost, Bayeux has
+  no replay);
 - ``cut``: a held connect that ended before the advised timeout without bringing messages, or failed
   while held (a proxy's idle timeout shorter than CometD's hold); ``silent``: one unanswered past it;
 - ``foreign``: a notification whose referenceId this client did not send (once per referenceId);
@@ -176,11 +177,12 @@ class WatchCore:
     def connect_finished(self, report: ConnectReport) -> None:
         self.connects += 1
         self.version += 1
-        previous, self._last_connect_end = self._last_connect_end, report.ended
-        if previous is not None and report.started - previous > self.gap_s:
-            self._alert(report.started, "gap",
-                        f"no /meta/connect for {report.started - previous:.1f} s (since "
-                        f"{_hms(previous)}): what the server published meanwhile may be lost")
+        if report.outcome == "ok":  # failed attempts in between do not listen: they are part of the gap
+            previous, self._last_connect_end = self._last_connect_end, report.ended
+            if previous is not None and report.started - previous > self.gap_s:
+                self._alert(report.started, "gap",
+                            f"no successful /meta/connect for {report.started - previous:.1f} s (since "
+                            f"{_hms(previous)}): what the server published meanwhile may be lost")
         hold_s = report.advised_timeout_ms / 1000.0
         if not report.held or hold_s <= 0:
             return

@@ -37,6 +37,9 @@ def test_a_held_connect_cut_by_a_proxy_is_told_from_a_refused_one() -> None:
 def test_a_pause_between_connects_is_a_gap() -> None:
     assert _kinds(_report(0, 30.0), _report(30.1, 30.0)) == []
     assert _kinds(_report(0, 30.0), _report(35.0, 30.0)) == ["gap"]
+    # attempts that failed in between (a server down, the client backing off) are part of the gap
+    failed = [_report(30.0 + 0.8 * i, 0.01, "error", error="ClientConnectorError") for i in range(6)]
+    assert _kinds(_report(0, 30.0), *failed, _report(35.0, 30.0)) == ["gap"]
 
 
 def test_meta_replies_402_refused_and_multiple_clients() -> None:
