@@ -45,7 +45,9 @@ def add_watch(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--json", action="store_true", help="one JSON object per line instead of text")
     p.add_argument("--notifications-path", default=None, metavar="P",
                    help="the CometD endpoint relative to --url, or a full URL (default /notifications)")
-    p.add_argument("--insecure", action="store_true", help="do not verify the server's TLS certificate")
+    tls = p.add_mutually_exclusive_group()
+    tls.add_argument("--insecure", action="store_true", help="do not verify the server's TLS certificate")
+    tls.add_argument("--ca-file", metavar="F", help="verify the server's TLS certificate against this CA bundle")
     p.set_defaults(func=run_watch, _parser=p)
 
 
@@ -61,7 +63,7 @@ def run_watch(args: argparse.Namespace, *, stop: threading.Event | None = None, 
         print(f"gwsnb watch: {exc}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        client = connect(args.url, args.user, password, verify=not args.insecure,
+        client = connect(args.url, args.user, password, verify=args.ca_file or not args.insecure,
                          notifications_path=args.notifications_path or protocol.NOTIFICATIONS_PATH)
     except InvalidParameterError as exc:
         print(f"gwsnb watch: {exc}", file=sys.stderr)

@@ -334,3 +334,18 @@ def test_cli_watch_bad_arguments(sb: Sandbox, monkeypatch: pytest.MonkeyPatch, c
     assert cli_main(["watch", "--url", sb.url, "--user", sb.username, "--password-env", "WATCH_TEST_PW",
                      "--duration", "1"]) == 1
     assert "cannot connect" in capsys.readouterr().err
+
+
+def test_cli_watch_over_tls_with_a_ca_file(monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    from gwsnb.cli import main as cli_main
+
+    with Sandbox(chains=5, seed=19, tls=True) as tls_sb:
+        monkeypatch.setenv("WATCH_TEST_PW", tls_sb.password)
+        base = ["watch", "--url", tls_sb.url, "--user", tls_sb.username, "--password-env", "WATCH_TEST_PW",
+                "--duration", "1"]
+        assert cli_main(base) == 1  # the sandbox's throwaway CA is not trusted by default
+        assert "cannot connect" in capsys.readouterr().err
+        assert tls_sb.ca_path is not None
+        assert cli_main([*base, "--ca-file", tls_sb.ca_path]) == 0
+        assert "stopped" in capsys.readouterr().err
