@@ -5,6 +5,7 @@
 ``gwsnb doctor`` checks a GWS setup step by step (see :mod:`gwsnb._cli.doctor`, docs/doctor.md).
 ``gwsnb runs show|diff|sql`` reads streamed runs; ``gwsnb sandbox-advance`` moves a running sandbox's
 campaign forward (see :mod:`gwsnb._cli.runs`).
+``gwsnb watch`` prints the messages of a CometD session as they arrive (see :mod:`gwsnb._cli.watch`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from ._cli.chained_records import add_chained_records
 from ._cli.doctor import add_doctor
 from ._cli.exposure import exposure_warning
 from ._cli.runs import add_runs, add_sandbox_advance
+from ._cli.watch import add_watch
 
 __all__ = ["build_parser", "main"]
 
@@ -150,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_doctor(sub)
     add_runs(sub)
     add_sandbox_advance(sub)
+    add_watch(sub)
     return parser
 
 

@@ -39,7 +39,9 @@ from ._engine.bulk import (
     run_async,
     run_blocking,
 )
+from ._engine.clock import ClockEstimator, ClockOffset, DateHeaderClock, generated_ms
 from ._engine.correlate import Correlator
+from ._engine.watch import OwnReferences
 from ._wire.cometd import CometdSession
 from ._wire.eventlog import DEFAULT_EVENT_LOG_SIZE, EventLog
 from ._wire.loop import LoopThread, LoopTimeout
@@ -66,6 +68,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from .runs import Run, RunWriter
+    from .watch import Watch
 
 __all__ = ["connect", "connect_async", "GwsClient", "Device"]
 
@@ -150,6 +153,11 @@ class GwsClient(RecordOperations):
         # referenceIds of our own: a random prefix per client and a counter (no system call per call)
         self._reference_prefix = f"gwsnb-{uuid.uuid4().hex[:16]}-"
         self._references = itertools.count(1)
+        #: the referenceIds this client sent (a live watch tells ours from foreign ones with it)
+        self._own_references = OwnReferences(self._reference_prefix)
+        #: the server's clock against ours: every answered call's user events narrow it (docs/watch.md)
+        self._clock = ClockEstimator()
+        self._date_clock = DateHeaderClock()
         self._loop: LoopThread | None = None
         self._cometd: CometdSession | None = None
         self._session_started = False
@@ -193,6 +201,7 @@ class GwsClient(RecordOperations):
 
     async def _open_async(self) -> None:
         await self._rest.open()
+        self._rest.on_answer = self._date_clock.add
         self.me = await self._rest.login()
         self.devices = await self._fetch_devices()
         if self.start_session:
@@ -351,6 +360,35 @@ class GwsClient(RecordOperations):
         """CometD handshakes sent so far (1 + re-handshakes)."""
         return self._cometd.handshakes if self._cometd is not None else 0
 
+    @property
+    def clock_offset(self) -> ClockOffset | None:
+        """The server's clock minus ours as an interval (``low_ms``, ``high_ms``, ``samples``), narrowed by
+        every answered call's notifications; ``None`` before the first.  See docs/watch.md."""
+        return self._clock.offset
+
+    @property
+    def clock_offset_date(self) -> ClockOffset | None:
+        """The same offset from the HTTP ``Date`` headers (1 s resolution, maybe a balancer's clock): a
+        coarse cross-check of :attr:`clock_offset`; ``None`` before the first answer with one."""
+        return self._date_clock.offset
+
+    def watch(self, *, rows: int = 25, interval: float = 0.25, buffer: int = 5000) -> Watch:
+        """A live view of this client's CometD session in a notebook: the messages as they arrive
+        (channel, types, referenceId ours / foreign / none, delivery delay) and alerts (402, gaps,
+        cut connects, foreign referenceIds, multiple-clients), redrawn at most every ``interval`` seconds
+        from a bounded buffer of ``buffer`` messages.  ``watch.stop()`` or its button ends it;
+        ``watch.frame()`` gives its rows.  See :mod:`gwsnb.watch` and docs/watch.md.
+
+        :raises InvalidParameterError: a bad ``rows``, ``interval`` or ``buffer``.
+        :raises TransportError: the client is closed.
+        """
+        from .watch import Watch
+
+        if self._closed:
+            raise TransportError("the client is closed")
+        return Watch(self._cometd, self._loop, self._own_references, lambda: self.clock_offset, rows=rows,
+                     interval=interval, buffer=buffer)
+
     def events_frame(self) -> pd.DataFrame:
         """The raw event log as a DataFrame (see :func:`gwsnb.frames.events_frame`)."""
         from . import frames
@@ -444,6 +482,8 @@ class GwsClient(RecordOperations):
         future: asyncio.Future[ChainedRecordResult] = loop.create_future()
         # registered before the POST: notifications can arrive before the HTTP answer
         call = self._correlator.register(reference_id, handle, device_path, result, future)
+        if params.reference_id is not None:
+            self._own_references.add(reference_id)
         answered = False
         try:
             async with timeout_at(deadline):
@@ -460,6 +500,16 @@ class GwsClient(RecordOperations):
             if not future.done():
                 future.cancel()
             self._correlator.discard(call)
+            if result.user_events:
+                self._feed_clock(result)
+
+    def _feed_clock(self, result: ChainedRecordResult) -> None:
+        """Each user event of the call bounds the server's clock: generated after ``sent``, before receipt."""
+        sent, add = result.timings.sent, self._clock.add
+        for event in result.user_events:
+            generated = generated_ms(event.message)
+            if generated is not None:
+                add(sent, event.received_at, generated)
 
     def _next_reference(self) -> str:
         return f"{self._reference_prefix}{next(self._references)}"

@@ -48,6 +48,7 @@ import pandas as pd
 
 from . import labels as _labels
 from . import protocol
+from ._engine.clock import ClockEstimator, ClockOffset, generated_ms
 from .errors import describe
 from .labels import CodeLabels
 from .results import ChainedRecordResult, Event
@@ -797,6 +798,9 @@ CALLS_COLUMNS: tuple[str, ...] = (
     "http_ms",
     "first_event_ms",
     "total_ms",
+    "server_processing_ms",
+    "delivery_low_ms",
+    "delivery_high_ms",
 )
 """The columns of :func:`calls_frame`, in order."""
 
@@ -828,7 +832,37 @@ def _outcome(item: Any) -> tuple[str, str | None, Any, ChainedRecordResult | Non
     return None
 
 
-def calls_frame(items: Iterable[Any]) -> pd.DataFrame:
+def _end_event(result: ChainedRecordResult | None) -> tuple[float, float, Any] | None:
+    """``(generated_ms, received_at, serverProcessingTimeTotalMs)`` of the user event that ends a call:
+    DataEnd's, else the last generated one; ``None`` when no user event has a generation time."""
+    if result is None:
+        return None
+    best: tuple[float, float, Any] | None = None
+    for event in result.user_events:
+        generated = generated_ms(event.message)
+        if generated is None:
+            continue
+        data = event.data
+        processing = data["metrics"]["eventProcessing"].get("serverProcessingTimeTotalMs")
+        user_data = data.get("userData")
+        if isinstance(user_data, dict) and user_data.get("GSW_USER_EVENT") == protocol.CHAINED_RECORDS_DATA_END:
+            return generated, event.received_at, processing
+        if best is None or generated >= best[0]:
+            best = (generated, event.received_at, processing)
+    return best
+
+
+def _clock_samples(result: ChainedRecordResult | None, clock: ClockEstimator) -> None:
+    if result is None:
+        return
+    sent = result.timings.sent
+    for event in result.user_events:
+        generated = generated_ms(event.message)
+        if generated is not None:
+            clock.add(sent, event.received_at, generated)
+
+
+def calls_frame(items: Iterable[Any], *, clock_offset: ClockOffset | None = None) -> pd.DataFrame:
     """One row per call: its handle, outcome, record count and client timings.
 
     ``items`` mixes :class:`~gwsnb.results.ChainedRecordResult` objects and exceptions raised by the
@@ -838,7 +872,14 @@ def calls_frame(items: Iterable[Any]) -> pd.DataFrame:
 
     Columns: ``record_handle`` (Int64), ``reference_id`` (string), ``status`` (Categorical ``ok`` /
     ``error``), ``error`` (string ``"TypeName: message"``, missing when ok), ``records``, ``attempts``
-    (Int64), ``sent`` (``datetime64[ns, UTC]``), ``http_ms``, ``first_event_ms``, ``total_ms`` (Float64).
+    (Int64), ``sent`` (``datetime64[ns, UTC]``), ``http_ms``, ``first_event_ms``, ``total_ms`` (Float64);
+    then the call's time split by the server's clock (docs/watch.md): ``server_processing_ms`` (the
+    server's own ``serverProcessingTimeTotalMs`` of the user event that ends the call, DataEnd's), and
+    ``delivery_low_ms`` / ``delivery_high_ms`` (Float64): the interval of that event's delivery delay,
+    from its generation (the server's clock, mapped to ours through the offset) to its receipt; never
+    negative.  The offset is ``clock_offset`` if given, else the interval the items' own user events
+    give (each bounds it between its call's POST and its receipt); it is in ``df.attrs["clock_offset"]``
+    (a dict, or ``None`` when no user event had a generation time).
 
     :raises TypeError: ``items`` is not iterable.
     """
@@ -851,6 +892,8 @@ def calls_frame(items: Iterable[Any]) -> pd.DataFrame:
     counts: list[Any] = []
     attempts: list[Any] = []
     timings: dict[str, list[Any]] = {"sent": [], "http_ms": [], "first_event_ms": [], "total_ms": []}
+    ends: list[tuple[float, float, Any] | None] = []
+    clock = ClockEstimator()
 
     for item, _, _ in _walk(items, None):
         outcome = _outcome(item)
@@ -868,6 +911,13 @@ def calls_frame(items: Iterable[Any]) -> pd.DataFrame:
         timings["http_ms"].append(_timing(result, lambda r: r.timings.http_ms))
         timings["first_event_ms"].append(_timing(result, lambda r: r.timings.first_event_ms))
         timings["total_ms"].append(_timing(result, lambda r: r.timings.total_ms))
+        ends.append(_timing(result, _end_event))
+        if clock_offset is None:
+            _timing(result, lambda r: _clock_samples(r, clock))
+
+    offset = clock_offset if clock_offset is not None else clock.offset
+    delivery = [offset.delay_ms(end[0], end[1]) if end is not None and offset is not None else (None, None)
+                for end in ends]
 
     columns: dict[str, Any] = {
         "record_handle": _int_array(handles, "record_handle", issues),
@@ -880,8 +930,13 @@ def calls_frame(items: Iterable[Any]) -> pd.DataFrame:
         "http_ms": _float_array(timings["http_ms"], "http_ms", issues),
         "first_event_ms": _float_array(timings["first_event_ms"], "first_event_ms", issues),
         "total_ms": _float_array(timings["total_ms"], "total_ms", issues),
+        "server_processing_ms": _float_array([None if end is None else end[2] for end in ends],
+                                             "server_processing_ms", issues),
+        "delivery_low_ms": _float_array([low for low, _ in delivery], "delivery_low_ms", issues),
+        "delivery_high_ms": _float_array([high for _, high in delivery], "delivery_high_ms", issues),
     }
     frame = pd.DataFrame(columns, copy=False)
+    frame.attrs["clock_offset"] = offset.as_dict() if offset is not None else None
     return issues.finish(frame, skipped, "calls_frame")
 
 

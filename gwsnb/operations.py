@@ -34,6 +34,7 @@ from .results import CallTimings, Event, OperationResult
 
 if TYPE_CHECKING:
     from ._engine.correlate import Correlator
+    from ._engine.watch import OwnReferences
     from ._wire.cometd import EventLog
     from ._wire.loop import LoopThread
     from ._wire.rest import RestSession
@@ -56,6 +57,7 @@ class RecordOperations:
         _loop: LoopThread | None
         _rest: RestSession
         _correlator: Correlator
+        _own_references: OwnReferences
 
         def _prepare(self, record_handle: Any, campaign_name: Any, application_id: Any, device_path: Any,
                      reference_id: Any, timeout: Any) -> tuple[ChainedRecordParams, str]: ...
@@ -289,6 +291,7 @@ class RecordOperations:
         waiter = Waiter(str(reference_id), name, device_path.rsplit("/", 1)[-1], handle, params.campaign_name,
                         phone, result, future)
         waiters.register(waiter)  # before the POST: notifications can arrive before the HTTP answer
+        self._own_references.add(reference_id)
         try:
             body = params.request_body(reference_id, device_path)
             self._log_sent(params.path, body)

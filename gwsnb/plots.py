@@ -3,7 +3,9 @@
 - :func:`timeline`: one call's messages against milliseconds since its POST, the HTTP answer and
   ChainedRecordsDataEnd marked, notifications and the server's user events drawn differently;
 - :func:`latency`: the client's POST-to-DataEnd time and the server's processing time per event, as
-  histograms with their p50 / p90 / p99 (the percentiles of :func:`gwsnb.batch.percentiles`);
+  histograms with their p50 / p90 / p99 (the percentiles of :func:`gwsnb.batch.percentiles`), and the
+  calls' time split into POST round trip, server processing and delivery delay (an interval, read
+  against the server's clock: docs/watch.md);
 - :func:`breakdown`: chain lengths, ``record_status`` and ``call_result`` counts.
 
 The same functions are methods of the data model: ``result.plot_timeline()``, ``batch.plot_latency()``,
@@ -181,22 +183,68 @@ def draw_histogram(ax: Axes, values: Sequence[float], *, color: str, title: str,
     return ax
 
 
+def draw_split(ax: Axes, calls: pd.DataFrame) -> Axes:
+    """Where a call's time goes, from the calls frame's columns: one bar each for the POST round trip
+    (``http_ms``), the server's processing (``server_processing_ms``) and the delivery delay
+    (``delivery_low_ms`` .. ``delivery_high_ms``), at their medians, a thin line out to their p90.  The
+    delivery bar is solid up to the median low end and hatched over the interval's width: the part the
+    clocks cannot tell apart (docs/watch.md)."""
+    ok = calls[calls["status"] == "ok"]
+    parts = [("http_ms", PURPLE), ("server_processing_ms", BLUE)]
+    rows = ["POST round trip", "server processing", "delivery delay"]
+    drawn = 0
+    for y, (column, color) in enumerate(parts):
+        values = ok[column].astype("Float64").dropna().astype(float).tolist()
+        if values:
+            pct = percentiles(values, (50, 90))
+            ax.barh(y, pct[50], color=color, alpha=0.85)
+            ax.plot([pct[50], pct[90]], [y, y], color="black", linewidth=1)
+            ax.text(pct[50], y, f" {pct[50]:.1f} ms", va="center", fontsize=7)
+            drawn += 1
+    low = ok["delivery_low_ms"].astype("Float64").dropna().astype(float).tolist()
+    high = ok["delivery_high_ms"].astype("Float64").dropna().astype(float).tolist()
+    if low and high:
+        lows, highs = percentiles(low, (50, 90)), percentiles(high, (50, 90))
+        ax.barh(2, lows[50], color=GREEN, alpha=0.85)
+        ax.barh(2, max(highs[50] - lows[50], 0.0), left=lows[50], color="white", edgecolor=GREEN, hatch="///")
+        ax.plot([highs[50], highs[90]], [2, 2], color="black", linewidth=1)
+        ax.text(highs[50], 2, f" {lows[50]:.1f}–{highs[50]:.1f} ms", va="center", fontsize=7)
+        drawn += 1
+    ax.set_yticks(range(len(rows)), rows, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("median per call, line to p90 (ms)")
+    offset = calls.attrs.get("clock_offset")
+    if isinstance(offset, dict):
+        from ._engine.clock import ClockOffset
+
+        clock = ClockOffset(**offset)
+        ax.set_title(f"{clock.describe()}", fontsize=8)
+    else:
+        ax.set_title("no server timestamps: delivery cannot be split", fontsize=8)
+    if not drawn:
+        ax.text(0.5, 0.5, "no values", transform=ax.transAxes, ha="center", va="center", color=GREY)
+    return ax
+
+
 def latency(source: Any, *, fig: Figure | None = None) -> Figure:
-    """Two histograms: the client's POST-to-DataEnd time of each successful call (left) and the server's
-    processing time of each event (right, ``node_processing_ms``, else ``server_processing_ms``), each
-    with its p50 / p90 / p99 as vertical lines labelled in ms.  Returns the Figure."""
+    """Three panels: the client's POST-to-DataEnd time of each successful call (left) and the server's
+    processing time of each event (middle, ``node_processing_ms``, else ``server_processing_ms``) as
+    histograms, each with its p50 / p90 / p99 as vertical lines labelled in ms; and (right) the calls'
+    time split into POST round trip, server processing and delivery delay (:func:`draw_split`).
+    Returns the Figure."""
     source = _reusable(source)
     calls = _frame(source, "calls_frame")
     metrics = _frame(source, "metrics_frame")
     if fig is None:
         import matplotlib.pyplot as plt
 
-        fig = plt.figure(figsize=(11, 3.5))
-    left, right = fig.subplots(1, 2)
+        fig = plt.figure(figsize=(15, 3.5))
+    left, right, split = fig.subplots(1, 3)
     draw_histogram(left, client_ms(calls).tolist(), color=PURPLE, title="client: POST to DataEnd")
     left.set_title(f"{int((calls['status'] == 'ok').sum())} successful call(s)", fontsize=9)
     draw_histogram(right, server_ms(metrics).tolist(), color=BLUE, title="server processing per event")
     right.set_title(f"{len(metrics)} server event(s)", fontsize=9)
+    draw_split(split, calls)
     fig.tight_layout()
     return fig
 

@@ -470,7 +470,14 @@ class Run:
         if isinstance(filters, list):
             expression = pq.filters_to_expression(filters)
         data = dataset.to_table(columns=list(columns) if columns is not None else None, filter=expression)
-        return data.to_pandas()
+        frame = data.to_pandas()
+        if table == "calls" and columns is None:  # a run written before the clock columns existed
+            import pandas as pd
+
+            for name in frames.CALLS_COLUMNS:
+                if name not in frame.columns:
+                    frame[name] = pd.array([None] * len(frame), dtype="Float64")
+        return frame
 
     def records_frame(self, columns: Sequence[str] | None = None, filters: Any = None) -> pd.DataFrame:
         """The records table (the columns of :func:`gwsnb.frames.records_frame`), parts in the order they

@@ -29,8 +29,6 @@ __all__ = ["CLOCK_SKEW_MS", "clock", "round_trip"]
 
 #: beyond this (the whole interval outside ±2 s) the clock step warns clock_skew
 CLOCK_SKEW_MS = 2000.0
-#: serverGenerationTimestamp's resolution (epoch ms)
-TIMESTAMP_RESOLUTION_S = 0.001
 #: extra GetChainedRecord calls made only to narrow the clock interval, until it is this narrow
 CLOCK_CALLS = 5
 CLOCK_WIDTH_MS = 20.0
@@ -140,9 +138,8 @@ async def _call(ctx: Context, peer: BayeuxPeer, device_path: str) -> _Trace:
         if isinstance(pause, (int, float)) and pause > 0 and not delivered:
             await asyncio.sleep(min(pause / 1000.0, max(0.0, deadline - time.time())))  # the advised interval
     for received_s, generated in trace.samples:
-        # serverGenerationTimestamp is whole ms (truncated): the instant lies in [G, G + 1 ms), so the
-        # interval's high end widens by 1 ms (fed as a send 1 ms earlier)
-        ctx.clock.add(trace.sent_s - TIMESTAMP_RESOLUTION_S, received_s, generated)
+        # the estimator allows for serverGenerationTimestamp's whole-ms resolution itself (clock.RESOLUTION_MS)
+        ctx.clock.add(trace.sent_s, received_s, generated)
     return trace
 
 

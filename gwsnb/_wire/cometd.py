@@ -33,7 +33,8 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import aiohttp
 
@@ -47,7 +48,8 @@ from .reconnect import Advice, ReconnectPolicy
 
 # EventLog, DEFAULT_EVENT_LOG_SIZE, INVALID_MESSAGE_KEY and ReconnectPolicy are re-exported from the
 # modules that define them, for code written when they lived here
-__all__ = ["CometdSession", "DEFAULT_EVENT_LOG_SIZE", "EventLog", "INVALID_MESSAGE_KEY", "ReconnectPolicy"]
+__all__ = ["CometdSession", "ConnectReport", "DEFAULT_EVENT_LOG_SIZE", "EventLog", "INVALID_MESSAGE_KEY",
+           "ReconnectPolicy", "SessionObserver"]
 
 LOGGER = logging.getLogger(__name__)
 
@@ -60,6 +62,41 @@ REOPEN_PAUSE_S = 1.0
 #: pause before the next long-poll after an answer, while a blocking caller waits (see ``_step``)
 REPOLL_PAUSE_S = 0.0001
 _CONNECTION_TIMEOUT: Any = getattr(aiohttp, "ConnectionTimeoutError", ())
+
+
+@dataclass(frozen=True)
+class ConnectReport:
+    """One finished ``/meta/connect`` as an observer sees it (instants are ``time.time()`` seconds).
+
+    ``outcome``: ``ok`` (answered, successful), ``refused`` (answered unsuccessfully or with an HTTP error),
+    ``silent`` (unanswered within 1.2 × the advised timeout) or ``error`` (the connection failed: closed,
+    reset, refused).  ``held``: the server was allowed to hold it (not the first connect after a handshake,
+    which asks for ``timeout: 0``); ``advised_timeout_ms`` the hold advised when it was sent; ``messages``
+    the messages its answer carried besides the connect reply.
+    """
+
+    started: float
+    ended: float
+    outcome: str
+    held: bool
+    advised_timeout_ms: float
+    messages: int = 0
+    error: str | None = None
+
+    @property
+    def duration_s(self) -> float:
+        return self.ended - self.started
+
+
+class SessionObserver(Protocol):
+    """What :attr:`CometdSession.observers` are called with, on the loop thread (a live watch, say).
+
+    Both must be cheap: ``received`` runs for every received batch, in the transport's path.
+    """
+
+    def received(self, events: list[Event]) -> None: ...
+
+    def connect_finished(self, report: ConnectReport) -> None: ...
 
 
 class _Refused(Exception):
@@ -118,6 +155,8 @@ class CometdSession:
         self.unanswered_polls = 0
         #: monotonic time when the session last stopped being connected (None while connected)
         self.down_since: float | None = None
+        #: called with every received batch and every finished connect (see :class:`SessionObserver`)
+        self.observers: list[SessionObserver] = []
 
     @property
     def http_session(self) -> aiohttp.ClientSession | None:
@@ -204,6 +243,11 @@ class CometdSession:
                 self.on_messages(events)
             except Exception:  # a bug in a consumer must not kill the transport
                 LOGGER.exception("CometD: message handler failed")
+            for observer in tuple(self.observers) if self.observers else ():  # a copy: a watch may stop meanwhile
+                try:
+                    observer.received(events)
+                except Exception:
+                    LOGGER.exception("CometD: observer failed")
         return messages if not invalid else [m for m in messages if is_valid(m)]
 
     def _meta_reply(self, replies: list[dict[str, Any]], channel: str) -> dict[str, Any]:
@@ -249,6 +293,30 @@ class CometdSession:
         self._subscribed = True
 
     async def _connect(self) -> None:
+        if not self.observers:
+            await self._connect_once()
+            return
+        started, held, hold_ms = time.time(), not self._first_connect, self.advice.timeout_ms
+        try:
+            messages = await self._connect_once()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            outcome = "silent" if isinstance(exc, _Silent) else "refused" if isinstance(exc, _Refused) else "error"
+            self._report(ConnectReport(started, time.time(), outcome, held, hold_ms,
+                                       error=str(exc) if isinstance(exc, _Refused) else describe(exc)))
+            raise
+        self._report(ConnectReport(started, time.time(), "ok", held, hold_ms, messages))
+
+    def _report(self, report: ConnectReport) -> None:
+        for observer in tuple(self.observers):
+            try:
+                observer.connect_finished(report)
+            except Exception:
+                LOGGER.exception("CometD: observer failed")
+
+    async def _connect_once(self) -> int:
+        """One ``/meta/connect``; returns how many messages its answer carried besides the reply."""
         message: dict[str, Any] = {"channel": protocol.META_CONNECT, "clientId": self.client_id,
                                    "connectionType": "long-polling"}
         deadline = self.advice.poll_deadline_s
@@ -267,6 +335,7 @@ class CometdSession:
         self.connected_with = self.credentials.sent
         self.policy.success()
         self._mark_connected()
+        return len(replies) - 1
 
     async def _establish(self) -> None:
         await self._handshake()

@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import ssl
+import time
 import urllib.request
 import warnings
 from collections.abc import Awaitable, Callable
@@ -183,6 +184,8 @@ class RestSession:
         #: awaited after the re-login of a refused POST, before it is resent: the client waits there for
         #: CometD to ride the new session, which the resent request's notifications will be delivered to
         self.before_retry: Hook | None = None
+        #: called with (sent, received, Date header or None) of every answer (``time.time()`` seconds)
+        self.on_answer: Callable[[float, float, str | None], None] | None = None
         self.closed = False
 
     def __repr__(self) -> str:
@@ -233,12 +236,15 @@ class RestSession:
         if self.closed or http is None:
             raise TransportError(f"{method} {path}: the REST session is {'closed' if self.closed else 'not open'}")
         headers = self._post_headers if method != "GET" else self._get_headers
+        sent = time.time()
         try:
             async with http.request(method, self.url(path), json=body, headers=headers, proxy=self.proxy,
                                     timeout=self._timeouts) as response:
                 raw = await response.read()
                 status = response.status
                 self._remember_csrf(response.headers)
+                if self.on_answer is not None:
+                    self.on_answer(sent, time.time(), response.headers.get("Date"))
         except (aiohttp.ClientError, asyncio.TimeoutError, ssl.SSLError, OSError) as exc:
             raise _describe_client_error(method, path, exc, self.timeout) from None
         LOGGER.debug("%s %s -> HTTP %s", method, path, status)

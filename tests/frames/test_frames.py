@@ -79,6 +79,9 @@ CALLS_DTYPES = {
     "http_ms": "Float64",
     "first_event_ms": "Float64",
     "total_ms": "Float64",
+    "server_processing_ms": "Float64",
+    "delivery_low_ms": "Float64",
+    "delivery_high_ms": "Float64",
 }
 
 

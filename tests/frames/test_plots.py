@@ -72,7 +72,7 @@ def test_latency_histograms_with_percentiles_in_ms() -> None:
     batch = a_batch()
     fig = batch.plot_latency()
     assert isinstance(fig, Figure)
-    client, server = fig.axes
+    client, server, split = fig.axes
     totals = [r.timings.total_ms for r in batch.results]
     assert sum(patch.get_height() for patch in client.patches) == len(totals) == 9
     want = percentiles(totals)

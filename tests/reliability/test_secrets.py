@@ -244,3 +244,53 @@ def test_doctor_shows_no_secret(secret_sb: Sandbox, caplog: pytest.LogCaptureFix
     assert leaks == []
     # the evidence names the cookies and headers it saw, by name
     assert "JSESSIONID" in d.to_json() and "X-CSRF-TOKEN" in d.to_json()
+
+
+def _session_secrets(sb: Sandbox) -> set[str]:
+    """Every live HTTP session's id (the JSESSIONID cookie value) and CSRF token, as the sandbox knows them."""
+    sessions = sb._run_on_loop(lambda: [(s.id, s.csrf_token) for s in sb._sessions._sessions.values()])
+    return {value for pair in sessions for value in pair}
+
+
+def test_the_watch_shows_no_secret(secret_sb: Sandbox, caplog: pytest.LogCaptureFixture,
+                                   monkeypatch: pytest.MonkeyPatch, reliability: Recorder) -> None:
+    """The live watch (widget HTML, rows, alerts, repr) and ``gwsnb watch`` (text and --json) hold no password,
+    cookie value or CSRF token, across a session expiry (a re-login: new cookie, new token) and a 402."""
+    sb = secret_sb
+    seen: list[tuple[str, str]] = []
+    secrets_seen: set[str] = set()
+    caplog.set_level(logging.DEBUG)
+    with gwsnb.connect(sb.url, USER, PASSWORD, timeout=5.0) as c:
+        watch = c.watch(interval=0.05)
+        secrets_seen |= _session_secrets(sb) | set(c._rest.cookies().values()) | set(c._rest.csrf_headers().values())
+        c.get_chained_records(sb.record_handles[:4], campaign_name=sb.campaign_name,
+                              application_id=sb.application_id, progress=False)
+        sb.expire_http_sessions()  # the next requests re-login; CometD gets a 402 and handshakes again
+        deadline = time.monotonic() + 15
+        while not (watch.core.alert_counts["402"] and c.cometd_connected) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        c.get_chained_record(sb.record_handles[1], campaign_name=sb.campaign_name, application_id=sb.application_id)
+        secrets_seen |= _session_secrets(sb) | set(c._rest.cookies().values()) | set(c._rest.csrf_headers().values())
+        watch.stop()
+        assert watch.core.alert_counts["402"] >= 1  # the path that writes error texts was taken
+        seen += [("watch html", watch._repr_html_()), ("watch widget", watch._html.value), ("watch repr", repr(watch)),
+                 ("watch frame", watch.frame().to_csv()), ("watch alerts", repr(watch.alerts)),
+                 ("watch frame attrs", repr(watch.frame().attrs))]
+    monkeypatch.setenv("RELIABILITY_SECRET_PW", PASSWORD)
+    for extra in ([], ["--json"]):
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            assert cli_main(["watch", "--url", sb.url, "--user", USER, "--password-env", "RELIABILITY_SECRET_PW",
+                             "--duration", "2.5", *extra]) == 0
+        seen += [(f"watch cli stdout {extra}", out.getvalue()), (f"watch cli stderr {extra}", err.getvalue())]
+        assert out.getvalue()  # the connect replies at least (the sandbox holds connects 2 s)
+    secrets_seen |= _session_secrets(sb)
+    seen.append(("log records", "\n".join(f"{r.name} {r.getMessage()} {r.args!r} {r.exc_text or ''}"
+                                          for r in caplog.records)))
+    needles = [n for n in secrets_seen if len(n) >= 8]
+    assert len(needles) >= 4  # two sessions at least: cookie and token each
+    leaks = [(where, [n for n in [*_needles(), *needles] if n in text]) for where, text in seen]
+    leaks = [(where, found) for where, found in leaks if found]
+    reliability.record("secret never shown by the watch (widget, rows, CLI text and JSON, logs)", tried=len(seen),
+                       survived=len(seen) - len(leaks), note="password, JSESSIONID values, CSRF tokens")
+    assert leaks == []
