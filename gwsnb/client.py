@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -41,7 +42,7 @@ from ._engine.bulk import (
 )
 from ._engine.correlate import Correlator
 from ._wire.cometd import CometdSession
-from ._wire.eventlog import DEFAULT_EVENT_LOG_SIZE, EventLog
+from ._wire.eventlog import DEFAULT_EVENT_LOG_BYTES, EventLog
 from ._wire.loop import LoopThread, LoopTimeout
 from ._wire.rest import RestSession, check_base_url
 from .batch import ChainedRecordBatch
@@ -72,6 +73,8 @@ __all__ = ["connect", "connect_async", "GwsClient", "Device"]
 LOGGER = logging.getLogger(__name__)
 #: the largest event log a client keeps (messages): beyond it the ring would be memory, not a log
 _MAX_EVENT_LOG_SIZE = 100_000_000
+#: the largest byte budget of an event log (64 GiB): a guard against a unit mistake, not a recommendation
+_MAX_EVENT_LOG_BYTES = 2**36
 #: extra seconds a blocking caller waits beyond the call's own timeout before giving up on the loop
 _BLOCKING_MARGIN = 5.0
 #: seconds closing may take on the client's loop (CometD disconnect, EndContactCenterSession)
@@ -114,14 +117,16 @@ class GwsClient(RecordOperations):
     operations (:mod:`gwsnb.operations`) raise :class:`~gwsnb.errors.WritesNotAllowedError` otherwise.
 
     Attributes: ``url``, ``username``, ``timeout`` (default per call), ``me`` (the ``user`` object of
-    ``GET /me``), ``devices`` (list of :class:`Device`), ``event_log`` (every CometD message received,
-    ``/meta`` included, in a bounded ring buffer; ``event_log.dropped`` counts overflow),
+    ``GET /me``), ``devices`` (list of :class:`Device`), ``event_log`` (the newest CometD messages received,
+    ``/meta`` included, kept raw within ``event_log_bytes``; ``event_log.dropped`` counts overflow; see
+    docs/engine.md),
     ``unmatched_events`` (notifications that matched no call).
     """
 
     def __init__(self, url: str, username: str, password: str, *, verify: bool | str = True,
                  timeout: float = 30.0, notifications_path: str = protocol.NOTIFICATIONS_PATH,
-                 start_session: bool = True, event_log_size: int = DEFAULT_EVENT_LOG_SIZE,
+                 start_session: bool = True, event_log_bytes: int = DEFAULT_EVENT_LOG_BYTES,
+                 event_log_size: int | None = None,
                  allow_writes: bool | None = None) -> None:
         self.url = check_base_url(url)
         if allow_writes is not None and not isinstance(allow_writes, bool):
@@ -140,11 +145,16 @@ class GwsClient(RecordOperations):
                                         "expected a path like '/notifications' or a full URL")
         self.notifications_url = (notifications_path if notifications_path.startswith("http")
                                   else self.url + notifications_path)
-        check_int("event_log_size", event_log_size, 1, _MAX_EVENT_LOG_SIZE)
+        check_int("event_log_bytes", event_log_bytes, 0, _MAX_EVENT_LOG_BYTES)
+        if event_log_size is not None:
+            check_int("event_log_size", event_log_size, 1, _MAX_EVENT_LOG_SIZE)
+            warnings.warn("gwsnb.connect(event_log_size=...) is deprecated: the event log is bounded in bytes, "
+                          "pass event_log_bytes= (event_log_size is still honoured, as a cap on the messages "
+                          "kept)", DeprecationWarning, stacklevel=3)
         self.start_session = start_session
         self.me: dict[str, Any] = {}
         self.devices: list[Device] = []
-        self.event_log = EventLog(event_log_size)
+        self.event_log = EventLog(event_log_bytes, max_messages=event_log_size)
         self._rest = RestSession(self.url, username, password, verify=verify, timeout=self.timeout)
         self._correlator = Correlator()
         # referenceIds of our own: a random prefix per client and a counter (no system call per call)
@@ -653,7 +663,8 @@ def _password(username: str, password: str | None) -> str:
 
 def connect(url: str, username: str, password: str | None = None, *, verify: bool | str = True,
             timeout: float = 30.0, notifications_path: str = protocol.NOTIFICATIONS_PATH,
-            start_session: bool = True, event_log_size: int = DEFAULT_EVENT_LOG_SIZE,
+            start_session: bool = True, event_log_bytes: int = DEFAULT_EVENT_LOG_BYTES,
+            event_log_size: int | None = None,
             allow_writes: bool | None = None) -> GwsClient:
     """Log in to GWS, start the contact-center session, open CometD and subscribe to ``/v2/me/outbound``.
 
@@ -663,6 +674,9 @@ def connect(url: str, username: str, password: str | None = None, *, verify: boo
     :param timeout: seconds for HTTP requests and the default per-call timeout
     :param notifications_path: CometD endpoint, relative to ``url`` (or a full URL)
     :param start_session: send StartContactCenterSession (and EndContactCenterSession on close)
+    :param event_log_bytes: byte budget of ``client.event_log``, the raw CometD messages kept for debugging
+        (default 32 MiB; the oldest are dropped and counted beyond it; 0 turns the log off)
+    :param event_log_size: deprecated (a cap on the messages kept; warns); use ``event_log_bytes``
     :param allow_writes: allow the record operations (complete, reschedule, do-not-call...), which change
         a live calling list; ``None`` (default) allows them only when ``GWS_ALLOW_WRITES=1``
     :raises InvalidParameterError: a bad argument.
@@ -671,12 +685,14 @@ def connect(url: str, username: str, password: str | None = None, *, verify: boo
     """
     return GwsClient(url, username, _password(username, password), verify=verify, timeout=timeout,
                      notifications_path=notifications_path, start_session=start_session,
-                     event_log_size=event_log_size, allow_writes=allow_writes)._open()
+                     event_log_bytes=event_log_bytes, event_log_size=event_log_size,
+                     allow_writes=allow_writes)._open()
 
 
 async def connect_async(url: str, username: str, password: str | None = None, *, verify: bool | str = True,
                         timeout: float = 30.0, notifications_path: str = protocol.NOTIFICATIONS_PATH,
-                        start_session: bool = True, event_log_size: int = DEFAULT_EVENT_LOG_SIZE,
+                        start_session: bool = True, event_log_bytes: int = DEFAULT_EVENT_LOG_BYTES,
+                        event_log_size: int | None = None,
                         allow_writes: bool | None = None) -> GwsClient:
     """The awaitable :func:`connect` (same parameters, client and errors): the caller's event loop keeps
     running while the client logs in and opens CometD on its own loop thread.
@@ -685,5 +701,6 @@ async def connect_async(url: str, username: str, password: str | None = None, *,
     """
     client = GwsClient(url, username, _password(username, password), verify=verify, timeout=timeout,
                        notifications_path=notifications_path, start_session=start_session,
-                       event_log_size=event_log_size, allow_writes=allow_writes)
+                       event_log_bytes=event_log_bytes, event_log_size=event_log_size,
+                     allow_writes=allow_writes)
     return await client._open_from_caller()

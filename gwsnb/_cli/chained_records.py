@@ -35,6 +35,9 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+#: the CLI's event log budget: nobody reads a CLI run's raw messages, so a small tail is enough (a notebook
+#: client keeps 32 MiB; see docs/engine.md, "Event log")
+CLI_EVENT_LOG_BYTES = 2**20
 
 #: which command-line option each validated field comes from, for argparse-style messages
 _OPTION = {
@@ -227,7 +230,8 @@ def _connect_and_run(args: argparse.Namespace, handles: list[int], password: str
 
     try:
         client = connect(args.url, args.user, password, verify=not args.insecure,
-                         timeout=args.timeout if args.timeout is not None else 30.0)
+                         timeout=args.timeout if args.timeout is not None else 30.0,
+                         event_log_bytes=CLI_EVENT_LOG_BYTES)
     except InvalidParameterError as exc:
         return _usage_error(args, exc)
     except GwsError as exc:

@@ -41,13 +41,13 @@ from .. import protocol
 from ..errors import TransportError, describe
 from ..results import Event
 from .credentials import Credentials
-from .eventlog import DEFAULT_EVENT_LOG_SIZE, EventLog
+from .eventlog import DEFAULT_EVENT_LOG_BYTES, DEFAULT_EVENT_LOG_SIZE, EventLog
 from .hygiene import INVALID_MESSAGE_KEY, MalformedBody, is_unknown_client, is_valid, parse_body
 from .reconnect import Advice, ReconnectPolicy
 
 # EventLog, DEFAULT_EVENT_LOG_SIZE, INVALID_MESSAGE_KEY and ReconnectPolicy are re-exported from the
 # modules that define them, for code written when they lived here
-__all__ = ["CometdSession", "DEFAULT_EVENT_LOG_SIZE", "EventLog", "INVALID_MESSAGE_KEY", "ReconnectPolicy"]
+__all__ = ["CometdSession", "DEFAULT_EVENT_LOG_BYTES", "DEFAULT_EVENT_LOG_SIZE", "EventLog", "INVALID_MESSAGE_KEY", "ReconnectPolicy"]
 
 LOGGER = logging.getLogger(__name__)
 
@@ -193,7 +193,7 @@ class CometdSession:
         messages, invalid = parse_body(raw)
         now = time.time()
         events = [Event(now, m) for m in messages]
-        self.event_log.extend(events)
+        self.event_log.add_raw(now, raw, len(events))  # raw: decoded only when the log is read
         if invalid:
             self.invalid_messages += invalid
             LOGGER.warning("CometD: %d received message(s) without a channel or not a JSON object; kept in "
