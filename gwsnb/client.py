@@ -40,7 +40,7 @@ from ._engine.bulk import (
     run_async,
     run_blocking,
 )
-from ._engine.correlate import Correlator
+from ._engine.correlate import Correlator, Resend
 from ._wire.cometd import CometdSession
 from ._wire.eventlog import DEFAULT_EVENT_LOG_BYTES, EventLog
 from ._wire.loop import LoopThread, LoopTimeout
@@ -51,6 +51,7 @@ from .errors import (
     GwsError,
     InvalidParameterError,
     NotificationTimeout,
+    OutcomeUnknownError,
     ServerUnavailableError,
     TransportError,
 )
@@ -77,6 +78,8 @@ _MAX_EVENT_LOG_SIZE = 100_000_000
 _MAX_EVENT_LOG_BYTES = 2**36
 #: extra seconds a blocking caller waits beyond the call's own timeout before giving up on the loop
 _BLOCKING_MARGIN = 5.0
+#: times one GetChainedRecord is sent again because its answer was lost with the CometD session
+MAX_RESENDS = 3
 #: seconds closing may take on the client's loop (CometD disconnect, EndContactCenterSession)
 _CLOSE_TIMEOUT = 15.0
 
@@ -213,6 +216,7 @@ class GwsClient(RecordOperations):
             headers=self._rest.csrf_headers, refresh=self._refresh_async, on_messages=self._correlator.feed,
             event_log=self.event_log, proxy=self._rest.proxy)
         self._cometd.threads_waiting = self._threads_waiting
+        self._cometd.on_new_session = self._on_new_session
         await self._cometd.open(self.timeout)
         self._rest.before_retry = self._wait_cometd_on_new_session
 
@@ -402,7 +406,8 @@ class GwsClient(RecordOperations):
                                        reference_id, timeout)
         if self._loop is None:
             raise TransportError("the client is not connected")
-        wait = (params.timeout or self.timeout) + _BLOCKING_MARGIN
+        # each resend after an outage starts a new deadline (see _get_chained_record)
+        wait = (params.timeout or self.timeout) * (MAX_RESENDS + 1) + _BLOCKING_MARGIN
         with self._blocked_lock:
             self._blocked += 1
         try:
@@ -441,12 +446,27 @@ class GwsClient(RecordOperations):
         """One GetChainedRecord on the client's loop: register, POST, await the correlator's verdict.
 
         Used by the bulk engine too (``BatchRun.call``): errors raised after sending carry ``.result`` and
-        ``.record_handle``; :class:`NotificationTimeout` when the deadline passes.
+        ``.record_handle``; :class:`NotificationTimeout` when the deadline passes.  A call whose answer can
+        no longer arrive because CometD came back on a new session (an outage, a restart, a re-login) is
+        sent again at once under a new referenceId, with a new deadline, at most :data:`MAX_RESENDS` times;
+        a late answer to the old referenceId is ignored (docs/engine.md, "Outages").
         """
+        reference_id = params.reference_id if params.reference_id is not None else self._next_reference()
+        resends = 0
+        while True:
+            try:
+                return await self._attempt(params, device_path, reference_id, resendable=resends < MAX_RESENDS)
+            except Resend:
+                resends += 1
+                reference_id = self._next_reference()
+                LOGGER.info("GetChainedRecord for handle %s: its answer was lost with the CometD session; "
+                            "sent again as %s", params.record_handle, reference_id)
+
+    async def _attempt(self, params: ChainedRecordParams, device_path: str, reference_id: str | int, *,
+                       resendable: bool) -> ChainedRecordResult:
         loop = asyncio.get_running_loop()
         timeout = params.timeout or self.timeout
         deadline = loop.time() + timeout
-        reference_id = params.reference_id if params.reference_id is not None else self._next_reference()
         handle = params.record_handle
         result = ChainedRecordResult(
             reference_id=str(reference_id), record_handle=handle, campaign_name=params.campaign_name,
@@ -454,13 +474,23 @@ class GwsClient(RecordOperations):
         future: asyncio.Future[ChainedRecordResult] = loop.create_future()
         # registered before the POST: notifications can arrive before the HTTP answer
         call = self._correlator.register(reference_id, handle, device_path, result, future)
-        answered = False
+        answered = resent = False
         try:
             async with timeout_at(deadline):
+                epoch, generation = self._session_epoch(), self._rest.generation
                 await self._rest.post(f"/me/outbound-records/{handle}", params.request_body(reference_id, device_path))
                 answered = True
                 result.timings.http_answered = time.time()
+                if resendable:
+                    # a new CometD session during the POST (not one the POST's own re-login waited for):
+                    # the answer may have been published to the old one
+                    if self._session_epoch() != epoch and self._rest.generation == generation:
+                        raise Resend()
+                    call.epoch = self._session_epoch()  # Correlator.session_lost resends it from now on
                 return await future
+        except Resend:
+            resent = True
+            raise
         except asyncio.TimeoutError:
             raise self._timeout_error(result, handle, timeout, answered) from None
         except GwsError as exc:
@@ -469,7 +499,25 @@ class GwsClient(RecordOperations):
         finally:
             if not future.done():
                 future.cancel()
-            self._correlator.discard(call)
+            if resent:
+                self._correlator.abandon(call)
+            else:
+                self._correlator.discard(call)
+
+    def _session_epoch(self) -> int:
+        return self._cometd.epoch if self._cometd is not None else 0
+
+    def _on_new_session(self, epoch: int) -> None:
+        """CometD subscribed a new client: what was published for the old one is lost.  GetChainedRecord
+        calls answered before are sent again (they only read); record operations fail, outcome unknown."""
+        resent = self._correlator.session_lost(epoch)
+        unknown = 0
+        if self._correlator.operations is not None:
+            unknown = self._correlator.operations.session_lost(epoch, lambda w: OutcomeUnknownError(
+                w.operation, reference_id=w.key, operation_result=w.result, record_handle=w.record_handle))
+        if resent or unknown:
+            LOGGER.warning("CometD: new session (%d): %d GetChainedRecord call(s) in flight sent again, %d record "
+                           "operation(s) failed with an unknown outcome", epoch, resent, unknown)
 
     def _next_reference(self) -> str:
         return f"{self._reference_prefix}{next(self._references)}"
