@@ -41,7 +41,7 @@ EXIT_INTERRUPTED = 130
 #: client keeps 32 MiB; see docs/engine.md, "Event log")
 CLI_EVENT_LOG_BYTES = 2**20
 #: results turned into CSV at a time (see _write_csv)
-CSV_SLICE = 5000
+CSV_SLICE = 1000
 
 #: which command-line option each validated field comes from, for argparse-style messages
 _OPTION = {
@@ -176,7 +176,7 @@ def _write(batch: ChainedRecordBatch, fmt: str, out: str | None) -> None:
 
 def _write_csv(batch: ChainedRecordBatch, stream: IO[str]) -> None:
     """The records as CSV, :data:`CSV_SLICE` results at a time: a frame of every record of a big run holds
-    all their dicts at once (50,000 handles: over 600 MiB), a slice a tenth of it.  Every slice has the
+    all their dicts at once (50,000 handles: over 600 MiB), a slice a small part of it.  Every slice has the
     columns of the whole run (the union, in records_frame's order, found from one record of each shape)."""
     from ..frames import readable, records_frame
 
