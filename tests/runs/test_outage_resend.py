@@ -128,3 +128,34 @@ def test_a_record_operation_in_flight_fails_with_an_unknown_outcome_and_is_sent_
     assert _posts(sb, f"POST /api/v2/me/outbound-records/{handle}") == 1
     assert ended - started >= OUTAGE_S  # it waited for the session to come back, not for its timeout...
     assert ended - back <= AFTER_RETURN_S  # ...and failed as soon as it could tell
+
+
+@pytest.mark.slow
+def test_a_call_in_flight_is_sent_again_after_a_re_login(bouncy: Sandbox) -> None:
+    """The server comes back without the HTTP session (as a restarted process would): the client logs in
+    again, CometD handshakes on the new session, and the call answered under the old one is sent again."""
+    sb = bouncy
+    handle = _heads(sb, 2)[1]
+    outcome: dict[str, Any] = {}
+    with gwsnb.connect(sb.url, sb.username, sb.password) as c:
+        sb.faults.outage_after_ack_s = OUTAGE_S
+
+        def call() -> None:
+            outcome["result"] = c.get_chained_record(handle, campaign_name=sb.campaign_name,
+                                                     application_id=sb.application_id)
+            outcome["ended"] = time.monotonic()
+
+        caller = threading.Thread(target=call, daemon=True)
+        caller.start()
+        _wait_for(lambda: not sb.running, 10.0, "the sandbox down")
+        assert sb.expire_http_sessions() >= 1  # while it is down: it comes back knowing no session
+        logins = sb.request_counts().get("GET /api/v2/me", 0)
+        caller.join(OUTAGE_S + 40)
+        assert not caller.is_alive()
+        assert sb.request_counts().get("GET /api/v2/me", 0) > logins  # it did log in again
+    back = _back_at(sb)
+    result = outcome["result"]
+    assert record_keys(result.records) == ChainIndex(sb).keys(handle)
+    sent = _bodies(sb, handle)
+    assert len(sent) == 2 and sent[0]["referenceId"] != sent[1]["referenceId"]
+    assert outcome["ended"] - back <= AFTER_RETURN_S
