@@ -2,7 +2,7 @@
 
 aiohttp asks its jar for the cookies of every request (``filter_cookies``: expiry, domain and path
 matching, a ``BaseCookie`` of ``Morsel`` objects) and builds the ``Cookie`` header from them: together about
-a tenth of the client's CPU per GetChainedRecord, for an answer that changes only when the server sets a
+8% of the client loop's time at 16 calls in flight (docs/engine.md), for an answer that changes only when the server sets a
 cookie (a login, a CometD handshake).  :class:`HeaderJar` keeps aiohttp's bookkeeping (every ``Set-Cookie``
 is stored as before) but answers aiohttp's per-request question with nothing; gwsnb sends the ``Cookie``
 header itself, computed by the same matching once per change of the jar and at least once a second (so an

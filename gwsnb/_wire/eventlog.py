@@ -2,14 +2,14 @@
 
 What is kept is what came off the wire: each long-poll answer's body as received (its JSON text), with its
 arrival time and message count, decoded into :class:`~gwsnb.results.Event` objects only when the log is
-read (:meth:`EventLog.snapshot`, iteration, ``events_frame()``).  A parsed message costs ten to twenty
+read (:meth:`EventLog.snapshot`, iteration, ``events_frame()``).  A parsed message costs about three
 times its JSON text in Python objects; the text costs its length, and keeping it costs the client no
 parsing (the body was parsed once, for the correlator).  Entries the client makes itself (the record
 operations' "sent" lines) are kept the same way, as the JSON text of a one-message array.
 
 Bodies are gathered in blocks; a block that reaches :data:`BLOCK_BYTES` of text is compressed at once
-(zlib level 1, about 20 times smaller for GWS notifications, some 20 µs of CPU per GetChainedRecord), so
-the memory a full log holds is a small fraction of its budget.
+(zlib level 1: the sandbox's notifications shrink about 18 times), so the memory a full log holds is a
+small fraction of its budget (figures: docs/engine.md, "Event log").
 
 The budget (``max_bytes``, :data:`DEFAULT_EVENT_LOG_BYTES` = 32 MiB) counts the JSON text kept (what
 reading the log will decode) plus :data:`ENTRY_OVERHEAD` per body; when it would be passed, the oldest
