@@ -393,6 +393,10 @@ class GwsClient(RecordOperations):
                            timeout: float | None = None) -> ChainedRecordResult:
         """Send GetChainedRecord and wait for the chain (blocking; safe in a running Jupyter kernel).
 
+        When CometD comes back on a new session while the call waits (a server outage or restart: GWS does
+        not replay what it published for the old one), the request is sent again at once under a new
+        referenceId, with a new deadline (docs/engine.md, "Outages").
+
         :param timeout: seconds until ChainedRecordsDataEnd (default: the client's ``timeout``)
         :raises InvalidParameterError: a bad parameter (nothing was sent); ``DeviceSelectionError`` when
             ``device_path`` is needed.
@@ -595,7 +599,9 @@ class GwsClient(RecordOperations):
 
         **Outages.**  When the server cannot be reached (connection refused or reset, HTTP 502/503/504,
         CometD disconnected), the whole run pauses instead of spending the handles' retries: it probes the
-        server with backoff, waits for the session and CometD to be back, and goes on; the progress bar
+        server about once a second, waits for the session and CometD to be back, and goes on; the calls
+        that were waiting for their notifications when CometD came back on a new session are sent again at
+        once, without spending a retry (docs/engine.md, "Outages"); the progress bar
         says it is waiting and for how long.  Past ``max_outage`` seconds it stops cleanly and raises
         :class:`~gwsnb.errors.ServerUnavailableError`, whose ``batch`` holds what was done (the handles
         not finished are in ``skipped``; a streamed run can be resumed).
