@@ -3,13 +3,12 @@
 1. Retained memory: a ``--retained``-handle run (default 5,000) kept in memory, with ``keep_events=True``
    (every raw event, the behaviour before lean batches) and lean (the default).  "Retained" is the
    Python memory freed when the batch is deleted (tracemalloc), divided by the handles, on a client
-   whose event log keeps one message (else the log, not the batch, would hold the events).  Target:
+   whose event log is off (else the log, not the batch, would hold the events).  Target:
    lean <= 2 KiB per handle (21.7 before, measured as RSS growth).
 2. A streamed run of ``--handles`` handles (default 200,000) to a Parquet dataset in a temporary folder:
    this process's RSS when a quarter, half and all of the handles are done (target: flat within 50 MiB).
-   The client's event log is a ring of ``--event-log-size`` messages (default: the client's default,
-   100,000, i.e. about 12,000 handles of the sandbox's list): it grows until it is full, so with the
-   default size the flatness shows from about 50,000 handles on; a smaller ring shows it on a short run.
+   The client's event log keeps ``--event-log-bytes`` of JSON text (default: the client's default,
+   32 MiB, held compressed: see docs/engine.md).
 3. The same handles run in memory (lean), right after, in the same process: handles/s of the streamed
    run over the in-memory one (target >= 0.9).
 
@@ -58,7 +57,7 @@ class RssAt:
 
 
 def retained_kib(url: str, handles: list[int], keep_events: bool) -> float:
-    with gwsnb.connect(url, USER, PASSWORD, event_log_size=1) as client:
+    with gwsnb.connect(url, USER, PASSWORD, event_log_bytes=0) as client:
         return _retained_kib(client, handles, keep_events)
 
 
@@ -107,8 +106,8 @@ def main() -> None:
     parser.add_argument("--handles", type=int, default=200_000, help="handles of the streamed run")
     parser.add_argument("--retained", type=int, default=5000, help="handles of the retained-memory runs")
     parser.add_argument("--sandbox", choices=("subprocess", "inprocess"), default="subprocess")
-    parser.add_argument("--event-log-size", type=int, default=None,
-                        help="the client's event log ring for the streamed and in-memory runs (default: the client's)")
+    parser.add_argument("--event-log-bytes", type=int, default=None,
+                        help="the client's event log budget for the streamed and in-memory runs (default: the client's)")
     args = parser.parse_args()
     biggest = max(args.handles, args.retained)
     chains = max(100, biggest // 2 + 50)  # ~2.3 records per chain: enough distinct handles
@@ -121,7 +120,7 @@ def main() -> None:
             raise SystemExit(f"the sandbox has only {len(handles)} handles")
         full = retained_kib(server.url, handles[:args.retained], keep_events=True)
         lean = retained_kib(server.url, handles[:args.retained], keep_events=False)
-        log = {} if args.event_log_size is None else {"event_log_size": args.event_log_size}
+        log = {} if args.event_log_bytes is None else {"event_log_bytes": args.event_log_bytes}
         with gwsnb.connect(server.url, USER, PASSWORD, **log) as client, tempfile.TemporaryDirectory() as tmp:
             client.get_chained_records(handles[:200], campaign_name=CAMPAIGN, application_id=APPLICATION_ID,
                                        progress=False)  # warm-up: connections, code paths, imports
@@ -133,8 +132,8 @@ def main() -> None:
     print(f"retained per handle, {args.retained} handles in memory: keep_events=True {full:.2f} KiB, "
           f"lean (default) {lean:.2f} KiB ({full / lean:.0f}x less; target <= 2 KiB)")
     marks = sorted(rss)
-    ring = args.event_log_size if args.event_log_size is not None else "default"
-    print(f"streamed run of {n} handles (event log ring: {ring}): RSS " + ", ".join(f"{rss[m] / MIB:.0f} MiB at {m}" for m in marks)
+    budget = args.event_log_bytes if args.event_log_bytes is not None else "default"
+    print(f"streamed run of {n} handles (event log budget: {budget}): RSS " + ", ".join(f"{rss[m] / MIB:.0f} MiB at {m}" for m in marks)
           + f"; growth from {marks[0]} to {marks[-1]}: {(rss[marks[-1]] - rss[marks[0]]) / MIB:+.1f} MiB "
           "(target: within 50 MiB)")
     print(f"handles/s: streamed {n / t_stream:.0f}, in memory {n / t_memory:.0f}, ratio "

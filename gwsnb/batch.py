@@ -11,7 +11,8 @@ the DataEnd, the paired user events' metrics, timings, attempts) but not the raw
 (``result.events`` is empty); :func:`lean_result` does the trimming.  A lean batch also keeps its results
 packed (:class:`ResultPacker`: a few hundred bytes per handle instead of a few KiB of Python dicts) and
 unpacks each one when it is read: ``batch.results`` is then a read-only sequence whose items are fresh
-objects at each access.  ``keep_events=True`` keeps everything, unpacked.  Lean and full batches of the
+objects at each access (a packed result keeps its user events whole).  ``keep_events=True`` keeps
+everything, unpacked.  Lean and full batches of the
 same run give the same frames.
 """
 
@@ -121,64 +122,119 @@ def lean_outcome(outcome: ChainedRecordResult | HandleFailure, *,
     return outcome
 
 
-class PackedResult:
-    """A lean :class:`~gwsnb.results.ChainedRecordResult` packed by a :class:`ResultPacker`: the handle,
-    the attempts, the record count and ``total_ms`` stay readable; the rest is one compressed blob."""
+class _Chunk:
+    """Up to :data:`CHUNK_RESULTS` packed results: their tuples while open, one compressed pickle once full."""
 
-    __slots__ = ("record_handle", "attempts", "record_count", "total_ms", "blob")
+    __slots__ = ("items", "blob", "zdict")
+
+    def __init__(self) -> None:
+        self.items: list[tuple[Any, ...]] | None = []
+        self.blob: bytes | None = None
+        self.zdict: bytes | None = None
+
+
+#: results pickled and compressed together: the cost of a compressor (and its preset dictionary) and of
+#: a pickle call is shared by this many (see docs/engine.md, "Concurrency and per-call cost")
+CHUNK_RESULTS = 64
+
+
+class PackedResult:
+    """A :class:`~gwsnb.results.ChainedRecordResult` packed by a :class:`ResultPacker`: the handle, the
+    attempts, the record count and ``total_ms`` stay readable; the rest is in a compressed chunk."""
+
+    __slots__ = ("record_handle", "attempts", "record_count", "total_ms", "chunk", "index")
 
     def __init__(self, record_handle: int, attempts: int, record_count: int, total_ms: float | None,
-                 blob: bytes) -> None:
+                 chunk: _Chunk, index: int) -> None:
         self.record_handle = record_handle
         self.attempts = attempts
         self.record_count = record_count
         self.total_ms = total_ms
-        self.blob = blob
+        self.chunk = chunk
+        self.index = index
 
 
 class ResultPacker:
-    """Packs the lean results of one run and unpacks them again.
+    """Packs the results of one run and unpacks them again.
 
-    A result is pickled and compressed with raw DEFLATE (:mod:`zlib`, level 1) against a preset
-    dictionary, the first result packed: the field names and the values shared by a calling list's
-    records (campaign, list, device, time zones) then cost almost nothing, and a handle of the sandbox's
-    default list takes a few hundred bytes instead of a few KiB of Python dicts.  The data never leaves
-    the process (pickle is not used on anything read from outside).  Pack on one thread (the client's
-    loop); unpack from any.
+    Results are gathered in chunks of :data:`CHUNK_RESULTS`; a full chunk is pickled at once and
+    compressed with raw DEFLATE (:mod:`zlib`, level 1) against a preset dictionary, the first chunk's
+    pickle: the field names and the values shared by a calling list's records (campaign, list, device,
+    time zones) then cost almost nothing, and a handle of the sandbox's default list takes a couple of
+    hundred bytes instead of a few KiB of Python dicts (figures: docs/engine.md).  The raw event list is not
+    kept (``result.events`` is empty), the user events are.  The data never leaves the process (pickle is
+    not used on anything read from outside).  Pack on one thread (the client's loop); unpack from any:
+    every unpacked result is a fresh object.
     """
 
     _WBITS = -15  # raw deflate: no header, no checksum
 
     def __init__(self) -> None:
         self._zdict: bytes | None = None
+        self._open = _Chunk()
 
     def pack(self, result: ChainedRecordResult) -> PackedResult:
         t = result.timings
-        payload = pickle.dumps(
-            (result.reference_id, result.campaign_name, result.application_id, result.device_path,
-             (t.sent, t.http_answered, t.first_event, t.data_end), result.records, result.end,
-             [(e.received_at, e.message) for e in result.user_events]), protocol=pickle.HIGHEST_PROTOCOL)
-        if self._zdict is None:
-            self._zdict = payload[-32768:]
-        packer = zlib.compressobj(1, zlib.DEFLATED, self._WBITS, 8, zlib.Z_DEFAULT_STRATEGY, self._zdict)
-        blob = packer.compress(payload) + packer.flush()
-        return PackedResult(result.record_handle, result.attempts, len(result.records), t.total_ms, blob)
+        chunk = self._open
+        items = chunk.items
+        assert items is not None
+        packed = PackedResult(result.record_handle, result.attempts, len(result.records), t.total_ms, chunk,
+                              len(items))
+        items.append((result.reference_id, result.campaign_name, result.application_id, result.device_path,
+                      (t.sent, t.http_answered, t.first_event, t.data_end), result.records, result.end,
+                      [(e.received_at, e.message) for e in result.user_events]))
+        if len(items) >= CHUNK_RESULTS:
+            self._seal(chunk)
+            self._open = _Chunk()
+        return packed
 
-    def unpack(self, packed: PackedResult) -> ChainedRecordResult:
-        assert self._zdict is not None
-        raw = zlib.decompressobj(self._WBITS, self._zdict).decompress(packed.blob)
-        reference_id, campaign, application_id, device, times, records, end, user_events = pickle.loads(raw)
+    def _seal(self, chunk: _Chunk) -> None:
+        payload = pickle.dumps(chunk.items, protocol=pickle.HIGHEST_PROTOCOL)
+        zdict = self._zdict
+        packer = (zlib.compressobj(1, zlib.DEFLATED, self._WBITS) if zdict is None else
+                  zlib.compressobj(1, zlib.DEFLATED, self._WBITS, 8, zlib.Z_DEFAULT_STRATEGY, zdict))
+        chunk.zdict = zdict
+        chunk.blob = packer.compress(payload) + packer.flush()
+        chunk.items = None  # after the blob is set: a reader finds one or the other
+        if zdict is None:
+            self._zdict = payload[-32768:]
+
+    def _items(self, chunk: _Chunk) -> list[tuple[Any, ...]]:
+        """A fresh copy of the chunk's result tuples."""
+        items = chunk.items
+        if items is not None:  # still open: a copy, so that nothing kept can be changed through it
+            return pickle.loads(pickle.dumps(list(items), protocol=pickle.HIGHEST_PROTOCOL))
+        assert chunk.blob is not None
+        unpacker = (zlib.decompressobj(self._WBITS) if chunk.zdict is None
+                    else zlib.decompressobj(self._WBITS, chunk.zdict))
+        return pickle.loads(unpacker.decompress(chunk.blob))
+
+    @staticmethod
+    def _result(packed: PackedResult, item: tuple[Any, ...]) -> ChainedRecordResult:
+        reference_id, campaign, application_id, device, times, records, end, user_events = item
         return ChainedRecordResult(
             reference_id=reference_id, record_handle=packed.record_handle, campaign_name=campaign,
             application_id=application_id, device_path=device, timings=CallTimings(*times), records=records,
             end=end, events=[], user_events=[Event(at, message) for at, message in user_events],
             attempts=packed.attempts)
 
+    def unpack(self, packed: PackedResult) -> ChainedRecordResult:
+        return self._result(packed, self._items(packed.chunk)[packed.index])
+
+    def unpack_many(self, packed: Iterable[PackedResult]) -> Iterable[ChainedRecordResult]:
+        """:meth:`unpack` of each, in order, decompressing each chunk once per run of neighbours."""
+        chunk: _Chunk | None = None
+        items: list[tuple[Any, ...]] = []
+        for p in packed:
+            if p.chunk is not chunk:
+                chunk, items = p.chunk, self._items(p.chunk)
+            yield self._result(p, items[p.index])
+
     def pack_outcome(self, outcome: ChainedRecordResult | HandleFailure) -> PackedResult | HandleFailure:
-        """A result packed (after :func:`lean_result`); a failure kept, its partial result made lean."""
+        """A result packed (its raw event list dropped); a failure kept, its partial result made lean."""
         if isinstance(outcome, HandleFailure):
             return lean_outcome(outcome)  # type: ignore[return-value]  # a HandleFailure stays one
-        return self.pack(lean_result(outcome))  # interned keys: pickle writes each key once
+        return self.pack(outcome)
 
 
 class PackedResults(Sequence[ChainedRecordResult]):
@@ -194,12 +250,11 @@ class PackedResults(Sequence[ChainedRecordResult]):
 
     def __getitem__(self, index: Any) -> Any:
         if isinstance(index, slice):
-            return [self._packer.unpack(p) for p in self._items[index]]
+            return list(self._packer.unpack_many(self._items[index]))
         return self._packer.unpack(self._items[index])
 
     def __iter__(self) -> Any:
-        unpack = self._packer.unpack
-        return (unpack(p) for p in self._items)
+        return iter(self._packer.unpack_many(self._items))
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Sequence) and not isinstance(other, str):

@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -40,10 +41,10 @@ from ._engine.bulk import (
     run_blocking,
 )
 from ._engine.clock import ClockEstimator, ClockOffset, DateHeaderClock, generated_ms
-from ._engine.correlate import Correlator
+from ._engine.correlate import Correlator, Resend
 from ._engine.watch import OwnReferences
 from ._wire.cometd import CometdSession
-from ._wire.eventlog import DEFAULT_EVENT_LOG_SIZE, EventLog
+from ._wire.eventlog import DEFAULT_EVENT_LOG_BYTES, EventLog
 from ._wire.loop import LoopThread, LoopTimeout
 from ._wire.rest import RestSession, check_base_url
 from .batch import ChainedRecordBatch
@@ -52,6 +53,7 @@ from .errors import (
     GwsError,
     InvalidParameterError,
     NotificationTimeout,
+    OutcomeUnknownError,
     ServerUnavailableError,
     TransportError,
 )
@@ -75,8 +77,12 @@ __all__ = ["connect", "connect_async", "GwsClient", "Device"]
 LOGGER = logging.getLogger(__name__)
 #: the largest event log a client keeps (messages): beyond it the ring would be memory, not a log
 _MAX_EVENT_LOG_SIZE = 100_000_000
+#: the largest byte budget of an event log (64 GiB): a guard against a unit mistake, not a recommendation
+_MAX_EVENT_LOG_BYTES = 2**36
 #: extra seconds a blocking caller waits beyond the call's own timeout before giving up on the loop
 _BLOCKING_MARGIN = 5.0
+#: times one GetChainedRecord is sent again because its answer was lost with the CometD session
+MAX_RESENDS = 3
 #: seconds closing may take on the client's loop (CometD disconnect, EndContactCenterSession)
 _CLOSE_TIMEOUT = 15.0
 
@@ -117,14 +123,16 @@ class GwsClient(RecordOperations):
     operations (:mod:`gwsnb.operations`) raise :class:`~gwsnb.errors.WritesNotAllowedError` otherwise.
 
     Attributes: ``url``, ``username``, ``timeout`` (default per call), ``me`` (the ``user`` object of
-    ``GET /me``), ``devices`` (list of :class:`Device`), ``event_log`` (every CometD message received,
-    ``/meta`` included, in a bounded ring buffer; ``event_log.dropped`` counts overflow),
+    ``GET /me``), ``devices`` (list of :class:`Device`), ``event_log`` (the newest CometD messages received,
+    ``/meta`` included, kept raw within ``event_log_bytes``; ``event_log.dropped`` counts overflow; see
+    docs/engine.md),
     ``unmatched_events`` (notifications that matched no call).
     """
 
     def __init__(self, url: str, username: str, password: str, *, verify: bool | str = True,
                  timeout: float = 30.0, notifications_path: str = protocol.NOTIFICATIONS_PATH,
-                 start_session: bool = True, event_log_size: int = DEFAULT_EVENT_LOG_SIZE,
+                 start_session: bool = True, event_log_bytes: int = DEFAULT_EVENT_LOG_BYTES,
+                 event_log_size: int | None = None,
                  allow_writes: bool | None = None) -> None:
         self.url = check_base_url(url)
         if allow_writes is not None and not isinstance(allow_writes, bool):
@@ -143,11 +151,16 @@ class GwsClient(RecordOperations):
                                         "expected a path like '/notifications' or a full URL")
         self.notifications_url = (notifications_path if notifications_path.startswith("http")
                                   else self.url + notifications_path)
-        check_int("event_log_size", event_log_size, 1, _MAX_EVENT_LOG_SIZE)
+        check_int("event_log_bytes", event_log_bytes, 0, _MAX_EVENT_LOG_BYTES)
+        if event_log_size is not None:
+            check_int("event_log_size", event_log_size, 1, _MAX_EVENT_LOG_SIZE)
+            warnings.warn("gwsnb.connect(event_log_size=...) is deprecated: the event log is bounded in bytes, "
+                          "pass event_log_bytes= (event_log_size is still honoured, as a cap on the messages "
+                          "kept)", DeprecationWarning, stacklevel=3)
         self.start_session = start_session
         self.me: dict[str, Any] = {}
         self.devices: list[Device] = []
-        self.event_log = EventLog(event_log_size)
+        self.event_log = EventLog(event_log_bytes, max_messages=event_log_size)
         self._rest = RestSession(self.url, username, password, verify=verify, timeout=self.timeout)
         self._correlator = Correlator()
         # referenceIds of our own: a random prefix per client and a counter (no system call per call)
@@ -212,6 +225,7 @@ class GwsClient(RecordOperations):
             headers=self._rest.csrf_headers, refresh=self._refresh_async, on_messages=self._correlator.feed,
             event_log=self.event_log, proxy=self._rest.proxy)
         self._cometd.threads_waiting = self._threads_waiting
+        self._cometd.on_new_session = self._on_new_session
         await self._cometd.open(self.timeout)
         self._rest.before_retry = self._wait_cometd_on_new_session
 
@@ -417,6 +431,10 @@ class GwsClient(RecordOperations):
                            timeout: float | None = None) -> ChainedRecordResult:
         """Send GetChainedRecord and wait for the chain (blocking; safe in a running Jupyter kernel).
 
+        When CometD comes back on a new session while the call waits (a server outage or restart: GWS does
+        not replay what it published for the old one), the request is sent again at once under a new
+        referenceId, with a new deadline (docs/engine.md, "Outages").
+
         :param timeout: seconds until ChainedRecordsDataEnd (default: the client's ``timeout``)
         :raises InvalidParameterError: a bad parameter (nothing was sent); ``DeviceSelectionError`` when
             ``device_path`` is needed.
@@ -430,7 +448,8 @@ class GwsClient(RecordOperations):
                                        reference_id, timeout)
         if self._loop is None:
             raise TransportError("the client is not connected")
-        wait = (params.timeout or self.timeout) + _BLOCKING_MARGIN
+        # each resend after an outage starts a new deadline (see _get_chained_record)
+        wait = (params.timeout or self.timeout) * (MAX_RESENDS + 1) + _BLOCKING_MARGIN
         with self._blocked_lock:
             self._blocked += 1
         try:
@@ -469,12 +488,27 @@ class GwsClient(RecordOperations):
         """One GetChainedRecord on the client's loop: register, POST, await the correlator's verdict.
 
         Used by the bulk engine too (``BatchRun.call``): errors raised after sending carry ``.result`` and
-        ``.record_handle``; :class:`NotificationTimeout` when the deadline passes.
+        ``.record_handle``; :class:`NotificationTimeout` when the deadline passes.  A call whose answer can
+        no longer arrive because CometD came back on a new session (an outage, a restart, a re-login) is
+        sent again at once under a new referenceId, with a new deadline, at most :data:`MAX_RESENDS` times;
+        a late answer to the old referenceId is ignored (docs/engine.md, "Outages").
         """
+        reference_id = params.reference_id if params.reference_id is not None else self._next_reference()
+        resends = 0
+        while True:
+            try:
+                return await self._attempt(params, device_path, reference_id, resendable=resends < MAX_RESENDS)
+            except Resend:
+                resends += 1
+                reference_id = self._next_reference()
+                LOGGER.info("GetChainedRecord for handle %s: its answer was lost with the CometD session; "
+                            "sent again as %s", params.record_handle, reference_id)
+
+    async def _attempt(self, params: ChainedRecordParams, device_path: str, reference_id: str | int, *,
+                       resendable: bool) -> ChainedRecordResult:
         loop = asyncio.get_running_loop()
         timeout = params.timeout or self.timeout
         deadline = loop.time() + timeout
-        reference_id = params.reference_id if params.reference_id is not None else self._next_reference()
         handle = params.record_handle
         result = ChainedRecordResult(
             reference_id=str(reference_id), record_handle=handle, campaign_name=params.campaign_name,
@@ -484,13 +518,23 @@ class GwsClient(RecordOperations):
         call = self._correlator.register(reference_id, handle, device_path, result, future)
         if params.reference_id is not None:
             self._own_references.add(reference_id)
-        answered = False
+        answered = resent = False
         try:
             async with timeout_at(deadline):
+                epoch, generation = self._session_epoch(), self._rest.generation
                 await self._rest.post(f"/me/outbound-records/{handle}", params.request_body(reference_id, device_path))
                 answered = True
                 result.timings.http_answered = time.time()
+                if resendable:
+                    # a new CometD session during the POST (not one the POST's own re-login waited for):
+                    # the answer may have been published to the old one
+                    if self._session_epoch() != epoch and self._rest.generation == generation:
+                        raise Resend()
+                    call.epoch = self._session_epoch()  # Correlator.session_lost resends it from now on
                 return await future
+        except Resend:
+            resent = True
+            raise
         except asyncio.TimeoutError:
             raise self._timeout_error(result, handle, timeout, answered) from None
         except GwsError as exc:
@@ -499,7 +543,10 @@ class GwsClient(RecordOperations):
         finally:
             if not future.done():
                 future.cancel()
-            self._correlator.discard(call)
+            if resent:
+                self._correlator.abandon(call)
+            else:
+                self._correlator.discard(call)
             if result.user_events:
                 self._feed_clock(result)
 
@@ -510,6 +557,21 @@ class GwsClient(RecordOperations):
             generated = generated_ms(event.message)
             if generated is not None:
                 add(sent, event.received_at, generated)
+
+    def _session_epoch(self) -> int:
+        return self._cometd.epoch if self._cometd is not None else 0
+
+    def _on_new_session(self, epoch: int) -> None:
+        """CometD subscribed a new client: what was published for the old one is lost.  GetChainedRecord
+        calls answered before are sent again (they only read); record operations fail, outcome unknown."""
+        resent = self._correlator.session_lost(epoch)
+        unknown = 0
+        if self._correlator.operations is not None:
+            unknown = self._correlator.operations.session_lost(epoch, lambda w: OutcomeUnknownError(
+                w.operation, reference_id=w.key, operation_result=w.result, record_handle=w.record_handle))
+        if resent or unknown:
+            LOGGER.warning("CometD: new session (%d): %d GetChainedRecord call(s) in flight sent again, %d record "
+                           "operation(s) failed with an unknown outcome", epoch, resent, unknown)
 
     def _next_reference(self) -> str:
         return f"{self._reference_prefix}{next(self._references)}"
@@ -587,7 +649,9 @@ class GwsClient(RecordOperations):
 
         **Outages.**  When the server cannot be reached (connection refused or reset, HTTP 502/503/504,
         CometD disconnected), the whole run pauses instead of spending the handles' retries: it probes the
-        server with backoff, waits for the session and CometD to be back, and goes on; the progress bar
+        server about once a second, waits for the session and CometD to be back, and goes on; the calls
+        that were waiting for their notifications when CometD came back on a new session are sent again at
+        once, without spending a retry (docs/engine.md, "Outages"); the progress bar
         says it is waiting and for how long.  Past ``max_outage`` seconds it stops cleanly and raises
         :class:`~gwsnb.errors.ServerUnavailableError`, whose ``batch`` holds what was done (the handles
         not finished are in ``skipped``; a streamed run can be resumed).
@@ -703,7 +767,8 @@ def _password(username: str, password: str | None) -> str:
 
 def connect(url: str, username: str, password: str | None = None, *, verify: bool | str = True,
             timeout: float = 30.0, notifications_path: str = protocol.NOTIFICATIONS_PATH,
-            start_session: bool = True, event_log_size: int = DEFAULT_EVENT_LOG_SIZE,
+            start_session: bool = True, event_log_bytes: int = DEFAULT_EVENT_LOG_BYTES,
+            event_log_size: int | None = None,
             allow_writes: bool | None = None) -> GwsClient:
     """Log in to GWS, start the contact-center session, open CometD and subscribe to ``/v2/me/outbound``.
 
@@ -713,6 +778,9 @@ def connect(url: str, username: str, password: str | None = None, *, verify: boo
     :param timeout: seconds for HTTP requests and the default per-call timeout
     :param notifications_path: CometD endpoint, relative to ``url`` (or a full URL)
     :param start_session: send StartContactCenterSession (and EndContactCenterSession on close)
+    :param event_log_bytes: byte budget of ``client.event_log``, the raw CometD messages kept for debugging
+        (default 32 MiB; the oldest are dropped and counted beyond it; 0 turns the log off)
+    :param event_log_size: deprecated (a cap on the messages kept; warns); use ``event_log_bytes``
     :param allow_writes: allow the record operations (complete, reschedule, do-not-call...), which change
         a live calling list; ``None`` (default) allows them only when ``GWS_ALLOW_WRITES=1``
     :raises InvalidParameterError: a bad argument.
@@ -721,12 +789,14 @@ def connect(url: str, username: str, password: str | None = None, *, verify: boo
     """
     return GwsClient(url, username, _password(username, password), verify=verify, timeout=timeout,
                      notifications_path=notifications_path, start_session=start_session,
-                     event_log_size=event_log_size, allow_writes=allow_writes)._open()
+                     event_log_bytes=event_log_bytes, event_log_size=event_log_size,
+                     allow_writes=allow_writes)._open()
 
 
 async def connect_async(url: str, username: str, password: str | None = None, *, verify: bool | str = True,
                         timeout: float = 30.0, notifications_path: str = protocol.NOTIFICATIONS_PATH,
-                        start_session: bool = True, event_log_size: int = DEFAULT_EVENT_LOG_SIZE,
+                        start_session: bool = True, event_log_bytes: int = DEFAULT_EVENT_LOG_BYTES,
+                        event_log_size: int | None = None,
                         allow_writes: bool | None = None) -> GwsClient:
     """The awaitable :func:`connect` (same parameters, client and errors): the caller's event loop keeps
     running while the client logs in and opens CometD on its own loop thread.
@@ -735,5 +805,6 @@ async def connect_async(url: str, username: str, password: str | None = None, *,
     """
     client = GwsClient(url, username, _password(username, password), verify=verify, timeout=timeout,
                        notifications_path=notifications_path, start_session=start_session,
-                       event_log_size=event_log_size, allow_writes=allow_writes)
+                       event_log_bytes=event_log_bytes, event_log_size=event_log_size,
+                     allow_writes=allow_writes)
     return await client._open_from_caller()

@@ -27,6 +27,8 @@
     ├── ChainedRecordError                   the asynchronous ``Error`` notification (.error_code,
     │   │                                    .error_message)
     │   └── RecordOperationError             ... answering a record operation (.operation, .operation_result)
+    ├── OutcomeUnknownError                  a record operation in flight when the server's session was lost
+    │                                        (outage, restart): it may or may not have been applied; never resent
     ├── WritesNotAllowedError                a record operation on a client connected without allow_writes
     └── NotificationTimeout (TimeoutError)   ChainedRecordsDataEnd did not arrive within the timeout
 
@@ -70,6 +72,7 @@ __all__ = [
     "ServerUnavailableError",
     "ChainedRecordError",
     "RecordOperationError",
+    "OutcomeUnknownError",
     "WritesNotAllowedError",
     "NotificationTimeout",
     "status_error",
@@ -292,6 +295,29 @@ class RecordOperationError(ChainedRecordError):
             text += f" errorMessage={error_message!r}"
         self.args = (text,)
         self.operation = operation
+        self.operation_result = operation_result
+
+
+class OutcomeUnknownError(GwsError):
+    """A record operation was acknowledged (HTTP statusCode 0), then the server's CometD session was lost
+    (an outage, a restart, a re-login) before its acknowledgement notification came: GWS does not replay
+    notifications to a new session, so whether the operation was applied cannot be known from here.
+
+    gwsnb never resends a record operation (a resent CompleteRecord may act twice): check the record
+    (``get_chained_record``) and decide.  ``operation`` is the operationName, ``reference_id`` the
+    referenceId sent, ``operation_result`` the :class:`~gwsnb.results.OperationResult` with what arrived.
+    See docs/engine.md ("Outages").
+    """
+
+    def __init__(self, operation: str, *, reference_id: str | None = None, operation_result: Any = None,
+                 record_handle: int | None = None) -> None:
+        target = f" for record handle {record_handle}" if record_handle is not None else ""
+        super().__init__(f"{operation}{target}: the outcome is unknown: the server acknowledged the request, "
+                         "then its notification session was lost (outage or restart) before the "
+                         "acknowledgement notification came; it may or may not have been applied and gwsnb "
+                         "does not resend it: check the record", record_handle=record_handle)
+        self.operation = operation
+        self.reference_id = reference_id
         self.operation_result = operation_result
 
 

@@ -15,7 +15,9 @@ awaitable ``*_async`` twin.  Each one
    twice): a request the server *refused* (CSRF, session expired) changed nothing and is sent again once
    after a new login, as every POST of the client is;
 5. waits for the notification with its referenceId and returns an :class:`OperationResult`, or raises
-   :class:`~gwsnb.errors.RecordOperationError` for the ``Error`` notification.
+   :class:`~gwsnb.errors.RecordOperationError` for the ``Error`` notification, or
+   :class:`~gwsnb.errors.OutcomeUnknownError` when CometD came back on a new session (an outage, a
+   restart) after the POST was answered and before the acknowledgement came (docs/engine.md, "Outages").
 """
 
 from __future__ import annotations
@@ -61,6 +63,8 @@ class RecordOperations:
 
         def _prepare(self, record_handle: Any, campaign_name: Any, application_id: Any, device_path: Any,
                      reference_id: Any, timeout: Any) -> tuple[ChainedRecordParams, str]: ...
+
+        def _session_epoch(self) -> int: ...
 
     # --- the operations -------------------------------------------------------------------------
     def start_preview_session(self, *, campaign_name: str, application_id: int, device_path: str | None = None,
@@ -297,6 +301,8 @@ class RecordOperations:
             self._log_sent(params.path, body)
             result.timings.sent = time.time()
             await self._send_once(params, body, max(deadline - loop.time(), 0.001), result)
+            # from now on a new CometD session fails it with OutcomeUnknownError (never resent)
+            waiter.epoch = self._session_epoch()
             try:
                 return await asyncio.wait_for(asyncio.shield(future), max(deadline - loop.time(), 0.001))
             except asyncio.TimeoutError:

@@ -60,7 +60,7 @@ TABLES = ("records", "metrics", "calls")
 RUN_FILE = "_run.json"
 STATE_FILE = "_state.json"
 #: a part is written every this many finished handles ...
-PART_HANDLES = 2000
+PART_HANDLES = 500  # small parts keep a streamed run under 200 MiB of RSS (docs/engine.md)
 #: ... or this many seconds, whichever comes first
 PART_SECONDS = 30.0
 _LISTED = 10

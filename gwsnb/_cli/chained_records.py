@@ -13,6 +13,7 @@ stdin when stdin is not a terminal); it is never printed.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import getpass
 import io
 import os
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from ..batch import ChainedRecordBatch
+    from ..results import ChainedRecordResult
 
 __all__ = ["add_chained_records", "run_chained_records"]
 
@@ -35,6 +37,11 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+#: the CLI's event log budget: nobody reads a CLI run's raw messages, so a small tail is enough (a notebook
+#: client keeps 32 MiB; see docs/engine.md, "Event log")
+CLI_EVENT_LOG_BYTES = 2**20
+#: results turned into CSV at a time (see _write_csv)
+CSV_SLICE = 1000
 
 #: which command-line option each validated field comes from, for argparse-style messages
 _OPTION = {
@@ -150,6 +157,14 @@ def _write(batch: ChainedRecordBatch, fmt: str, out: str | None) -> None:
         assert out is not None
         batch.to_parquet(out)
         return
+    if fmt == "csv":
+        if out is None:
+            _write_csv(batch, sys.stdout)
+            sys.stdout.flush()
+        else:
+            with open(out, "w", encoding="utf-8", newline="") as f:
+                _write_csv(batch, f)
+        return
     text = _text(batch.records_frame(), fmt)
     if out is None:
         sys.stdout.write(text)
@@ -157,6 +172,27 @@ def _write(batch: ChainedRecordBatch, fmt: str, out: str | None) -> None:
     else:
         with open(out, "w", encoding="utf-8", newline="") as f:
             f.write(text)
+
+
+def _write_csv(batch: ChainedRecordBatch, stream: IO[str]) -> None:
+    """The records as CSV, :data:`CSV_SLICE` results at a time: a frame of every record of a big run holds
+    all their dicts at once (50,000 handles: over 600 MiB), a slice a small part of it.  Every slice has the
+    columns of the whole run (the union, in records_frame's order, found from one record of each shape)."""
+    from ..frames import readable, records_frame
+
+    results = batch.results
+    shapes: dict[tuple[frozenset[str], frozenset[str]], ChainedRecordResult] = {}
+    for result in results:
+        for record in result.records:
+            user_data = record.get("userData") if isinstance(record, dict) else None
+            shape = (frozenset(record) if isinstance(record, dict) else frozenset(),
+                     frozenset(user_data) if isinstance(user_data, dict) else frozenset())
+            if shape not in shapes:
+                shapes[shape] = dataclasses.replace(result, records=[record], events=[], user_events=[])
+    columns = list(records_frame(list(shapes.values())).columns)
+    for start in range(0, max(len(results), 1), CSV_SLICE):
+        frame = records_frame(results[start:start + CSV_SLICE]).reindex(columns=columns)
+        readable(frame).to_csv(stream, index=False, header=start == 0)
 
 
 def _report(batch: ChainedRecordBatch, stream: IO[str]) -> None:
@@ -227,7 +263,8 @@ def _connect_and_run(args: argparse.Namespace, handles: list[int], password: str
 
     try:
         client = connect(args.url, args.user, password, verify=not args.insecure,
-                         timeout=args.timeout if args.timeout is not None else 30.0)
+                         timeout=args.timeout if args.timeout is not None else 30.0,
+                         event_log_bytes=CLI_EVENT_LOG_BYTES)
     except InvalidParameterError as exc:
         return _usage_error(args, exc)
     except GwsError as exc:

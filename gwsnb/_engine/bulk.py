@@ -60,7 +60,7 @@ RETRIABLE = (NotificationTimeout, TransportError)
 MAX_OUTAGE_S = 600.0
 #: seconds between probes of an unreachable server: doubled from the base up to the cap
 PROBE_BASE_S = 0.5
-PROBE_CAP_S = 5.0
+PROBE_CAP_S = 1.0  # an anonymous GET a second costs a server nothing; the run resumes within 1 s of its return
 #: seconds one probe may take
 PROBE_TIMEOUT_S = 10.0
 #: HTTP statuses of a gateway or server that is down or restarting

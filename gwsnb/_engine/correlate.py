@@ -54,7 +54,7 @@ from ..errors import ChainedRecordError, InvalidParameterError
 from ..results import ChainedRecordResult, Event
 from .operation_waiters import OperationWaiters
 
-__all__ = ["Call", "Correlator"]
+__all__ = ["Call", "Correlator", "Resend"]
 
 LOGGER = logging.getLogger(__name__)
 _LINGER = 256
@@ -63,6 +63,11 @@ _KNOWN_KINDS = (protocol.CHAINED_RECORD, protocol.CHAINED_RECORDS_DATA_END, prot
 
 Key = tuple[str, str]
 T = TypeVar("T", bound="_Keyed")
+
+
+class Resend(Exception):
+    """Set on a call's future when its answer can no longer arrive (a new CometD session): the caller
+    sends the request again under a new referenceId.  Never leaves the client."""
 
 
 def _device_id(device_path: str | None) -> str | None:
@@ -167,6 +172,8 @@ class Call:
     awaiting_end_event: bool = False
     #: the highest chain_n of the records so far (a record without one counts as 0)
     max_chain_n: int | None = None
+    #: the CometD session epoch the POST was answered under (None until answered; see session_lost)
+    epoch: int | None = None
     expectations: list[_Expectation] = field(default_factory=list)
 
 
@@ -258,6 +265,25 @@ class Correlator:
             while len(self._linger) > _LINGER:
                 _, old = self._linger.popitem(last=False)
                 self._drop_expectations(old)
+
+    def abandon(self, call: Call) -> None:
+        """Forget a call that is sent again under a new referenceId: a late answer to this one is counted
+        as unmatched (it does not latch ``reorder_seen`` as a message after a finished call does)."""
+        if self._calls.get(call.key) is call:
+            del self._calls[call.key]
+        self._drop_expectations(call)
+        if call.settling is not None:
+            call.settling.cancel()
+            call.settling = None
+
+    def session_lost(self, epoch: int) -> int:
+        """A new CometD session (``epoch``) is subscribed: every call answered under an older one and not
+        ended yet can no longer get its notifications; its future gets :class:`Resend`.  Returns how many."""
+        stale = [call for call in self._calls.values()
+                 if call.epoch is not None and call.epoch < epoch and not call.done and not call.future.done()]
+        for call in stale:
+            call.future.set_exception(Resend())
+        return len(stale)
 
     def fail_all(self, error_factory: Any) -> None:
         """Fail every call in flight (the client is closing)."""

@@ -76,6 +76,8 @@ class Waiter:
     errored: bool = False  # ended by an Error: no user event follows one
     timer: asyncio.TimerHandle | None = None
     user_events: set[str] = field(default_factory=set)
+    #: the CometD session epoch the POST was answered under (None until answered)
+    epoch: int | None = None
 
     def handle(self) -> Any:
         """The record handle the user event names: the request's, or the one the acknowledgement gave."""
@@ -129,6 +131,16 @@ class OperationWaiters:
             self._linger[waiter.key] = waiter
             while len(self._linger) > _LINGER:
                 self._linger.popitem(last=False)
+
+    def session_lost(self, epoch: int, error_factory: Any) -> int:
+        """A new CometD session (``epoch``): every operation answered under an older one whose
+        acknowledgement has not come fails with ``error_factory(waiter)`` (its outcome is unknown: a record
+        operation is never resent).  Returns how many."""
+        stale = [w for w in self._waiting.values()
+                 if w.epoch is not None and w.epoch < epoch and not w.ended and not w.future.done()]
+        for waiter in stale:
+            waiter.future.set_exception(error_factory(waiter))
+        return len(stale)
 
     def fail_all(self, error_factory: Any) -> None:
         for waiter in list(self._waiting.values()):

@@ -22,7 +22,8 @@ Protocol rules (see docs/cometd.md): the first ``/meta/connect`` after each hand
 and re-subscription; ``reconnect: "none"`` reopens the session from scratch under the same pacing.  A
 long-poll unanswered within 1.2 × the advised timeout marks the session ``unresponsive`` (counted in
 :attr:`CometdSession.unanswered_polls`, one warning per outage).  Messages published while disconnected
-are lost (Bayeux has no replay): a call waiting for them ends by its own timeout.
+are lost (Bayeux has no replay): :attr:`CometdSession.epoch` counts the CometD clients subscribed, and the
+client resends the GetChainedRecord calls answered under an older one (docs/engine.md, "Outages").
 """
 
 from __future__ import annotations
@@ -42,14 +43,14 @@ from .. import protocol
 from ..errors import TransportError, describe
 from ..results import Event
 from .credentials import Credentials
-from .eventlog import DEFAULT_EVENT_LOG_SIZE, EventLog
+from .eventlog import DEFAULT_EVENT_LOG_BYTES, DEFAULT_EVENT_LOG_SIZE, EventLog
 from .hygiene import INVALID_MESSAGE_KEY, MalformedBody, is_unknown_client, is_valid, parse_body
 from .reconnect import Advice, ReconnectPolicy
 
 # EventLog, DEFAULT_EVENT_LOG_SIZE, INVALID_MESSAGE_KEY and ReconnectPolicy are re-exported from the
 # modules that define them, for code written when they lived here
-__all__ = ["CometdSession", "ConnectReport", "DEFAULT_EVENT_LOG_SIZE", "EventLog", "INVALID_MESSAGE_KEY",
-           "ReconnectPolicy", "SessionObserver"]
+__all__ = ["CometdSession", "ConnectReport", "DEFAULT_EVENT_LOG_BYTES", "DEFAULT_EVENT_LOG_SIZE", "EventLog",
+           "INVALID_MESSAGE_KEY", "ReconnectPolicy", "SessionObserver"]
 
 LOGGER = logging.getLogger(__name__)
 
@@ -57,6 +58,9 @@ LOGGER = logging.getLogger(__name__)
 REQUEST_TIMEOUT_S = 10.0
 #: least pause after a network error (a refused connection fails at once)
 NETWORK_PAUSE_S = 0.1
+#: most backoff between attempts while the server cannot be reached at all (refused, reset): such an
+#: attempt costs the server nothing, and the session is back within this long of the server's return
+NETWORK_BACKOFF_CAP_S = 1.0
 #: least pause before reopening after ``reconnect: "none"``
 REOPEN_PAUSE_S = 1.0
 #: pause before the next long-poll after an answer, while a blocking caller waits (see ``_step``)
@@ -157,6 +161,14 @@ class CometdSession:
         self.down_since: float | None = None
         #: called with every received batch and every finished connect (see :class:`SessionObserver`)
         self.observers: list[SessionObserver] = []
+        #: bumped each time a new CometD client (a handshake, a new clientId) is subscribed: what the
+        #: server published for an older one is lost (Bayeux has no replay)
+        self.epoch = 0
+        #: called on the loop with the new :attr:`epoch` when it is bumped (see docs/engine.md, "Outages")
+        self.on_new_session: Callable[[int], None] = lambda epoch: None
+        self._new_client = False
+        #: the last failures were network errors (the server unreachable), not refusals
+        self._network_streak = False
 
     @property
     def http_session(self) -> aiohttp.ClientSession | None:
@@ -182,6 +194,7 @@ class CometdSession:
         if self._state == "unresponsive" and self.down_since is not None:
             LOGGER.warning("CometD: %s answers again after %.1f s", self.url, time.monotonic() - self.down_since)
         self._state = "connected"
+        self._network_streak = False
         self.down_since = None
         self.connected.set()
 
@@ -232,7 +245,7 @@ class CometdSession:
         messages, invalid = parse_body(raw)
         now = time.time()
         events = [Event(now, m) for m in messages]
-        self.event_log.extend(events)
+        self.event_log.add_raw(now, raw, len(events))  # raw: decoded only when the log is read
         if invalid:
             self.invalid_messages += invalid
             LOGGER.warning("CometD: %d received message(s) without a channel or not a JSON object; kept in "
@@ -276,6 +289,7 @@ class CometdSession:
             raise _Refused("handshake reply without a clientId")
         self.client_id = client_id
         self._subscribed = False
+        self._new_client = True
         self.advice.reconnect = "retry"
         self._first_connect = True
         self.policy.success()
@@ -291,6 +305,13 @@ class CometdSession:
                     self.advice.reconnect = "handshake"
                 raise _Refused(f"subscription refused: {message.get('error')}")
         self._subscribed = True
+        if self._new_client:
+            self._new_client = False
+            self.epoch += 1
+            try:
+                self.on_new_session(self.epoch)
+            except Exception:  # a bug in a consumer must not kill the transport
+                LOGGER.exception("CometD: new-session handler failed")
 
     async def _connect(self) -> None:
         if not self.observers:
@@ -398,13 +419,21 @@ class CometdSession:
         await self._connect()
 
     async def _pace(self, *, handshake: bool) -> None:
-        wait = max(self.policy.delay(handshake=handshake), self.advice.interval_s, self._pause_floor)
+        cap = NETWORK_BACKOFF_CAP_S if self._network_streak else None
+        wait = max(self.policy.delay(handshake=handshake, cap=cap), self.advice.interval_s, self._pause_floor)
         self._pause_floor = 0.0
         if wait > 0:
             LOGGER.info("CometD: waiting %.2f s before the next %s", wait, "handshake" if handshake else "connect")
             await asyncio.sleep(wait)
 
     def _failed(self, exc: Exception) -> None:
+        network = not isinstance(exc, (_Silent, _Refused))
+        if self._network_streak and not network:
+            # the server answers again (with a refusal, e.g. 402 Unknown client after its restart): that is
+            # progress, so the backoff starts over instead of going on from the outage's many failures;
+            # the handshake cap still guards against a storm
+            self.policy.success()
+        self._network_streak = network
         self.policy.failure()
         if isinstance(exc, _Silent):
             self._mark_down("unresponsive")

@@ -17,6 +17,8 @@ from collections.abc import Awaitable, Callable
 import aiohttp
 from yarl import URL
 
+from .cookies import cookie_header, jar_cookies
+
 __all__ = ["Credentials"]
 
 LOGGER = logging.getLogger("gwsnb._wire.cometd")
@@ -37,14 +39,17 @@ class Credentials:
 
     def cookies(self) -> dict[str, str]:
         """The jar's cookies for the endpoint (name → value)."""
-        if self.http is None:
-            return {}
-        return {name: morsel.value for name, morsel in self.http.cookie_jar.filter_cookies(self.url).items()}
+        return jar_cookies(self.http, self.url)
 
     def headers(self) -> dict[str, str]:
-        """Headers of the next request (the cookies go by the jar); remembers the cookies sent."""
+        """Headers of the next request (the cookies from the jar, in a ``Cookie`` header of gwsnb's own
+        when the jar is a :class:`~gwsnb._wire.cookies.HeaderJar`); remembers the cookies sent."""
         self.sent = self.cookies()
-        return {"Content-Type": "application/json;charset=UTF-8", **self._headers()}
+        headers = {"Content-Type": "application/json;charset=UTF-8", **self._headers()}
+        cookie = cookie_header(self.http, self.url) if self.http is not None else None
+        if cookie is not None:
+            headers["Cookie"] = cookie
+        return headers
 
     def refused(self, status: int) -> None:
         """An HTTP status of a Bayeux request: 401/403 means the HTTP session is gone."""

@@ -84,12 +84,14 @@ class ReconnectPolicy:
     def success(self) -> None:
         self.failures = 0
 
-    def delay(self, *, handshake: bool, now: float | None = None) -> float:
-        """Seconds to wait before the next connect (or handshake) attempt."""
+    def delay(self, *, handshake: bool, now: float | None = None, cap: float | None = None) -> float:
+        """Seconds to wait before the next connect (or handshake) attempt; ``cap`` lowers the backoff's cap
+        (not the handshake window's)."""
         now = time.monotonic() if now is None else now
         wait = 0.0
         if self.failures > 0:
-            wait = self._rng.uniform(0.0, min(self.cap, self.base * 2 ** (self.failures - 1)))
+            ceiling = self.cap if cap is None else min(cap, self.cap)
+            wait = self._rng.uniform(0.0, min(ceiling, self.base * 2 ** (self.failures - 1)))
         if handshake:
             while self.handshakes and now - self.handshakes[0] > self.window:
                 self.handshakes.popleft()

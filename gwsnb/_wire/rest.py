@@ -2,8 +2,8 @@
 
 It runs on the client's event loop: every request is an ``aiohttp`` coroutine (no thread hop).  The
 ``aiohttp.ClientSession`` it opens is shared with the CometD transport, so REST and Bayeux requests use
-one connection pool and ONE cookie jar (``CookieJar(unsafe=True)``: the default jar drops cookies of
-IP-address hosts such as 127.0.0.1).  Only REST requests carry the ``Authorization`` header; Bayeux
+one connection pool and ONE cookie jar (a :class:`~gwsnb._wire.cookies.HeaderJar`, ``unsafe=True``: the
+default jar drops cookies of IP-address hosts such as 127.0.0.1; gwsnb sends its ``Cookie`` header itself).  Only REST requests carry the ``Authorization`` header; Bayeux
 requests ride the HTTP session by its cookie (see docs/cometd.md).
 
 TLS and proxies (read once, when the session is opened, as ``requests`` did with ``trust_env``):
@@ -43,6 +43,7 @@ from ..errors import (
     TransportError,
     status_error,
 )
+from .cookies import HeaderJar, cookie_header, jar_cookies
 
 __all__ = ["RestSession", "check_base_url", "decode", "ssl_context", "env_proxy"]
 
@@ -195,7 +196,7 @@ class RestSession:
         """Create the shared ``aiohttp`` session (idempotent); the CometD transport uses it too."""
         if self.http is None:
             connector = aiohttp.TCPConnector(ssl=self.ssl, limit=0, limit_per_host=POOL_SIZE)
-            self.http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True), connector=connector,
+            self.http = aiohttp.ClientSession(cookie_jar=HeaderJar(unsafe=True), connector=connector,
                                               headers={"Accept": "application/json"})
             self._relogin_lock = asyncio.Lock()
         return self.http
@@ -203,9 +204,7 @@ class RestSession:
     # --- what the CometD layer needs -------------------------------------------------------------
     def cookies(self) -> dict[str, str]:
         """The jar's cookies for the base URL (name → value), JSESSIONID included."""
-        if self.http is None:
-            return {}
-        return {name: morsel.value for name, morsel in self.http.cookie_jar.filter_cookies(self._url).items()}
+        return jar_cookies(self.http, self._url)
 
     def csrf_headers(self) -> dict[str, str]:
         """The CSRF header to send on state-changing requests ({} before the first GET)."""
@@ -237,8 +236,12 @@ class RestSession:
             raise TransportError(f"{method} {path}: the REST session is {'closed' if self.closed else 'not open'}")
         headers = self._post_headers if method != "GET" else self._get_headers
         sent = time.time()
+        url = self.url(path)
+        cookie = cookie_header(http, url)
+        if cookie is not None:
+            headers = {**headers, "Cookie": cookie}
         try:
-            async with http.request(method, self.url(path), json=body, headers=headers, proxy=self.proxy,
+            async with http.request(method, url, json=body, headers=headers, proxy=self.proxy,
                                     timeout=self._timeouts) as response:
                 raw = await response.read()
                 status = response.status

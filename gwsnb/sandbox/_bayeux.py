@@ -118,6 +118,8 @@ class BayeuxServer:
         self._clients: dict[str, _Client] = {}
         self._by_session: dict[str, set[str]] = {}
         self._closing = False
+        #: the server is going down (``Faults.outage_after_ack_s``): nothing more is queued for anyone
+        self._frozen = False
 
     def __repr__(self) -> str:
         return f"BayeuxServer(clients={len(self._clients)})"
@@ -137,6 +139,8 @@ class BayeuxServer:
 
         :returns: how many clients it was queued for.
         """
+        if self._frozen:
+            return 0
         count = 0
         if "notifications_missing" in self.misconfig:
             return 0  # acknowledged upstream, delivered nowhere
@@ -151,6 +155,8 @@ class BayeuxServer:
 
     def deliver_to_session(self, session_id: str, message: Any) -> int:
         """Queue any JSON value, unchecked, for every client of ``session_id`` (malformed-message faults)."""
+        if self._frozen:
+            return 0
         count = 0
         if "notifications_missing" in self.misconfig:
             return 0
@@ -173,6 +179,8 @@ class BayeuxServer:
 
         :returns: how many clients it was queued for.
         """
+        if self._frozen:
+            return 0
         count = 0
         for client in self._clients.values():
             channel = message.get("channel") if isinstance(message, dict) else None
@@ -219,6 +227,11 @@ class BayeuxServer:
 
     def reopen(self) -> None:
         self._closing = False
+        self._frozen = False
+
+    def freeze(self) -> None:
+        """Deliver nothing more (the server is about to stop: ``Faults.outage_after_ack_s``)."""
+        self._frozen = True
 
     def sweep(self) -> int:
         """Forget clients idle for longer than ``max_idle_s``; returns how many."""

@@ -45,6 +45,12 @@ class Faults:
         holds connects for its own timeout): a client must not wait forever on a silent server then.
     :param foreign: every notification of a call is also delivered to the CometD clients of every
         *other* HTTP session (a server mixing up sessions): they see referenceIds that are not theirs.
+    :param outage_after_ack_s: when > 0, the next GetChainedRecord or record operation the sandbox
+        acknowledges (HTTP answer ``statusCode 0``) takes the server down right after that answer: no
+        notification is delivered from then on (the call's own included; a record operation is applied),
+        the server stops (its port refuses connections) and starts again on the same port this many
+        seconds later, with its CometD state forgotten as after a restart.  One shot: the switch goes back
+        to 0 when it fires.  Only a :class:`~gwsnb.sandbox.Sandbox` object can bounce itself.
     """
 
     latency_ms: float = 0.0
@@ -61,10 +67,13 @@ class Faults:
     omit_timeout_advice: bool = False
     refuse_handshakes: bool = False
     clock_offset_ms: float = 0.0
+    outage_after_ack_s: float = 0.0
 
     def __post_init__(self) -> None:
         if self.latency_ms < 0:
             raise ValueError(f"latency_ms must be >= 0, got {self.latency_ms!r}")
+        if self.outage_after_ack_s < 0:
+            raise ValueError(f"outage_after_ack_s must be >= 0, got {self.outage_after_ack_s!r}")
         self.drop_data_end_handles = set(self.drop_data_end_handles)
         self.error_handles = set(self.error_handles)
 

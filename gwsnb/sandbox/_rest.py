@@ -146,6 +146,8 @@ class RestApi:
         self.requests: Counter[str] = Counter()
         #: names of the cookies the last request of each ``"METHOD /path"`` carried (for tests)
         self.cookies_seen: dict[str, frozenset[str]] = {}
+        #: takes the server down for the given seconds (set by ``Sandbox``; ``Faults.outage_after_ack_s``)
+        self.on_outage: Callable[[float], None] | None = None
 
     def __repr__(self) -> str:
         return f"RestApi(user={self.config.username!r})"
@@ -326,8 +328,20 @@ class RestApi:
             req = self._chained_record_request(request[_SESSION_KEY], handle, body, received_ns)
         except _ApiError as err:
             return _status(err.status_code, err.message, err.http_status)
-        self.ocs.submit(req)
+        if not self._outage_after_ack():  # the server goes down before OCS even starts on it
+            self.ocs.submit(req)
         return _status(STATUS_OK)
+
+    def _outage_after_ack(self) -> bool:
+        """Fire ``Faults.outage_after_ack_s`` (one shot): freeze delivery now, bounce the server."""
+        faults = self.ocs.faults
+        seconds = faults.outage_after_ack_s
+        if seconds <= 0 or self.on_outage is None:
+            return False
+        faults.outage_after_ack_s = 0.0
+        self.bayeux.freeze()
+        self.on_outage(seconds)
+        return True
 
     async def post_outbound_records(self, request: web.Request) -> web.StreamResponse:
         return await self._operation_post(request, "records", None)
@@ -353,6 +367,7 @@ class RestApi:
                                 login=session.username, device_ids=self.config.device_ids)
         except Refused as err:
             return _status(err.status_code, err.message)
+        self._outage_after_ack()  # the operation is applied, its notifications are lost with the server
         self.operations.submit(req)
         return _status(STATUS_OK)
 

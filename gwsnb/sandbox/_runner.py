@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import threading
+import time
 import uuid
 from collections.abc import Coroutine, Iterable
 from types import TracebackType
@@ -153,6 +154,9 @@ class Sandbox:
             self._ocs.records, self._bayeux, self.faults, campaign_name=campaign_name,
             application_id=application_id, record_user_data=self._ocs._record_user_data)
         self._api = RestApi(self._config, self._sessions, self._bayeux, self._ocs, self._operations)
+        self._api.on_outage = self._bounce
+        #: ``(stopped, started)`` monotonic times of each outage ``Faults.outage_after_ack_s`` caused
+        self.outages: list[tuple[float, float]] = []
         self._port = port
         self._tls = _Tls(host) if tls else None
         self._loop: LoopThread | None = None
@@ -342,6 +346,20 @@ class Sandbox:
         self.stop()
 
     # ----- fault actions -------------------------------------------------------------------------
+
+    def _bounce(self, seconds: float) -> None:
+        """Stop, wait ``seconds``, start again on the same port, on a thread of its own (called on the loop
+        by ``Faults.outage_after_ack_s`` just after an acknowledgement; delivery is already frozen)."""
+
+        def run() -> None:
+            time.sleep(0.05)  # the acknowledgement leaves first
+            self.stop()
+            stopped = time.monotonic()
+            time.sleep(seconds)
+            self.start()
+            self.outages.append((stopped, time.monotonic()))
+
+        threading.Thread(target=run, name="gwsnb-sandbox-outage", daemon=True).start()
 
     def expire_cometd_clients(self) -> int:
         """Forget every current CometD client: its next connect gets ``402::Unknown client``.

@@ -166,3 +166,20 @@ def test_sigint_writes_what_finished(sb: Sandbox) -> None:
     finished = pd.read_csv(io.StringIO(out))["record_handle"]
     assert len(finished) > 0
     assert "not run:" in err
+
+
+def test_csv_written_in_slices_equals_the_whole_frame(sb: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gwsnb
+    from gwsnb._cli import chained_records
+    from gwsnb.frames import readable
+
+    monkeypatch.setattr(chained_records, "CSV_SLICE", 7)  # 60 results: nine slices
+    with gwsnb.connect(sb.url, sb.username, PASSWORD) as c:
+        handles = [int(h) for h in sb.calling_list["record_handle"]][:60]
+        batch = c.get_chained_records(handles, campaign_name=sb.campaign_name, application_id=sb.application_id,
+                                      progress=False)
+    sliced = io.StringIO()
+    chained_records._write_csv(batch, sliced)
+    whole = readable(batch.records_frame()).to_csv(index=False)
+    assert sliced.getvalue() == whole
+    assert len(pd.read_csv(io.StringIO(sliced.getvalue()))) == batch.record_count

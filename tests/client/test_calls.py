@@ -59,11 +59,27 @@ def test_event_log_holds_meta_messages(client: gwsnb.GwsClient, sb: Sandbox) -> 
 
 
 def test_event_log_overflow_is_counted(sb: Sandbox) -> None:
-    with gwsnb.connect(sb.url, sb.username, sb.password, timeout=10.0, event_log_size=5) as c:
+    with pytest.warns(DeprecationWarning, match="event_log_bytes"), \
+            gwsnb.connect(sb.url, sb.username, sb.password, timeout=10.0, event_log_size=5) as c:
         c.get_chained_record(sb.record_handles[0], campaign_name=sb.campaign_name,
                              application_id=sb.application_id)
         assert len(c.event_log) == 5
         assert c.event_log.dropped == c.event_log.total - 5 > 0
+
+
+def test_event_log_bytes_zero_turns_the_log_off(sb: Sandbox) -> None:
+    with gwsnb.connect(sb.url, sb.username, sb.password, timeout=10.0, event_log_bytes=0) as c:
+        result = c.get_chained_record(sb.record_handles[0], campaign_name=sb.campaign_name,
+                                      application_id=sb.application_id)
+        assert result.records and result.events  # the call's own events are the result's, not the log's
+        assert len(c.event_log) == 0 and c.event_log.dropped == c.event_log.total > 0
+        assert c.events_frame().empty
+
+
+@pytest.mark.parametrize("budget", [-1, 1.5, True, "32"])
+def test_event_log_bytes_is_validated(sb: Sandbox, budget: object) -> None:
+    with pytest.raises(gwsnb.InvalidParameterError, match="event_log_bytes"):
+        gwsnb.connect(sb.url, sb.username, sb.password, event_log_bytes=budget)  # type: ignore[arg-type]
 
 
 def test_invalid_parameters_raise_before_sending(client: gwsnb.GwsClient, sb: Sandbox) -> None:

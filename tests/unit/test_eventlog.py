@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
 
-from gwsnb._wire.eventlog import EventLog
+from gwsnb._wire.eventlog import ENTRY_OVERHEAD, EventLog
 from gwsnb._wire.hygiene import INVALID_MESSAGE_KEY, MalformedBody, is_unknown_client, parse_body
 from gwsnb._wire.reconnect import DEFAULT_ADVICE_TIMEOUT_MS, Advice
 from gwsnb.results import Event
@@ -16,34 +17,78 @@ def _events(n: int, start: int = 0) -> list[Event]:
     return [Event(float(i), {"channel": "/x", "id": i}) for i in range(start, start + n)]
 
 
-def test_append_keeps_order_and_counts_what_overflow_drops() -> None:
-    log = EventLog(3)
+def _body(ids: range) -> bytes:
+    return json.dumps([{"channel": "/x", "id": i, "data": {"payload": "p" * 50}} for i in ids]).encode()
+
+
+def test_message_cap_keeps_order_and_counts_what_overflow_drops() -> None:
+    log = EventLog(max_messages=3)
     for event in _events(5):
         log.append(event)
     assert [e.message["id"] for e in log] == [2, 3, 4]
     assert (len(log), log.total, log.dropped, log.maxlen) == (3, 5, 2, 3)
 
 
-def test_extend_counts_like_append() -> None:
-    log = EventLog(4)
-    log.extend(_events(3))
-    log.extend(_events(3, start=3))
+def test_message_cap_cuts_into_a_received_body() -> None:
+    log = EventLog(max_messages=4)
+    log.add_raw(1.0, _body(range(0, 3)), 3)
+    log.add_raw(2.0, _body(range(3, 6)), 3)
     assert [e.message["id"] for e in log.snapshot()] == [2, 3, 4, 5]
-    assert (log.total, log.dropped) == (6, 2)
+    assert (log.total, log.dropped, len(log)) == (6, 2, 4)
     log.extend([])
     assert (log.total, log.dropped) == (6, 2)
     log.clear()
-    assert len(log) == 0 and log.total == 6 and "0/4 messages, 2 dropped" in repr(log)
+    assert len(log) == 0 and log.total == 6 and "0 messages" in repr(log) and "2 dropped" in repr(log)
 
 
-@pytest.mark.parametrize("size", [0, -1, True, 2.5])
-def test_bad_size(size: object) -> None:
+def test_raw_bodies_are_decoded_when_read_and_the_byte_budget_holds() -> None:
+    per_body = len(_body(range(40, 50))) + ENTRY_OVERHEAD  # each body below is this long
+    log = EventLog(per_body * 3 + 10)
+    for n in range(5):
+        log.add_raw(float(n), _body(range(n * 10, n * 10 + 10)), 10)
+        assert log.nbytes <= log.max_bytes
+    events = log.snapshot()
+    assert [e.message["id"] for e in events] == list(range(20, 50))  # the newest three bodies
+    assert events[-1].message["data"] == {"payload": "p" * 50} and events[-1].received_at == 4.0
+    assert (log.total, log.dropped, len(log)) == (50, 20, 30)
+
+
+def test_blocks_are_compressed_and_read_back_whole() -> None:
+    log = EventLog(64 * 2**20)
+    for n in range(2000):  # about 2 MiB of text: several blocks, all sealed but the newest
+        log.add_raw(float(n), _body(range(n * 5, n * 5 + 5)), 5)
+    assert [e.message["id"] for e in log.snapshot()] == list(range(10_000))
+    assert log.held_bytes() < log.nbytes / 5 and log.dropped == 0
+
+
+def test_a_body_larger_than_the_budget_is_counted_not_kept() -> None:
+    log = EventLog(100)
+    log.add_raw(1.0, _body(range(10)), 10)
+    assert (len(log), log.total, log.dropped) == (0, 10, 10)
+
+
+def test_a_zero_budget_turns_the_log_off() -> None:
+    log = EventLog(0)
+    log.add_raw(1.0, _body(range(3)), 3)
+    log.append(Event(1.0, {"channel": "/gwsnb/sent"}))
+    assert (len(log), log.total, log.dropped, log.enabled) == (0, 4, 4, False)
+    assert log.snapshot() == [] and "off" in repr(log)
+
+
+@pytest.mark.parametrize("size", [-1, True, 2.5, "1"])
+def test_bad_budget(size: object) -> None:
     with pytest.raises(ValueError):
         EventLog(size)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("cap", [0, -1, True, 2.5])
+def test_bad_cap(cap: object) -> None:
+    with pytest.raises(ValueError):
+        EventLog(max_messages=cap)  # type: ignore[arg-type]
+
+
 def test_snapshots_from_another_thread_while_appending() -> None:
-    log = EventLog(1000)
+    log = EventLog(max_messages=1000)
     stop = threading.Event()
     errors: list[BaseException] = []
 
@@ -56,7 +101,7 @@ def test_snapshots_from_another_thread_while_appending() -> None:
     thread = threading.Thread(target=writer)
     thread.start()
     try:
-        for _ in range(2000):
+        for _ in range(300):  # each snapshot decodes up to 1,000 messages
             try:
                 snapshot = log.snapshot()
                 assert len(snapshot) <= 1000
