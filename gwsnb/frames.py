@@ -50,7 +50,7 @@ from . import labels as _labels
 from . import protocol
 from .errors import describe
 from .labels import CodeLabels
-from .results import ChainedRecordResult, Event
+from .results import ChainedRecordResult, CoveredHandle, Event
 
 __all__ = [
     "CALLS_COLUMNS",
@@ -797,10 +797,11 @@ CALLS_COLUMNS: tuple[str, ...] = (
     "http_ms",
     "first_event_ms",
     "total_ms",
+    "covered_by",
 )
 """The columns of :func:`calls_frame`, in order."""
 
-_STATUS = pd.CategoricalDtype(["ok", "error"])
+_STATUS = pd.CategoricalDtype(["ok", "error", "covered"])
 
 
 def _timing(result: ChainedRecordResult | None, get: Callable[[ChainedRecordResult], Any]) -> Any:
@@ -818,6 +819,8 @@ def _outcome(item: Any) -> tuple[str, str | None, Any, ChainedRecordResult | Non
         if item.complete:
             return "ok", None, item.record_handle, item
         return "error", "IncompleteResult: no ChainedRecordsDataEnd received", item.record_handle, item
+    if isinstance(item, CoveredHandle):
+        return "covered", None, item.record_handle, None
     if isinstance(item, BaseException):
         carried = getattr(item, "result", None)
         result = carried if isinstance(carried, ChainedRecordResult) else None
@@ -831,14 +834,17 @@ def _outcome(item: Any) -> tuple[str, str | None, Any, ChainedRecordResult | Non
 def calls_frame(items: Iterable[Any]) -> pd.DataFrame:
     """One row per call: its handle, outcome, record count and client timings.
 
-    ``items`` mixes :class:`~gwsnb.results.ChainedRecordResult` objects and exceptions raised by the
-    client; an exception carries the partial result as its ``result`` attribute (a result or ``None``)
-    and may carry ``record_handle``. A result without ChainedRecordsDataEnd counts as an error
-    (``IncompleteResult``). Other items are skipped and counted in ``df.attrs["skipped"]``.
+    ``items`` mixes :class:`~gwsnb.results.ChainedRecordResult` objects, exceptions raised by the
+    client and :class:`~gwsnb.results.CoveredHandle` marks; an exception carries the partial result as
+    its ``result`` attribute (a result or ``None``) and may carry ``record_handle``. A result without
+    ChainedRecordsDataEnd counts as an error (``IncompleteResult``). Other items are skipped and counted
+    in ``df.attrs["skipped"]``.
 
     Columns: ``record_handle`` (Int64), ``reference_id`` (string), ``status`` (Categorical ``ok`` /
-    ``error``), ``error`` (string ``"TypeName: message"``, missing when ok), ``records``, ``attempts``
-    (Int64), ``sent`` (``datetime64[ns, UTC]``), ``http_ms``, ``first_event_ms``, ``total_ms`` (Float64).
+    ``error`` / ``covered``), ``error`` (string ``"TypeName: message"``, missing when ok), ``records``,
+    ``attempts`` (Int64), ``sent`` (``datetime64[ns, UTC]``), ``http_ms``, ``first_event_ms``,
+    ``total_ms`` (Float64), ``covered_by`` (Int64: for a covered handle, not called, the handle whose
+    call's chain held its record; see ``docs/engine.md``).
 
     :raises TypeError: ``items`` is not iterable.
     """
@@ -851,6 +857,7 @@ def calls_frame(items: Iterable[Any]) -> pd.DataFrame:
     counts: list[Any] = []
     attempts: list[Any] = []
     timings: dict[str, list[Any]] = {"sent": [], "http_ms": [], "first_event_ms": [], "total_ms": []}
+    covered_by: list[Any] = []
 
     for item, _, _ in _walk(items, None):
         outcome = _outcome(item)
@@ -868,6 +875,7 @@ def calls_frame(items: Iterable[Any]) -> pd.DataFrame:
         timings["http_ms"].append(_timing(result, lambda r: r.timings.http_ms))
         timings["first_event_ms"].append(_timing(result, lambda r: r.timings.first_event_ms))
         timings["total_ms"].append(_timing(result, lambda r: r.timings.total_ms))
+        covered_by.append(item.covered_by if status == "covered" else None)
 
     columns: dict[str, Any] = {
         "record_handle": _int_array(handles, "record_handle", issues),
@@ -880,6 +888,7 @@ def calls_frame(items: Iterable[Any]) -> pd.DataFrame:
         "http_ms": _float_array(timings["http_ms"], "http_ms", issues),
         "first_event_ms": _float_array(timings["first_event_ms"], "first_event_ms", issues),
         "total_ms": _float_array(timings["total_ms"], "total_ms", issues),
+        "covered_by": _int_array(covered_by, "covered_by", issues),
     }
     frame = pd.DataFrame(columns, copy=False)
     return issues.finish(frame, skipped, "calls_frame")
