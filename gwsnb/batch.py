@@ -348,8 +348,8 @@ class ChainedRecordBatch:
 
     def __repr__(self) -> str:
         return (f"<ChainedRecordBatch handles={len(self.handles)} ok={len(self.results) + len(self.covered)} "
-                f"failed={len(self.failures)} called={self.called} covered={len(self.covered)} "
-                f"skipped={len(self.skipped)} records={self.record_count}"
+                f"failed={len(self.failures)} skipped={len(self.skipped)} called={self.called} "
+                f"covered={len(self.covered)} records={self.record_count}"
                 + (" interrupted" if self.interrupted else "") + ">")
 
     def _repr_html_(self) -> str:

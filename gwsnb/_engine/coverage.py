@@ -33,7 +33,7 @@ __all__ = ["STRIDE", "WINDOW", "ChainCoverage", "record_handles", "strided"]
 
 #: handles are dispatched every STRIDE-th of the sorted handles first: wider than the chains expected
 STRIDE = 16
-#: a handle waits while a call is in flight for one of the WINDOW handles before or after it
+#: a handle waits while a call is in flight for a handle at most WINDOW below or above it
 WINDOW = 8
 
 _PENDING = 0
@@ -105,9 +105,11 @@ class ChainCoverage:
         return pos is not None and self._state[pos] == _COVERED
 
     def _busy_neighbour(self, pos: int) -> int | None:
-        state = self._state
-        for other in range(max(0, pos - self._window), min(len(state), pos + self._window + 1)):
-            if other != pos and state[other] == _IN_FLIGHT:
+        """A position in flight whose handle is within :data:`WINDOW` of ``pos``'s handle, if any."""
+        state, ordered, window = self._state, self._sorted, self._window
+        handle = ordered[pos]
+        for other in range(max(0, pos - window), min(len(state), pos + window + 1)):
+            if other != pos and state[other] == _IN_FLIGHT and abs(ordered[other] - handle) <= window:
                 return other
         return None
 
