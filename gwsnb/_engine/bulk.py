@@ -271,7 +271,8 @@ class BatchRun:
         self.finished = 0
         self.failed = 0
         self.covered = 0
-        self.coverage: ChainCoverage | None = None if every_handle else ChainCoverage(handles)
+        self.coverage: ChainCoverage | None = (None if every_handle
+                                               else ChainCoverage(handles, concurrency=concurrency))
         self.interrupted = False
         self.started = time.monotonic()
         self.workers: list[asyncio.Task[None]] = []

@@ -12,10 +12,13 @@ that is in flight when another call covers it is marked covered at once; its own
 comes, is dropped, so the frames still hold each record once.
 
 Handles that share a chain are usually neighbours (OCS, and the sandbox, number a chain's records one
-after the other), so the run calls the handles in a *strided* order over the sorted handles: every
-:data:`STRIDE`-th one first, then the next ones, and so on, and a handle within :data:`WINDOW` positions
-of a call in flight waits for that call to end (then it is usually covered).  A chain is then called
-more than once only when its records are farther apart than that.
+after the other), so the run keeps the handles in flight apart: the sorted handles are cut into *lanes*
+(contiguous slices, about four per call in flight) and the run takes the next handle of each lane in
+turn, so a handle's lower neighbour was called a whole round of lanes earlier and has usually answered
+(and covered it) by then; and a handle within :data:`WINDOW` of a handle in flight waits for that call
+to end.  A chain is then called more than once only when its records are farther apart than that.  (A
+stride over the whole list would do the same but leave the finished handles scattered: a streamed run's
+state, which lists them as ranges, would grow to one range per handle; lanes keep it to one per lane.)
 
 The state is a byte per handle (plus the sorted handles), so a run of a million handles costs a few MiB.
 Loop thread only.
@@ -29,10 +32,10 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-__all__ = ["STRIDE", "WINDOW", "ChainCoverage", "record_handles", "strided"]
+__all__ = ["LANES_PER_CALL", "WINDOW", "ChainCoverage", "lane_count", "laned", "record_handles"]
 
-#: handles are dispatched every STRIDE-th of the sorted handles first: wider than the chains expected
-STRIDE = 16
+#: lanes per call in flight: a lane's next handle is taken about this many answers after its last one
+LANES_PER_CALL = 4
 #: a handle waits while a call is in flight for a handle at most WINDOW below or above it
 WINDOW = 8
 
@@ -42,11 +45,23 @@ _FINISHED = 2  # called: succeeded or failed
 _COVERED = 3
 
 
-def strided(ordered: Sequence[int], stride: int = STRIDE) -> Iterator[int]:
-    """The positions ``0, stride, 2*stride, ...`` of ``ordered``, then ``1, 1+stride, ...``, and so on."""
-    n = len(ordered)
-    for start in range(min(stride, n)):
-        yield from range(start, n, stride)
+def lane_count(n: int, concurrency: int, window: int = WINDOW) -> int:
+    """Lanes for ``n`` handles at ``concurrency``: :data:`LANES_PER_CALL` per call in flight, but lanes
+    longer than ``2 * window`` so that the handles in flight are out of each other's window."""
+    return max(1, min(LANES_PER_CALL * concurrency, n // (2 * window + 1)))
+
+
+def laned(n: int, lanes: int) -> Iterator[int]:
+    """Positions ``0..n-1`` cut into ``lanes`` contiguous lanes, taken one per lane in turn: with 3 lanes
+    of 7 positions, ``0, 3, 5, 1, 4, 6, 2``."""
+    lanes = max(1, min(lanes, n))
+    size, extra = divmod(n, lanes)
+    starts = [i * size + min(i, extra) for i in range(lanes + 1)]  # the first `extra` lanes are one longer
+    for step in range(size + (extra > 0)):
+        for lane in range(lanes):
+            pos = starts[lane] + step
+            if pos < starts[lane + 1]:
+                yield pos
 
 
 def _as_handle(value: Any) -> int | None:
@@ -79,10 +94,10 @@ class ChainCoverage:
     flight); :meth:`finished` takes a call's end and returns the handles its chain covered.
     """
 
-    def __init__(self, handles: Sequence[int], *, stride: int = STRIDE, window: int = WINDOW) -> None:
+    def __init__(self, handles: Sequence[int], *, concurrency: int, window: int = WINDOW) -> None:
         self._sorted = sorted(handles)
         self._state = bytearray(len(self._sorted))
-        self._order = strided(self._sorted, stride)
+        self._order = laned(len(self._sorted), lane_count(len(self._sorted), concurrency, window))
         self._window = window
         self._ready: deque[int] = deque()  # positions released by a call that ended: taken first
         self._waiting: dict[int, list[int]] = {}  # position in flight -> positions waiting for it
