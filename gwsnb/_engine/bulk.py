@@ -314,18 +314,20 @@ class BatchRun:
         self.finished += len(handles)
         self.covered += len(handles)
 
-    def settle(self, handle: int, outcome: Outcome) -> None:
+    def settle(self, handle: int, outcome: Outcome) -> bool:
         """Record ``handle``'s outcome, and mark the handles its chain covers (covered ones first: a
-        streamed run that stops between the two then calls ``handle`` again rather than losing them)."""
+        streamed run that stops between the two then calls ``handle`` again rather than losing them).
+        ``False`` when the outcome was dropped: another call covered ``handle`` while it was in flight."""
         if self.coverage is None:
             self.record(handle, outcome)
-            return
+            return True
         records = outcome.records if isinstance(outcome, ChainedRecordResult) and outcome.complete else None
         kept, covered = self.coverage.finished(handle, records)
         if covered:
             self.record_covered(covered, handle)
         if kept:
             self.record(handle, outcome)
+        return kept
 
     def batch(self) -> ChainedRecordBatch:
         """The batch of the outcomes so far (a streamed run keeps none: its front-end reads the run back)."""
@@ -375,8 +377,8 @@ class BatchRun:
                     if self.coverage is not None:
                         self.coverage.abandoned(handle)
                     return  # the run gave up on the server: the handle is not done
-                self.settle(handle, outcome)
-                if self.fail_fast and isinstance(outcome, HandleFailure):
+                kept = self.settle(handle, outcome)
+                if self.fail_fast and kept and isinstance(outcome, HandleFailure):
                     self.stop()
                     return
 
