@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PEERS  := tests/peers
 
-.PHONY: demo test lint typecheck pytest sandbox bench venv peers browser lab clean docs docs-check docs-picture \
+.PHONY: demo test lint typecheck pytest sandbox bench bench-1m venv peers browser lab clean docs docs-check docs-picture \
         test-extra pytest-py310 pytest-py313 wheel-check
 
 venv: $(VENV)/.installed
@@ -121,6 +121,11 @@ docs-picture: venv
 
 bench: venv
 	$(PY) -m benchmarks
+
+# A whole 1,000,000-handle list streamed by the command line, each chain once and --every-handle (about a
+# quarter of an hour; not part of `make bench`).
+bench-1m: venv
+	$(PY) -m benchmarks.bench_1m
 
 clean:
 	rm -rf $(VENV) $(VENV)-3.10 $(VENV)-3.13 $(PEERS)/node_modules build .pytest_cache .mypy_cache .ruff_cache

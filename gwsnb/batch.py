@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .errors import ChainedRecordError, GwsStatusError, describe
-from .results import CallTimings, ChainedRecordResult, Event, _view
+from .results import CallTimings, ChainedRecordResult, CoveredHandle, Event, _view
 
 if TYPE_CHECKING:
     import os
@@ -312,6 +312,9 @@ class ChainedRecordBatch:
       (each has ``attempts``); in a lean batch (the default) a read-only :class:`PackedResults`
       sequence whose items have no raw ``events``;
     - ``failures``: one :class:`HandleFailure` per failed handle, in handle order;
+    - ``covered``: one :class:`~gwsnb.results.CoveredHandle` per handle not called because its record
+      came back in another handle's chain (``covered_by``), in handle order; its records are in that
+      call's result (see ``docs/engine.md``, "Each chain once"; ``every_handle=True`` calls them all);
     - ``skipped``: handles neither succeeded nor failed (the run was interrupted, or ``fail_fast``
       stopped it; calls in flight at that moment were cancelled and are listed here);
     - ``interrupted``: ``True`` when Ctrl-C (or cancellation) stopped the run: the batch is partial;
@@ -326,14 +329,16 @@ class ChainedRecordBatch:
     skipped: list[int] = field(default_factory=list)
     interrupted: bool = False
     elapsed_s: float = 0.0
+    covered: list[CoveredHandle] = field(default_factory=list)
 
     @classmethod
     def from_outcomes(cls, handles: Sequence[int], outcomes: dict[int, Any], *, interrupted: bool = False,
                       elapsed_s: float = 0.0, packer: ResultPacker | None = None) -> ChainedRecordBatch:
         """Sort per-handle outcomes into a batch, in the order of ``handles`` (missing ones are skipped).
 
-        An outcome is a :class:`~gwsnb.results.ChainedRecordResult`, a :class:`HandleFailure` or, with
-        ``packer``, a :class:`PackedResult` (then ``results`` is a :class:`PackedResults`)."""
+        An outcome is a :class:`~gwsnb.results.ChainedRecordResult`, a :class:`HandleFailure`, a
+        :class:`~gwsnb.results.CoveredHandle` or, with ``packer``, a :class:`PackedResult` (then
+        ``results`` is a :class:`PackedResults`)."""
         batch = cls(list(handles), interrupted=interrupted, elapsed_s=elapsed_s)
         results: list[Any] = []
         for handle in handles:
@@ -342,6 +347,8 @@ class ChainedRecordBatch:
                 batch.skipped.append(handle)
             elif isinstance(outcome, HandleFailure):
                 batch.failures.append(outcome)
+            elif isinstance(outcome, CoveredHandle):
+                batch.covered.append(outcome)
             else:
                 results.append(outcome)
         batch.results = PackedResults(packer, results) if packer is not None else results
@@ -353,8 +360,13 @@ class ChainedRecordBatch:
 
     @property
     def ok(self) -> bool:
-        """Every handle succeeded (nothing failed, nothing skipped)."""
+        """Every handle succeeded (nothing failed, nothing skipped; covered handles count as succeeded)."""
         return not self.failures and not self.skipped
+
+    @property
+    def called(self) -> int:
+        """Handles called (succeeded or failed); the others were covered or skipped."""
+        return len(self.results) + len(self.failures)
 
     @property
     def record_count(self) -> int:
@@ -378,8 +390,10 @@ class ChainedRecordBatch:
         return percentiles(t for t in totals if t is not None)
 
     def summary(self) -> str:
-        """One line of counts, e.g. for a log or the command line's stderr."""
-        parts = [f"{len(self.handles)} handle(s)", f"ok {len(self.results)}", f"failed {len(self.failures)}"]
+        """One line of counts, e.g. for a log or the command line's stderr: ``ok`` counts the handles whose
+        records are in (called, or covered by another call's chain), then the handles called and covered."""
+        parts = [f"{len(self.handles)} handle(s)", f"ok {len(self.results) + len(self.covered)}",
+                 f"failed {len(self.failures)}", f"called {self.called}", f"covered {len(self.covered)}"]
         if self.skipped:
             parts.append(f"skipped {len(self.skipped)}")
         parts.append(f"records {self.record_count}")
@@ -388,15 +402,17 @@ class ChainedRecordBatch:
         return text + (" (interrupted)" if self.interrupted else "")
 
     def __repr__(self) -> str:
-        return (f"<ChainedRecordBatch handles={len(self.handles)} ok={len(self.results)} "
-                f"failed={len(self.failures)} skipped={len(self.skipped)} records={self.record_count}"
+        return (f"<ChainedRecordBatch handles={len(self.handles)} ok={len(self.results) + len(self.covered)} "
+                f"failed={len(self.failures)} skipped={len(self.skipped)} called={self.called} "
+                f"covered={len(self.covered)} records={self.record_count}"
                 + (" interrupted" if self.interrupted else "") + ">")
 
     def _repr_html_(self) -> str:
         esc = html.escape
         state = " · <b>interrupted</b> (partial)" if self.interrupted else ""
-        head = (f"<p><b>GetChainedRecord batch</b> · {len(self.handles)} handle(s) · ok {len(self.results)} · "
-                f"failed {len(self.failures)} · skipped {len(self.skipped)} · {self.record_count} record(s) · "
+        head = (f"<p><b>GetChainedRecord batch</b> · {len(self.handles)} handle(s) · "
+                f"ok {len(self.results) + len(self.covered)} · failed {len(self.failures)} · called {self.called} · "
+                f"covered {len(self.covered)} · skipped {len(self.skipped)} · {self.record_count} record(s) · "
                 f"{self.elapsed_s:.1f} s{state}</p>")
         pct = self.latency_percentiles()
         latency = ("<p>latency (POST to DataEnd) " + " · ".join(f"p{p} {v:.1f} ms" for p, v in pct.items()) + "</p>"
@@ -437,24 +453,23 @@ class ChainedRecordBatch:
         return _view("frames").metrics_frame(self.results)
 
     def calls_frame(self) -> pd.DataFrame:
-        """One row per finished handle (successes and failures, in handle order; skipped handles are not
-        shown) with its status, error, record count, attempts and timings; see :func:`gwsnb.frames.calls_frame`.
+        """One row per finished handle (successes, failures and covered handles, in handle order; skipped
+        handles are not shown) with its status, error, record count, attempts, timings and, for a covered
+        handle, ``covered_by``; see :func:`gwsnb.frames.calls_frame`.
         """
         import pandas as pd
 
-        by_handle: dict[int, ChainedRecordResult | HandleFailure] = {r.record_handle: r for r in self.results}
+        by_handle: dict[int, Any] = {r.record_handle: r for r in self.results}
         by_handle.update((f.record_handle, f) for f in self.failures)
+        by_handle.update((c.record_handle, c) for c in self.covered)
         items: list[Any] = []
-        attempts: list[int] = []
+        attempts: list[int | None] = []
         for handle in self.handles:
             outcome = by_handle.get(handle)
             if outcome is None:
                 continue
-            if isinstance(outcome, HandleFailure):
-                items.append(outcome.error)
-            else:
-                items.append(outcome)
-            attempts.append(outcome.attempts)
+            items.append(outcome.error if isinstance(outcome, HandleFailure) else outcome)
+            attempts.append(None if isinstance(outcome, CoveredHandle) else outcome.attempts)
         frame = _view("frames").calls_frame(items)
         # an error raised before its request was sent carries no result to read attempts from
         frame["attempts"] = pd.array(attempts, dtype="Int64")

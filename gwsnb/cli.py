@@ -135,8 +135,10 @@ def _run_sandbox(args: argparse.Namespace) -> int:
             while not stop.wait(0.5):
                 pass
         finally:
+            requests = sb.chained_record_requests()
             sb.stop()
-        print("GWS sandbox stopped.", flush=True)
+        print(f"GWS sandbox stopped: {sum(requests.values())} GetChainedRecord request(s) for {len(requests)} "
+              "handle(s).", flush=True)
         return 0
     finally:
         for sig, handler in previous.items():

@@ -590,13 +590,14 @@ class GwsClient(RecordOperations):
     # --- many handles ---------------------------------------------------------------------------
     def _prepare_batch(self, handles: Any, campaign_name: Any, application_id: Any, device_path: Any,
                        concurrency: Any, timeout: Any, retries: Any, fail_fast: Any, *, keep_events: Any = False,
-                       max_outage: Any = MAX_OUTAGE_S, out: Any = None) -> tuple[BatchRun, RunWriter | None]:
+                       max_outage: Any = MAX_OUTAGE_S, out: Any = None,
+                       every_handle: Any = False) -> tuple[BatchRun, RunWriter | None]:
         handle_list = parse_handles(handles, limit=MAX_BATCH_HANDLES if out is None else MAX_STREAMED_HANDLES)
         params, device = self._prepare(handle_list[0], campaign_name, application_id, device_path, None, timeout)
         concurrency = check_int("concurrency", concurrency, 1, MAX_CONCURRENCY)
         retries = check_int("retries", retries, 0, MAX_RETRIES)
         max_outage = check_timeout("max_outage", max_outage)
-        for name, flag in (("fail_fast", fail_fast), ("keep_events", keep_events)):
+        for name, flag in (("fail_fast", fail_fast), ("keep_events", keep_events), ("every_handle", every_handle)):
             if not isinstance(flag, bool):
                 raise InvalidParameterError(name, flag, "expected True or False")
         if out is not None and keep_events:
@@ -615,7 +616,8 @@ class GwsClient(RecordOperations):
         hooks = ClientHooks(call=self._get_chained_record, closed=lambda: self._closed,
                             connected=lambda: self.cometd_connected, probe=self._probe_server)
         run = BatchRun(handle_list, params, device, concurrency=concurrency, retries=retries, fail_fast=fail_fast,
-                       hooks=hooks, keep_events=keep_events, max_outage=max_outage, sink=writer)
+                       hooks=hooks, keep_events=keep_events, max_outage=max_outage, sink=writer,
+                       every_handle=every_handle)
         return run, writer
 
     @overload
@@ -623,20 +625,21 @@ class GwsClient(RecordOperations):
                             application_id: int, device_path: str | None = None, concurrency: int = 16,
                             timeout: float | None = None, progress: Any = True, retries: int = 2,
                             fail_fast: bool = False, keep_events: bool = False, max_outage: float = MAX_OUTAGE_S,
-                            out: None = None) -> ChainedRecordBatch: ...
+                            out: None = None, every_handle: bool = False) -> ChainedRecordBatch: ...
 
     @overload
     def get_chained_records(self, handles: Iterable[int | str] | str | int, *, campaign_name: str,
                             application_id: int, device_path: str | None = None, concurrency: int = 16,
                             timeout: float | None = None, progress: Any = True, retries: int = 2,
                             fail_fast: bool = False, keep_events: bool = False, max_outage: float = MAX_OUTAGE_S,
-                            out: str | os.PathLike[str]) -> Run: ...
+                            out: str | os.PathLike[str], every_handle: bool = False) -> Run: ...
 
     def get_chained_records(self, handles: Iterable[int | str] | str | int, *, campaign_name: str,
                             application_id: int, device_path: str | None = None, concurrency: int = 16,
                             timeout: float | None = None, progress: Any = True, retries: int = 2,
                             fail_fast: bool = False, keep_events: bool = False, max_outage: float = MAX_OUTAGE_S,
-                            out: str | os.PathLike[str] | None = None) -> ChainedRecordBatch | Run:
+                            out: str | os.PathLike[str] | None = None,
+                            every_handle: bool = False) -> ChainedRecordBatch | Run:
         """GetChainedRecord for many record handles over the one CometD session, ``concurrency`` at a time.
 
         Blocking (safe in a running Jupyter kernel).  Every argument is validated before anything is sent.
@@ -655,6 +658,10 @@ class GwsClient(RecordOperations):
         says it is waiting and for how long.  Past ``max_outage`` seconds it stops cleanly and raises
         :class:`~gwsnb.errors.ServerUnavailableError`, whose ``batch`` holds what was done (the handles
         not finished are in ``skipped``; a streamed run can be resumed).
+
+        **Each chain once.**  GetChainedRecord answers any handle with its whole chain, so by default the
+        handles are called in a strided order and a handle already seen in another call's chain is not
+        called (see ``every_handle``).
 
         **Streaming.**  With ``out`` (a folder), the results are not kept in memory but written as they
         come to a Parquet dataset there (see :mod:`gwsnb.runs`), and the return value is the run read
@@ -680,6 +687,10 @@ class GwsClient(RecordOperations):
             lean (see :mod:`gwsnb.batch`): same frames, a fraction of the memory.
         :param max_outage: seconds the run waits for an unreachable server before it stops (default 600).
         :param out: a folder to stream the run to (needs pyarrow: ``pip install gwsnb[parquet]``).
+        :param every_handle: call every handle.  By default a handle whose record already came back in
+            another handle's chain in this run is not called: it is *covered* (``batch.covered``, status
+            ``covered`` and ``covered_by`` in the calls table) and its records are that chain's, so each
+            chain is fetched once and the frames hold each record once (``docs/engine.md``, "Each chain once").
         :raises InvalidParameterError: a bad argument (field ``record_handles``, ``campaign_name``,
             ``concurrency``, ``out``...); nothing was sent.  ``DeviceSelectionError`` when ``device_path``
             is needed.
@@ -688,7 +699,7 @@ class GwsClient(RecordOperations):
         """
         run, writer = self._prepare_batch(handles, campaign_name, application_id, device_path, concurrency,
                                           timeout, retries, fail_fast, keep_events=keep_events,
-                                          max_outage=max_outage, out=out)
+                                          max_outage=max_outage, out=out, every_handle=every_handle)
         assert self._loop is not None
         if writer is None:
             return run_blocking(self._loop, run, progress)
@@ -711,7 +722,7 @@ class GwsClient(RecordOperations):
                                         concurrency: int = 16, timeout: float | None = None,
                                         progress: Any = True, retries: int = 2, fail_fast: bool = False,
                                         keep_events: bool = False, max_outage: float = MAX_OUTAGE_S,
-                                        out: None = None) -> ChainedRecordBatch: ...
+                                        out: None = None, every_handle: bool = False) -> ChainedRecordBatch: ...
 
     @overload
     async def get_chained_records_async(self, handles: Iterable[int | str] | str | int, *, campaign_name: str,
@@ -719,14 +730,15 @@ class GwsClient(RecordOperations):
                                         concurrency: int = 16, timeout: float | None = None,
                                         progress: Any = True, retries: int = 2, fail_fast: bool = False,
                                         keep_events: bool = False, max_outage: float = MAX_OUTAGE_S,
-                                        out: str | os.PathLike[str]) -> Run: ...
+                                        out: str | os.PathLike[str], every_handle: bool = False) -> Run: ...
 
     async def get_chained_records_async(self, handles: Iterable[int | str] | str | int, *, campaign_name: str,
                                         application_id: int, device_path: str | None = None,
                                         concurrency: int = 16, timeout: float | None = None,
                                         progress: Any = True, retries: int = 2, fail_fast: bool = False,
                                         keep_events: bool = False, max_outage: float = MAX_OUTAGE_S,
-                                        out: str | os.PathLike[str] | None = None) -> ChainedRecordBatch | Run:
+                                        out: str | os.PathLike[str] | None = None,
+                                        every_handle: bool = False) -> ChainedRecordBatch | Run:
         """The awaitable twin of :meth:`get_chained_records` (same parameters, result and errors).
 
         Awaitable from any event loop; the calls run on the client's own loop and the progress bar is
@@ -738,7 +750,7 @@ class GwsClient(RecordOperations):
         """
         run, writer = self._prepare_batch(handles, campaign_name, application_id, device_path, concurrency,
                                           timeout, retries, fail_fast, keep_events=keep_events,
-                                          max_outage=max_outage, out=out)
+                                          max_outage=max_outage, out=out, every_handle=every_handle)
         assert self._loop is not None
         if writer is None:
             return await run_async(self._loop, run, progress)

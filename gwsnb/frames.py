@@ -51,7 +51,7 @@ from . import protocol
 from ._engine.clock import ClockEstimator, ClockOffset, generated_ms
 from .errors import describe
 from .labels import CodeLabels
-from .results import ChainedRecordResult, Event
+from .results import ChainedRecordResult, CoveredHandle, Event
 
 __all__ = [
     "CALLS_COLUMNS",
@@ -801,10 +801,11 @@ CALLS_COLUMNS: tuple[str, ...] = (
     "server_processing_ms",
     "delivery_low_ms",
     "delivery_high_ms",
+    "covered_by",
 )
 """The columns of :func:`calls_frame`, in order."""
 
-_STATUS = pd.CategoricalDtype(["ok", "error"])
+_STATUS = pd.CategoricalDtype(["ok", "error", "covered"])
 
 
 def _timing(result: ChainedRecordResult | None, get: Callable[[ChainedRecordResult], Any]) -> Any:
@@ -822,6 +823,8 @@ def _outcome(item: Any) -> tuple[str, str | None, Any, ChainedRecordResult | Non
         if item.complete:
             return "ok", None, item.record_handle, item
         return "error", "IncompleteResult: no ChainedRecordsDataEnd received", item.record_handle, item
+    if isinstance(item, CoveredHandle):
+        return "covered", None, item.record_handle, None
     if isinstance(item, BaseException):
         carried = getattr(item, "result", None)
         result = carried if isinstance(carried, ChainedRecordResult) else None
@@ -865,21 +868,24 @@ def _clock_samples(result: ChainedRecordResult | None, clock: ClockEstimator) ->
 def calls_frame(items: Iterable[Any], *, clock_offset: ClockOffset | None = None) -> pd.DataFrame:
     """One row per call: its handle, outcome, record count and client timings.
 
-    ``items`` mixes :class:`~gwsnb.results.ChainedRecordResult` objects and exceptions raised by the
-    client; an exception carries the partial result as its ``result`` attribute (a result or ``None``)
-    and may carry ``record_handle``. A result without ChainedRecordsDataEnd counts as an error
-    (``IncompleteResult``). Other items are skipped and counted in ``df.attrs["skipped"]``.
+    ``items`` mixes :class:`~gwsnb.results.ChainedRecordResult` objects, exceptions raised by the
+    client and :class:`~gwsnb.results.CoveredHandle` marks; an exception carries the partial result as
+    its ``result`` attribute (a result or ``None``) and may carry ``record_handle``. A result without
+    ChainedRecordsDataEnd counts as an error (``IncompleteResult``). Other items are skipped and counted
+    in ``df.attrs["skipped"]``.
 
     Columns: ``record_handle`` (Int64), ``reference_id`` (string), ``status`` (Categorical ``ok`` /
-    ``error``), ``error`` (string ``"TypeName: message"``, missing when ok), ``records``, ``attempts``
-    (Int64), ``sent`` (``datetime64[ns, UTC]``), ``http_ms``, ``first_event_ms``, ``total_ms`` (Float64);
-    then the call's time split by the server's clock (docs/watch.md): ``server_processing_ms`` (the
-    server's own ``serverProcessingTimeTotalMs`` of the user event that ends the call, DataEnd's), and
-    ``delivery_low_ms`` / ``delivery_high_ms`` (Float64): the interval of that event's delivery delay,
-    from its generation (the server's clock, mapped to ours through the offset) to its receipt; never
-    negative.  The offset is ``clock_offset`` if given, else the interval the items' own user events
-    give (each bounds it between its call's POST and its receipt); it is in ``df.attrs["clock_offset"]``
-    (a dict, or ``None`` when no user event had a generation time).
+    ``error`` / ``covered``), ``error`` (string ``"TypeName: message"``, missing when ok), ``records``,
+    ``attempts`` (Int64), ``sent`` (``datetime64[ns, UTC]``), ``http_ms``, ``first_event_ms``,
+    ``total_ms`` (Float64); then the call's time split by the server's clock (docs/watch.md):
+    ``server_processing_ms`` (the server's own ``serverProcessingTimeTotalMs`` of the user event that ends
+    the call, DataEnd's), and ``delivery_low_ms`` / ``delivery_high_ms`` (Float64): the interval of that
+    event's delivery delay, from its generation (the server's clock, mapped to ours through the offset) to
+    its receipt; never negative.  The offset is ``clock_offset`` if given, else the interval the items'
+    own user events give (each bounds it between its call's POST and its receipt); it is in
+    ``df.attrs["clock_offset"]`` (a dict, or ``None`` when no user event had a generation time). Last,
+    ``covered_by`` (Int64: for a covered handle, not called, the handle whose call's chain held its
+    record; see docs/engine.md).
 
     :raises TypeError: ``items`` is not iterable.
     """
@@ -894,6 +900,7 @@ def calls_frame(items: Iterable[Any], *, clock_offset: ClockOffset | None = None
     timings: dict[str, list[Any]] = {"sent": [], "http_ms": [], "first_event_ms": [], "total_ms": []}
     ends: list[tuple[float, float, Any] | None] = []
     clock = ClockEstimator()
+    covered_by: list[Any] = []
 
     for item, _, _ in _walk(items, None):
         outcome = _outcome(item)
@@ -911,6 +918,7 @@ def calls_frame(items: Iterable[Any], *, clock_offset: ClockOffset | None = None
         timings["http_ms"].append(_timing(result, lambda r: r.timings.http_ms))
         timings["first_event_ms"].append(_timing(result, lambda r: r.timings.first_event_ms))
         timings["total_ms"].append(_timing(result, lambda r: r.timings.total_ms))
+        covered_by.append(item.covered_by if status == "covered" else None)
         ends.append(_timing(result, _end_event))
         if clock_offset is None:
             _timing(result, lambda r: _clock_samples(r, clock))
@@ -934,6 +942,7 @@ def calls_frame(items: Iterable[Any], *, clock_offset: ClockOffset | None = None
                                              "server_processing_ms", issues),
         "delivery_low_ms": _float_array([low for low, _ in delivery], "delivery_low_ms", issues),
         "delivery_high_ms": _float_array([high for _, high in delivery], "delivery_high_ms", issues),
+        "covered_by": _int_array(covered_by, "covered_by", issues),
     }
     frame = pd.DataFrame(columns, copy=False)
     frame.attrs["clock_offset"] = offset.as_dict() if offset is not None else None

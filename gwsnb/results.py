@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.axes import Axes
 
-__all__ = ["Event", "CallTimings", "ChainedRecordResult", "OperationResult"]
+__all__ = ["Event", "CallTimings", "ChainedRecordResult", "CoveredHandle", "OperationResult"]
 
 
 class Event(NamedTuple):
@@ -162,6 +162,19 @@ class ChainedRecordResult:
     def _repr_html_(self) -> str:
         """The notebook summary: the call, its timings, its records (labels for codes) and its timeline."""
         return str(_view("_display.render").result_html(self))
+
+
+@dataclass(frozen=True)
+class CoveredHandle:
+    """A handle of a bulk run that was not called because its record came back in the chain of another
+    handle's call (``covered_by``) in the same run: its records are that call's.  See ``docs/engine.md``
+    ("Each chain once")."""
+
+    record_handle: int
+    covered_by: int
+
+    def __str__(self) -> str:
+        return f"handle {self.record_handle}: covered by the call for handle {self.covered_by}"
 
 
 @dataclass

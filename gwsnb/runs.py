@@ -9,6 +9,11 @@ back with :func:`open_run`.
     metrics/part-000001.parquet   one row per server event     (columns of gwsnb.frames.metrics_frame)
     calls/part-000001.parquet     one row per finished handle  (columns of ChainedRecordBatch.calls_frame)
 
+A handle not called because its record came back in another call's chain (``every_handle=False``, the
+default) is finished too: its row in the calls table has status ``covered`` and ``covered_by``, and it is
+written in the same part as, or an earlier part than, the call that covered it; so a resumed run neither
+calls it again nor loses the mark (see ``docs/engine.md``, "Each chain once").
+
 Each table is one directory of part files with one schema (a Hive-style table without partition
 columns: ``spark.read.parquet("runs/q3/records")``, ``pyarrow.dataset.dataset("runs/q3/records")`` and
 DuckDB's ``read_parquet('runs/q3/records/*.parquet')`` read it as is).  A part is written every
@@ -44,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 
 from .batch import HandleFailure, PackedResult, ResultPacker, percentiles
 from .errors import InvalidParameterError
-from .results import ChainedRecordResult
+from .results import ChainedRecordResult, CoveredHandle
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -138,16 +143,17 @@ def _part_files(root: Path, table: str, parts: Sequence[str]) -> list[Path]:
 
 
 # --------------------------------------------------------------------------- frames of a part
-def part_frames(outcomes: Sequence[ChainedRecordResult | HandleFailure]) -> dict[str, pd.DataFrame]:
+def part_frames(outcomes: Sequence[ChainedRecordResult | HandleFailure | CoveredHandle]) -> dict[str, pd.DataFrame]:
     """The records, metrics and calls frames of some outcomes, as :class:`~gwsnb.ChainedRecordBatch` builds
-    them (the calls frame's ``attempts`` taken from each outcome)."""
+    them (the calls frame's ``attempts`` taken from each outcome; none for a covered handle)."""
     import pandas as pd
 
     from . import frames
 
     results = [o for o in outcomes if isinstance(o, ChainedRecordResult)]
     calls = frames.calls_frame([o.error if isinstance(o, HandleFailure) else o for o in outcomes])
-    calls["attempts"] = pd.array([o.attempts for o in outcomes], dtype="Int64")
+    calls["attempts"] = pd.array([None if isinstance(o, CoveredHandle) else o.attempts for o in outcomes],
+                                 dtype="Int64")
     return {"records": frames.records_frame(results), "metrics": frames.metrics_frame(results), "calls": calls}
 
 
@@ -212,7 +218,7 @@ class RunWriter:
         self.error: BaseException | None = None
         #: packs the outcomes while they wait in the buffer (a few hundred bytes each)
         self.packer = ResultPacker()
-        self._buffer: list[ChainedRecordResult | PackedResult | HandleFailure] = []
+        self._buffer: list[ChainedRecordResult | PackedResult | HandleFailure | CoveredHandle] = []
         self._cond = threading.Condition()
         self._closing = False
         self._thread: threading.Thread | None = None
@@ -296,7 +302,7 @@ class RunWriter:
         self._thread = threading.Thread(target=self._loop, name="gwsnb-run-writer", daemon=True)
         self._thread.start()
 
-    def add(self, outcome: ChainedRecordResult | PackedResult | HandleFailure) -> None:
+    def add(self, outcome: ChainedRecordResult | PackedResult | HandleFailure | CoveredHandle) -> None:
         with self._cond:
             self._buffer.append(outcome)
             if len(self._buffer) >= self.part_handles:
@@ -319,7 +325,7 @@ class RunWriter:
             error, self.error = self.error, None
             raise error
 
-    def _take(self) -> list[ChainedRecordResult | PackedResult | HandleFailure]:
+    def _take(self) -> list[ChainedRecordResult | PackedResult | HandleFailure | CoveredHandle]:
         taken, self._buffer = self._buffer, []
         return taken
 
@@ -344,7 +350,7 @@ class RunWriter:
             if closing:
                 return
 
-    def _flush(self, packed: list[ChainedRecordResult | PackedResult | HandleFailure]) -> None:
+    def _flush(self, packed: list[ChainedRecordResult | PackedResult | HandleFailure | CoveredHandle]) -> None:
         """Write one part (each table's file atomically), then commit it in ``_state.json``."""
         import pyarrow.parquet as pq
 
@@ -370,15 +376,17 @@ class RunWriter:
                 os.fsync(f.fileno())
             os.replace(tmp, final)
         ok = sum(isinstance(o, ChainedRecordResult) for o in outcomes)
+        covered = sum(isinstance(o, CoveredHandle) for o in outcomes)
         state = self.state
         state = {"parts": [*state["parts"], name],
                  "done": merge_ranges(state["done"], to_ranges(self._handle(o) for o in outcomes)),
-                 "ok": state["ok"] + ok, "failed": state["failed"] + len(outcomes) - ok}
+                 "ok": state["ok"] + ok, "failed": state["failed"] + len(outcomes) - ok - covered,
+                 "covered": state.get("covered", 0) + covered}
         _write_json(self.root / STATE_FILE, state)
         self.state = state
 
     @staticmethod
-    def _handle(outcome: ChainedRecordResult | HandleFailure | PackedResult) -> int:
+    def _handle(outcome: ChainedRecordResult | HandleFailure | PackedResult | CoveredHandle) -> int:
         return outcome.record_handle
 
     def run(self, *, interrupted: bool = False, elapsed_s: float | None = None) -> Run:
@@ -390,8 +398,8 @@ class RunWriter:
 class Run:
     """A streamed run read back from its folder (see :func:`open_run`).
 
-    ``done`` (handles that succeeded), ``failed``, ``remaining`` (neither: not run yet, or lost in
-    flight), ``total``; :meth:`records_frame`, :meth:`metrics_frame`, :meth:`calls_frame` load the
+    ``done`` (handles that succeeded: ``called`` with success, or ``covered`` by another call's chain),
+    ``failed``, ``remaining`` (neither: not run yet, or lost in flight), ``total``; :meth:`records_frame`, :meth:`metrics_frame`, :meth:`calls_frame` load the
     tables (``columns=`` and ``filters=`` are pushed down to pyarrow); :meth:`failures` lists the
     failed handles with their errors.  ``interrupted`` and ``elapsed_s`` are set on the run returned by
     ``get_chained_records(out=...)``.
@@ -426,7 +434,18 @@ class Run:
 
     @property
     def done(self) -> int:
-        return int(self.state["ok"])
+        """Handles whose records are in the run: called with success, or covered."""
+        return int(self.state["ok"]) + self.covered
+
+    @property
+    def covered(self) -> int:
+        """Handles not called because their record came back in another call's chain."""
+        return int(self.state.get("covered", 0))
+
+    @property
+    def called(self) -> int:
+        """Handles called (succeeded or failed)."""
+        return int(self.state["ok"]) + self.failed
 
     @property
     def failed(self) -> int:
@@ -557,7 +576,8 @@ class Run:
 
     # --- display --------------------------------------------------------------------------------
     def summary(self) -> str:
-        parts = [f"{self.total} handle(s)", f"ok {self.done}", f"failed {self.failed}"]
+        parts = [f"{self.total} handle(s)", f"ok {self.done}", f"failed {self.failed}", f"called {self.called}",
+                 f"covered {self.covered}"]
         if self.remaining:
             parts.append(f"remaining {self.remaining}")
         if self.elapsed_s is not None:
@@ -566,12 +586,13 @@ class Run:
 
     def __repr__(self) -> str:
         return (f"<Run {os.fspath(self.path)!r} handles={self.total} ok={self.done} failed={self.failed} "
-                f"remaining={self.remaining}" + (" interrupted" if self.interrupted else "") + ">")
+                f"called={self.called} covered={self.covered} remaining={self.remaining}" + (" interrupted" if self.interrupted else "") + ">")
 
     def _repr_html_(self) -> str:
         esc = html.escape
         head = (f"<p><b>GetChainedRecord run</b> <code>{esc(os.fspath(self.path))}</code> · campaign "
                 f"{esc(self.campaign_name)} · {self.total} handle(s) · done {self.done} · failed {self.failed} · "
+                f"called {self.called} · covered {self.covered} · "
                 f"remaining {self.remaining} · {len(self.state['parts'])} part(s)"
                 + (" · <b>interrupted</b>" if self.interrupted else "") + "</p>")
         pct = self.latency_percentiles()

@@ -78,6 +78,8 @@ class ChainedRecordForm(w.VBox):
     :param max_concurrency: calls in flight at once when several handles are asked for.
     :param out_dir: initial text of the optional "Output folder" field; when the field is filled the
         form passes ``out=<folder>`` to ``client.get_chained_records`` (records written there too).
+    :param every_handle: initial state of the "Call every handle" box: by default a handle whose record
+        came back in another handle's chain is not called (``docs/engine.md``, "Each chain once").
 
     The handles field is checked as you type (the count, or the parse error naming the bad token, beside
     it).  After a run: :attr:`results` (the successful :class:`~gwsnb.results.ChainedRecordResult` objects, in
@@ -98,6 +100,7 @@ class ChainedRecordForm(w.VBox):
         username: str = "",
         verify: bool = True,
         out_dir: str = "",
+        every_handle: bool = False,
     ) -> None:
         if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or max_concurrency < 1:
             raise InvalidParameterError("max_concurrency", max_concurrency, "expected an integer >= 1")
@@ -143,8 +146,12 @@ class ChainedRecordForm(w.VBox):
         self.timeout = w.FloatText(value=timeout, description="Timeout (s)", style=_style(), layout=_layout())
         self.out_dir = w.Text(value=out_dir, description="Output folder", placeholder="optional: write records here",
                               style=_style(), layout=_layout())
+        self.every_handle = w.Checkbox(value=every_handle, description="Call every handle", indent=False,
+                                       tooltip="also call a handle whose record came back in another handle's chain",
+                                       layout=w.Layout(width="200px", margin="0 0 0 124px"))
         params_grid = w.HBox([w.VBox([self.campaign, self.application_id, self.device]),
-                              w.VBox([self.handles, self.handles_check, self.timeout, self.out_dir])])
+                              w.VBox([self.handles, self.handles_check, self.timeout, self.out_dir,
+                                      self.every_handle])])
         self.handles.observe(self._on_handles_change, names="value")
         self.handles_check.value = _handles_check(self.handles.value)
 
@@ -175,7 +182,7 @@ class ChainedRecordForm(w.VBox):
         self.add_class("gwsnb-form")
         # Stable CSS hooks for the browser test and for user stylesheets.
         for name in ("url", "username", "password", "verify", "connect_button", "campaign", "application_id",
-                     "device", "handles", "handles_check", "timeout", "out_dir", "run_button", "progress",
+                     "device", "handles", "handles_check", "timeout", "out_dir", "every_handle", "run_button", "progress",
                      "status", "error_box", "summary", "records_table", "chart", "download"):
             getattr(self, name).add_class("gwsnb-" + name.replace("_", "-"))
         if client is not None:
@@ -476,7 +483,8 @@ class ChainedRecordForm(w.VBox):
         handles = [p.record_handle for p in params]
         common: dict[str, Any] = dict(campaign_name=first.campaign_name, application_id=first.application_id,
                                       device_path=first.device_path, concurrency=self._max_concurrency,
-                                      timeout=first.timeout, retries=0, progress=_FormProgress(self, len(params)))
+                                      timeout=first.timeout, retries=0, progress=_FormProgress(self, len(params)),
+                                      every_handle=bool(self.every_handle.value))
         folder = self.out_dir.value.strip()
         if folder:  # streamed to a Parquet dataset: the form shows what the folder holds afterwards
             self._call_streamed(handles, folder, common, failed)
@@ -508,6 +516,9 @@ class ChainedRecordForm(w.VBox):
             style, text = "warning", f"{len(results)} of {asked} request(s) done, {len(errors)} failed"
         else:
             style, text = "ok", f"Done: {n_records} record(s) from {len(results)} call(s)"
+            covered = len(self.batch.covered) if self.batch is not None else 0
+            if covered:
+                text += f", {covered} handle(s) covered by another handle's chain"
         took = f"{elapsed * 1000:.0f} ms" if elapsed < 1 else f"{elapsed:.1f} s"
         self.status.value = _status(f"{text} in {took}", style)
         self.progress.bar_style = {"error": "danger", "warning": "warning"}.get(style, "success")
@@ -531,7 +542,8 @@ class ChainedRecordForm(w.VBox):
     def _show_run(self, run: Any) -> None:
         """A streamed run: its counts, where it is, and its first records (the folder holds them all)."""
         self.status.value = _status(
-            f"Written to {run.path}: {run.done} handle(s) ok, {run.failed} failed, {run.remaining} not done; "
+            f"Written to {run.path}: {run.done} handle(s) ok ({run.called} called, {run.covered} covered), "
+            f"{run.failed} failed, {run.remaining} not done; "
             f"read it with gwsnb.open_run({str(run.path)!r})", "warning" if run.failed or run.remaining else "ok")
         try:
             records = run.records_frame()

@@ -89,6 +89,9 @@ def add_chained_records(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     p.add_argument("--retries", type=int_arg("retries", 0, MAX_RETRIES), default=2, metavar="N",
                    help="retries of a call whose notifications were lost (default 2)")
     p.add_argument("--fail-fast", action="store_true", help="stop at the first failed handle")
+    p.add_argument("--every-handle", action="store_true",
+                   help="call every handle; by default a handle whose record came back in another handle's "
+                        "chain is not called (it is covered: each chain is fetched once)")
     p.add_argument("--format", choices=("table", "csv", "json", "parquet"), default="table",
                    help="output format of the records (default table; parquet needs --out)")
     p.add_argument("--out", metavar="FILE", help="write the records to FILE instead of stdout")
@@ -277,7 +280,7 @@ def _connect_and_run(args: argparse.Namespace, handles: list[int], password: str
             handles, campaign_name=args.campaign, application_id=args.application_id,
             device_path=args.device, concurrency=args.concurrency, timeout=args.timeout,
             progress=not args.no_progress, retries=args.retries, fail_fast=args.fail_fast,
-            max_outage=args.max_outage, out=args.out_dir)
+            max_outage=args.max_outage, out=args.out_dir, every_handle=args.every_handle)
     except InvalidParameterError as exc:
         return _usage_error(args, exc)
     except ServerUnavailableError as exc:

@@ -35,7 +35,8 @@ from ..errors import (
     TransportError,
 )
 from ..params import ChainedRecordParams
-from ..results import ChainedRecordResult
+from ..results import ChainedRecordResult, CoveredHandle
+from .coverage import ChainCoverage
 
 __all__ = ["BatchRun", "ClientHooks", "MAX_BATCH_HANDLES", "MAX_CONCURRENCY", "MAX_OUTAGE_S", "MAX_RETRIES",
            "MAX_STREAMED_HANDLES", "OutageGate", "run_async", "run_blocking", "unreachable"]
@@ -77,7 +78,7 @@ class Sink(Protocol):
 
     packer: ResultPacker
 
-    def add(self, outcome: ChainedRecordResult | HandleFailure) -> None: ...
+    def add(self, outcome: ChainedRecordResult | HandleFailure | CoveredHandle) -> None: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -246,12 +247,14 @@ class BatchRun:
 
     ``handles`` are the handles this run calls (for a resumed streamed run, those not done yet).  With a
     ``sink`` the outcomes go there and only counts are kept; else they are kept for :meth:`batch`, lean
-    and packed by a :class:`gwsnb.batch.ResultPacker` unless ``keep_events``.
+    and packed by a :class:`gwsnb.batch.ResultPacker` unless ``keep_events``.  Unless ``every_handle``,
+    a handle whose record came back in another call's chain is not called (:mod:`.coverage`): its
+    outcome is a :class:`~gwsnb.results.CoveredHandle`.
     """
 
     def __init__(self, handles: list[int], params: ChainedRecordParams, device_path: str, *, concurrency: int,
                  retries: int, fail_fast: bool, hooks: ClientHooks, keep_events: bool = False,
-                 max_outage: float = MAX_OUTAGE_S, sink: Sink | None = None) -> None:
+                 max_outage: float = MAX_OUTAGE_S, sink: Sink | None = None, every_handle: bool = False) -> None:
         self.handles = handles
         self.params = params
         self.device_path = device_path
@@ -267,6 +270,9 @@ class BatchRun:
                                             else None if keep_events else ResultPacker())
         self.finished = 0
         self.failed = 0
+        self.covered = 0
+        self.coverage: ChainCoverage | None = (None if every_handle
+                                               else ChainCoverage(handles, concurrency=concurrency))
         self.interrupted = False
         self.started = time.monotonic()
         self.workers: list[asyncio.Task[None]] = []
@@ -297,6 +303,32 @@ class BatchRun:
         else:
             self.gate.succeeded()
 
+    def record_covered(self, handles: list[int], by: int) -> None:
+        """``handles`` came back in the chain of ``by``'s call: finished without a call of their own."""
+        for handle in handles:
+            mark = CoveredHandle(handle, by)
+            if self.sink is not None:
+                self.sink.add(mark)
+            else:
+                self.outcomes[handle] = mark
+        self.finished += len(handles)
+        self.covered += len(handles)
+
+    def settle(self, handle: int, outcome: Outcome) -> bool:
+        """Record ``handle``'s outcome, and mark the handles its chain covers (covered ones first: a
+        streamed run that stops between the two then calls ``handle`` again rather than losing them).
+        ``False`` when the outcome was dropped: another call covered ``handle`` while it was in flight."""
+        if self.coverage is None:
+            self.record(handle, outcome)
+            return True
+        records = outcome.records if isinstance(outcome, ChainedRecordResult) and outcome.complete else None
+        kept, covered = self.coverage.finished(handle, records)
+        if covered:
+            self.record_covered(covered, handle)
+        if kept:
+            self.record(handle, outcome)
+        return kept
+
     def batch(self) -> ChainedRecordBatch:
         """The batch of the outcomes so far (a streamed run keeps none: its front-end reads the run back)."""
         if self.sink is not None:
@@ -326,18 +358,27 @@ class BatchRun:
         bar.set_description(PROGRESS_LABEL if text is None else f"{PROGRESS_LABEL} ({text})")
 
     # --- on the client's loop --------------------------------------------------------------------
+    async def _next_handle(self, pending: Any) -> int | None:
+        """The next handle to call: from the coverage's order, else the given order; ``None`` when done."""
+        if self.coverage is not None:
+            return await self.coverage.take()
+        return next(pending, None)
+
     async def execute(self) -> ChainedRecordBatch:
         pending = iter(self.handles)  # shared by the workers: each next() hands out one handle
 
         async def worker() -> None:
-            for handle in pending:
-                if self.stopping:
+            while not self.stopping:
+                handle = await self._next_handle(pending)
+                if handle is None:
                     return
                 outcome = await self._call_with_retries(dataclasses.replace(self.params, record_handle=handle))
                 if self.stopping and self.gate.error is not None:
+                    if self.coverage is not None:
+                        self.coverage.abandoned(handle)
                     return  # the run gave up on the server: the handle is not done
-                self.record(handle, outcome)
-                if self.fail_fast and isinstance(outcome, HandleFailure):
+                kept = self.settle(handle, outcome)
+                if self.fail_fast and kept and isinstance(outcome, HandleFailure):
                     self.stop()
                     return
 
@@ -382,6 +423,8 @@ class BatchRun:
                 delay = retry_delay(attempt)
                 LOGGER.debug("handle %s attempt %d: %s; retrying in %.2f s", handle, attempt, exc, delay)
                 await asyncio.sleep(delay)
+                if self.coverage is not None and self.coverage.covered(handle):
+                    return failure(handle, exc, attempt)  # dropped by settle(): another call covered it
             else:
                 result.attempts = attempt
                 return result

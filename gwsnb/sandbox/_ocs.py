@@ -29,6 +29,7 @@ import functools
 import json
 import random
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -104,12 +105,15 @@ class OcsEmulator:
         self.application_id = application_id
         self._random = random.Random(seed)
         self._tasks: set[asyncio.Task[None]] = set()
+        #: GetChainedRecord requests accepted so far, by record handle (what a client really asked for)
+        self.requested: Counter[int] = Counter()
 
     def __repr__(self) -> str:
         return f"OcsEmulator(campaign={self.campaign_name!r}, calling_list={self.calling_list.name!r})"
 
     def submit(self, request: ChainedRecordRequest) -> None:
         """Start producing the call's notifications in the background (the HTTP answer does not wait)."""
+        self.requested[request.handle] += 1
         task = asyncio.get_running_loop().create_task(self._run(request))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

@@ -410,6 +410,10 @@ class Sandbox:
         """HTTP requests received so far, by ``"METHOD /path"`` (CometD requests included)."""
         return dict(self._run_on_loop(lambda: dict(self._api.requests)))
 
+    def chained_record_requests(self) -> dict[int, int]:
+        """GetChainedRecord requests accepted so far, by record handle (the sandbox's side of a run's calls)."""
+        return dict(self._run_on_loop(lambda: dict(self._ocs.requested)))
+
     def cookies_seen(self) -> dict[str, frozenset[str]]:
         """Names of the cookies the last request of each ``"METHOD /path"`` carried (CometD ones included)."""
         return dict(self._run_on_loop(lambda: dict(self._api.cookies_seen)))

@@ -19,7 +19,10 @@ from .conftest import all_handles
 
 
 def run(client: gwsnb.GwsClient, sb: Sandbox, handles: Any, **kwargs: Any) -> gwsnb.ChainedRecordBatch:
+    """These tests are about each handle's own call (faults, retries, interrupts): every handle is called
+    (each chain once, the default, is tested in test_coverage.py)."""
     kwargs.setdefault("progress", False)
+    kwargs.setdefault("every_handle", True)
     return client.get_chained_records(handles, campaign_name=sb.campaign_name,
                                       application_id=sb.application_id, **kwargs)
 
@@ -193,7 +196,8 @@ def test_keyboard_interrupt_keeps_what_finished(client: gwsnb.GwsClient, sb: San
 
 async def test_async_twin_and_cancellation(client: gwsnb.GwsClient, sb: Sandbox, chains: ChainIndex) -> None:
     batch = await client.get_chained_records_async(
-        "5, 1-3", campaign_name=sb.campaign_name, application_id=sb.application_id, progress=False)
+        "5, 1-3", campaign_name=sb.campaign_name, application_id=sb.application_id, progress=False,
+        every_handle=True)
     assert [r.record_handle for r in batch.results] == [5, 1, 2, 3]
     for result in batch.results:
         chains.assert_matches(result.record_handle, result.records)
@@ -201,7 +205,7 @@ async def test_async_twin_and_cancellation(client: gwsnb.GwsClient, sb: Sandbox,
     progress = Recorder()
     task = asyncio.create_task(client.get_chained_records_async(
         all_handles(sb)[:300], campaign_name=sb.campaign_name, application_id=sb.application_id,
-        concurrency=4, progress=progress))
+        concurrency=4, progress=progress, every_handle=True))
     deadline = asyncio.get_running_loop().time() + 30
     while progress.count < 20:
         assert asyncio.get_running_loop().time() < deadline and not task.done()

@@ -27,9 +27,11 @@ HANDLE_LIST = [3, 40, 41, 42, 7]
 
 
 def cli(sb: Sandbox, *extra: str, handles: str | None = HANDLES, password_env: bool = True,
-        stdin: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        stdin: str | None = None, timeout: float = 60, every_handle: bool = True) -> subprocess.CompletedProcess[str]:
+    """The command against ``sb``; with ``every_handle`` (these tests compare each handle's own chain)
+    ``--every-handle`` is passed."""
     args = [GWSNB, "chained-records", "--url", sb.url, "--user", sb.username, "--campaign", sb.campaign_name,
-            "--application-id", str(sb.application_id)]
+            "--application-id", str(sb.application_id)] + (["--every-handle"] if every_handle else [])
     if handles is not None:
         args += ["--handles", handles]
     env = {k: v for k, v in os.environ.items() if k != "GWS_PASSWORD"}

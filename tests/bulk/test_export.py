@@ -30,7 +30,7 @@ def batch(sandbox: Sandbox) -> Iterator[gwsnb.ChainedRecordBatch]:
         with gwsnb.connect(sandbox.url, sandbox.username, PASSWORD) as client:
             yield client.get_chained_records(handles, campaign_name=sandbox.campaign_name,
                                              application_id=sandbox.application_id, timeout=0.5, retries=1,
-                                             progress=False)
+                                             progress=False, every_handle=True)  # one call per handle
     finally:
         sandbox.faults = Faults()
 

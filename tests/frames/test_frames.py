@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from gwsnb import frames, labels
-from gwsnb.results import Event
+from gwsnb.results import CoveredHandle, Event
 
 from ._messages import DEVICE, chained_message, internal_event, record, result, sample
 
@@ -82,6 +82,7 @@ CALLS_DTYPES = {
     "server_processing_ms": "Float64",
     "delivery_low_ms": "Float64",
     "delivery_high_ms": "Float64",
+    "covered_by": "Int64",
 }
 
 
@@ -363,6 +364,16 @@ def test_calls_frame_mixes_results_and_errors() -> None:
     assert pd.isna(df["total_ms"].iloc[1]) and pd.isna(df["sent"].iloc[2])
     assert df["sent"].iloc[0] == pd.Timestamp(1_700_000_000, unit="s", tz="UTC")
     assert df.attrs["skipped"] == 1
+    assert dtypes(df) == CALLS_DTYPES
+    assert df["covered_by"].isna().all()
+
+
+def test_calls_frame_shows_covered_handles() -> None:
+    ok = result("r1", handle=7, length=3)
+    df = frames.calls_frame([ok, CoveredHandle(8, covered_by=7)])
+    assert list(df["status"]) == ["ok", "covered"] and list(df["record_handle"]) == [7, 8]
+    assert pd.isna(df["covered_by"].iloc[0]) and df["covered_by"].iloc[1] == 7
+    assert pd.isna(df["reference_id"].iloc[1]) and pd.isna(df["records"].iloc[1]) and pd.isna(df["error"].iloc[1])
     assert dtypes(df) == CALLS_DTYPES
 
 
