@@ -28,6 +28,9 @@ ROOMS_NOT_IMPORTING = {
     "gwsnb._engine": ("gwsnb.client", "gwsnb.sandbox", "gwsnb._cli", "gwsnb.widgets"),
     # the doctor speaks HTTP itself: it must not lean on the sandbox it is tested against, nor on the client
     "gwsnb._doctor": ("gwsnb.sandbox", "gwsnb.client", "gwsnb._cli", "gwsnb.widgets", "gwsnb.doctor"),
+    # campaign progress reads runs as data: never the wire, the engine or a server
+    "gwsnb._analysis": ("gwsnb.sandbox", "gwsnb.client", "gwsnb._wire", "gwsnb._engine", "gwsnb._cli",
+                        "gwsnb.widgets", "gwsnb.progress"),
 }
 
 
