@@ -490,12 +490,14 @@ class Run:
             expression = pq.filters_to_expression(filters)
         data = dataset.to_table(columns=list(columns) if columns is not None else None, filter=expression)
         frame = data.to_pandas()
-        if table == "calls" and columns is None:  # a run written before the clock columns existed
+        if table == "calls" and columns is None:  # a run written before the later columns existed
             import pandas as pd
 
             for name in frames.CALLS_COLUMNS:
                 if name not in frame.columns:
-                    frame[name] = pd.array([None] * len(frame), dtype="Float64")
+                    dtype = "Int64" if name == "covered_by" else "Float64"
+                    frame[name] = pd.array([None] * len(frame), dtype=dtype)
+            frame = frame[list(frames.CALLS_COLUMNS)]
         return frame
 
     def records_frame(self, columns: Sequence[str] | None = None, filters: Any = None) -> pd.DataFrame:

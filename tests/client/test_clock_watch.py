@@ -36,8 +36,9 @@ def _connect(sb: Sandbox) -> gwsnb.GwsClient:
 
 
 def _batch(client: gwsnb.GwsClient, sb: Sandbox, handles: list[int]) -> gwsnb.ChainedRecordBatch:
+    # every handle's own call: these tests read each call's timings and referenceId (no covered handles)
     return client.get_chained_records(handles, campaign_name=sb.campaign_name, application_id=sb.application_id,
-                                      progress=False)
+                                      progress=False, every_handle=True)
 
 
 def _handles(sb: Sandbox) -> list[int]:

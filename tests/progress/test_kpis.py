@@ -89,7 +89,7 @@ def test_kpis_of_a_hand_made_list(sb: Sandbox, tmp_path: Path) -> None:
 
 
 def test_each_record_counts_once_when_several_handles_of_a_chain_were_called(sb: Sandbox, tmp_path: Path) -> None:
-    every = run(sb, list(range(1, 11)), tmp_path / "every")  # each chain read twice
+    every = run(sb, list(range(1, 11)), tmp_path / "every", every_handle=True)  # each chain read twice
     check(every.kpis(now=pd.Timestamp(NOW, unit="s", tz="UTC")), readings=20)
     assert every.sql("select count(*) as n from latest")["n"].iloc[0] == 10
 
