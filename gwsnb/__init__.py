@@ -41,7 +41,7 @@ if _typing.TYPE_CHECKING:
     from .batch import ChainedRecordBatch, HandleFailure
     from .client import Device, GwsClient, connect, connect_async
     from .record_form import RecordActionsForm
-    from .results import CallTimings, ChainedRecordResult, Event, OperationResult
+    from .results import CallTimings, ChainedRecordResult, CoveredHandle, Event, OperationResult
     from .runs import open_run
     from .sandbox import Faults, Sandbox
     from .widgets import ChainedRecordForm
@@ -56,6 +56,7 @@ _LAZY = {
     "ChainedRecordBatch": ".batch",
     "ChainedRecordForm": ".widgets",
     "ChainedRecordResult": ".results",
+    "CoveredHandle": ".results",
     "Device": ".client",
     "Event": ".results",
     "Faults": ".sandbox",
@@ -79,6 +80,7 @@ __all__ = [
     "ChainedRecordForm",
     "ChainedRecordParams",
     "ChainedRecordResult",
+    "CoveredHandle",
     "CsrfError",
     "Device",
     "DeviceSelectionError",
