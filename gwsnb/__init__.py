@@ -44,7 +44,7 @@ if _typing.TYPE_CHECKING:
     from .doctor import Diagnosis, diagnose
     from .progress import compare_runs
     from .record_form import RecordActionsForm
-    from .results import CallTimings, ChainedRecordResult, Event, OperationResult
+    from .results import CallTimings, ChainedRecordResult, CoveredHandle, Event, OperationResult
     from .runs import open_run
     from .sandbox import Faults, Sandbox
     from .widgets import ChainedRecordForm
@@ -59,6 +59,7 @@ _LAZY = {
     "ChainedRecordBatch": ".batch",
     "ChainedRecordForm": ".widgets",
     "ChainedRecordResult": ".results",
+    "CoveredHandle": ".results",
     "Device": ".client",
     "Diagnosis": ".doctor",
     "Event": ".results",
@@ -85,6 +86,7 @@ __all__ = [
     "ChainedRecordForm",
     "ChainedRecordParams",
     "ChainedRecordResult",
+    "CoveredHandle",
     "CsrfError",
     "Device",
     "DeviceSelectionError",
