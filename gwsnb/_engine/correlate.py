@@ -340,8 +340,11 @@ class Correlator:
         ref = data.get("referenceId")
         call = self._calls.get(str(ref)) if ref is not None else None
         if call is None:
-            if ref is not None and str(ref) in self._linger:
-                self.reorder_seen = True  # a message after its call ended
+            ended = self._linger.get(str(ref)) if ref is not None else None
+            if ended is not None and ended.done:
+                # a message after its call's DataEnd (or Error). A call given up before its end (cancelled,
+                # timed out) gets its remaining messages late by nature: they prove no reordering
+                self.reorder_seen = True
             self.unmatched += 1
             return
         kind = data.get("notificationType")

@@ -204,3 +204,29 @@ async def test_pairing_cost_does_not_grow_with_calls_in_flight() -> None:
     assert max(len(b) for b in buckets.values()) == 1
     c.feed([user_event("ChainedRecord", 10 + 9_999, chain_id=1_000_000 + 9_999)])
     assert c.counts["paired"] == 1 and balanced(c)
+
+
+async def test_messages_of_a_call_given_up_before_its_end_prove_no_reordering() -> None:
+    """A cancelled or timed-out call's remaining messages arrive after it was discarded: that is not a
+    reordered delivery, and must not make every later call wait ``settle`` (it once did, for good)."""
+    c = Correlator()
+    future: asyncio.Future[ChainedRecordResult] = asyncio.get_running_loop().create_future()
+    result = ChainedRecordResult("r1", 7, "C", 1, f"/devices/{DEVICE}", CallTimings(sent=time.time()))
+    call = c.register("r1", 7, f"/devices/{DEVICE}", result, future)
+    c.feed([record("r1", 7, 0)])
+    future.cancel()
+    c.discard(call)  # given up before DataEnd
+    c.feed([record("r1", 7, 1), data_end("r1", 7)])
+    assert not c.reorder_seen and c.unmatched == 2
+
+
+async def test_a_message_after_a_finished_call_still_latches_reorder() -> None:
+    c = Correlator()
+    future: asyncio.Future[ChainedRecordResult] = asyncio.get_running_loop().create_future()
+    result = ChainedRecordResult("r1", 7, "C", 1, f"/devices/{DEVICE}", CallTimings(sent=time.time()))
+    call = c.register("r1", 7, f"/devices/{DEVICE}", result, future)
+    c.feed([record("r1", 7, 0), data_end("r1", 7)])
+    await asyncio.wait_for(future, 2)
+    c.discard(call)
+    c.feed([record("r1", 7, 1)])  # a record after DataEnd: GWS delivered out of order
+    assert c.reorder_seen
