@@ -13,8 +13,8 @@ sandbox's CPU seconds over the run.
 Targets (issue 20): each chain once <= 5 min, every handle <= 10 min, calls <= 1.1 per chain (each chain
 once), client peak RSS <= 200 MiB and flat in both.
 
-``--event-log-size N`` runs the same command with ``connect(..., event_log_size=N)`` (the command line has
-no option for it), to show what the client's event log adds to the RSS.
+``--event-log-bytes N`` runs the same command with an event log of N bytes instead of the command line's
+1 MiB (the command line has no option for it), to show what the client's event log adds to the RSS.
 
 Run: ``make bench-1m`` or ``.venv/bin/python -m benchmarks.bench_1m [--handles 1000000] [--mode once every]``
 (not part of ``make bench``: it takes a quarter of an hour to half an hour).
@@ -45,9 +45,8 @@ GWSNB = str(Path(sys.executable).parent / "gwsnb")
 TARGET_S = {"once": 300.0, "every": 600.0}
 TARGET_RSS_MIB = 200.0
 TARGET_CALLS_PER_CHAIN = 1.1
-#: the command line with another event-log size: ``python -c WRAPPER SIZE chained-records ...``
-WRAPPER = ("import functools, sys; import gwsnb.client as c; "
-           "c.connect = functools.partial(c.connect, event_log_size=int(sys.argv[1])); "
+#: the command line with another event-log budget: ``python -c WRAPPER BYTES chained-records ...``
+WRAPPER = ("import sys; import gwsnb._cli.chained_records as c; c.CLI_EVENT_LOG_BYTES = int(sys.argv[1]); "
            "from gwsnb.cli import main; sys.exit(main(sys.argv[2:]))")
 
 
@@ -126,12 +125,12 @@ def _requests(proc: subprocess.Popen[str]) -> int:
 
 
 def one_run(mode: str, chains: int, handles: int, concurrency: int, folder: Path,
-            event_log_size: int | None = None) -> dict[str, object]:
+            event_log_bytes: int | None = None) -> dict[str, object]:
     out = folder / f"run-{mode}"
     with sandbox(chains) as (sb, url, records, startup_s):
         sb_process = psutil.Process(sb.pid)
         sb_before = sb_process.cpu_times()
-        command = [GWSNB] if event_log_size is None else [sys.executable, "-c", WRAPPER, str(event_log_size)]
+        command = [GWSNB] if event_log_bytes is None else [sys.executable, "-c", WRAPPER, str(event_log_bytes)]
         args = [*command, "chained-records", "--url", url, "--user", USER, "--password-env", "BENCH_1M_PW",
                 "--campaign", CAMPAIGN, "--application-id", str(APPLICATION_ID), "--handles", f"1-{handles}",
                 "--concurrency", str(concurrency), "--out-dir", str(out), "--no-progress"]
@@ -165,7 +164,7 @@ def one_run(mode: str, chains: int, handles: int, concurrency: int, folder: Path
         "client_cpu_s": sampled.cpu_s,
         "sandbox_cpu_s": (sb_after.user + sb_after.system) - (sb_before.user + sb_before.system),
         "summary": stderr.strip().splitlines()[-1] if stderr.strip() else "",
-        "event_log_size": event_log_size,
+        "event_log_bytes": event_log_bytes,
     }
 
 
@@ -180,8 +179,8 @@ def report(r: dict[str, object]) -> str:
     if mode == "once":
         ok = ok and calls / chains <= TARGET_CALLS_PER_CHAIN
     name = "each chain once" if mode == "once" else "--every-handle"
-    if r["event_log_size"] is not None:
-        name += f" (event_log_size={r['event_log_size']})"
+    if r["event_log_bytes"] is not None:
+        name += f" (event_log_bytes={r['event_log_bytes']})"
     return "\n".join([
         f"{name}: {r['handles']:,} handles in {wall:.0f} s ({wall / 60:.1f} min, target <= {TARGET_S[mode] / 60:.0f} "
         f"min), {r['handles_per_s']:,.0f} handles/s",
@@ -203,13 +202,13 @@ def main() -> int:
     parser.add_argument("--chains", type=int, default=440_000, help="chains of the generated list")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--mode", nargs="+", choices=("once", "every"), default=["once", "every"])
-    parser.add_argument("--event-log-size", type=int, help="the client's event log size (default: its default)")
+    parser.add_argument("--event-log-bytes", type=int, help="the command's event-log budget in bytes (default: the command line's 1 MiB)")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the start", flush=True)
     failed = 0
     with tempfile.TemporaryDirectory(prefix="gwsnb-bench-1m-") as tmp:
         for mode in args.mode:
-            result = one_run(mode, args.chains, args.handles, args.concurrency, Path(tmp), args.event_log_size)
+            result = one_run(mode, args.chains, args.handles, args.concurrency, Path(tmp), args.event_log_bytes)
             text = report(result)
             print(text, flush=True)
             failed += "MISSED" in text
