@@ -126,7 +126,7 @@ def test_connect_async_aclose_and_async_with(sandbox: Sandbox) -> None:
     sb = sandbox
     handle = sb.record_handles[0]
 
-    async def main() -> tuple[int, int, bool, bool]:
+    async def main() -> tuple[int, int, bool, bool, int]:
         ticks = 0
 
         async def heartbeat() -> None:  # the program's own loop keeps running while the client works
@@ -137,20 +137,29 @@ def test_connect_async_aclose_and_async_with(sandbox: Sandbox) -> None:
 
         beat = asyncio.create_task(heartbeat())
         client = await gwsnb.connect_async(sb.url, sb.username, sb.password, timeout=10.0)
-        result = await client.get_chained_record_async(handle, campaign_name=sb.campaign_name,
-                                                       application_id=sb.application_id)
+        # each notification 30 ms late: the call lasts at least 60 ms, during which the caller's loop must
+        # keep ticking (a call that blocked it would leave the heartbeat at 0 or 1 tick, however loaded)
+        sb.faults.latency_ms = 30
+        try:
+            before = ticks
+            result = await client.get_chained_record_async(handle, campaign_name=sb.campaign_name,
+                                                           application_id=sb.application_id)
+            during_call = ticks - before
+        finally:
+            sb.faults.latency_ms = 0
         await client.aclose()
         closed_loop_stopped = client.closed and client._loop is not None and not client._loop.running
         async with await gwsnb.connect_async(sb.url, sb.username, sb.password, timeout=10.0) as c2:
             again = await c2.get_chained_record_async(handle, campaign_name=sb.campaign_name,
                                                       application_id=sb.application_id)
         beat.cancel()
-        return len(result.records), len(again.records), closed_loop_stopped, c2.closed and ticks > 10
+        return len(result.records), len(again.records), closed_loop_stopped, c2.closed, during_call
 
     expected = len(ChainIndex(sb).keys(handle))
-    n1, n2, stopped, closed = asyncio.run(main())
+    n1, n2, stopped, closed, during_call = asyncio.run(main())
     assert (n1, n2) == (expected, expected)
     assert stopped and closed
+    assert during_call >= 5, during_call
 
 
 def test_close_from_a_running_loop_does_not_block_it(sandbox: Sandbox) -> None:
