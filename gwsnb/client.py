@@ -40,7 +40,7 @@ from ._engine.bulk import (
     run_async,
     run_blocking,
 )
-from ._engine.clock import ClockEstimator, ClockOffset, DateHeaderClock, generated_ms
+from ._engine.clock import ClockEstimator, ClockOffset, DateHeaderClock
 from ._engine.correlate import Correlator, Resend
 from ._engine.watch import OwnReferences
 from ._wire.cometd import CometdSession
@@ -547,16 +547,8 @@ class GwsClient(RecordOperations):
                 self._correlator.abandon(call)
             else:
                 self._correlator.discard(call)
-            if result.user_events:
-                self._feed_clock(result)
-
-    def _feed_clock(self, result: ChainedRecordResult) -> None:
-        """Each user event of the call bounds the server's clock: generated after ``sent``, before receipt."""
-        sent, add = result.timings.sent, self._clock.add
-        for event in result.user_events:
-            generated = generated_ms(event.message)
-            if generated is not None:
-                add(sent, event.received_at, generated)
+            if result.user_events:  # each bounds the server's clock: generated after the POST, before receipt
+                self._clock.add_user_events(result.timings.sent, result.user_events)
 
     def _session_epoch(self) -> int:
         return self._cometd.epoch if self._cometd is not None else 0

@@ -855,16 +855,6 @@ def _end_event(result: ChainedRecordResult | None) -> tuple[float, float, Any] |
     return best
 
 
-def _clock_samples(result: ChainedRecordResult | None, clock: ClockEstimator) -> None:
-    if result is None:
-        return
-    sent = result.timings.sent
-    for event in result.user_events:
-        generated = generated_ms(event.message)
-        if generated is not None:
-            clock.add(sent, event.received_at, generated)
-
-
 def calls_frame(items: Iterable[Any], *, clock_offset: ClockOffset | None = None) -> pd.DataFrame:
     """One row per call: its handle, outcome, record count and client timings.
 
@@ -921,7 +911,7 @@ def calls_frame(items: Iterable[Any], *, clock_offset: ClockOffset | None = None
         covered_by.append(item.covered_by if status == "covered" else None)
         ends.append(_timing(result, _end_event))
         if clock_offset is None:
-            _timing(result, lambda r: _clock_samples(r, clock))
+            _timing(result, lambda r: clock.add_user_events(r.timings.sent, r.user_events))
 
     offset = clock_offset if clock_offset is not None else clock.offset
     delivery = [offset.delay_ms(end[0], end[1]) if end is not None and offset is not None else (None, None)

@@ -109,6 +109,15 @@ class ClockEstimator:
         self._samples = 0
         self._resets = 0
 
+    def add_user_events(self, sent_s: float, events: Iterable[Any]) -> None:
+        """Every user event of one call whose POST left at ``sent_s`` (``Event``-like: ``message``,
+        ``received_at``); events without a generation time are skipped."""
+        add = self.add
+        for event in events:
+            generated = generated_ms(event.message)
+            if generated is not None:
+                add(sent_s, event.received_at, generated)
+
     def add(self, sent_s: float, received_s: float, generated_ms: float) -> None:
         """One notification: our POST left at ``sent_s``, the message arrived at ``received_s`` (ours, s)."""
         if not received_s >= sent_s:  # also false for a NaN
