@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._engine.clock import ClockOffset
+from .._engine.clock import ClockOffset, generated_ms
 from ..protocol import (
     CHAINED_RECORD,
     CHAINED_RECORDS_DATA_END,
@@ -79,7 +79,7 @@ class _Trace:
         if channel == CHANNEL_INTERNAL and _handle_of(data) == self.handle:
             self.user_events += 1
             self._first(received_s)
-            generated = _generated_ms(data)
+            generated = generated_ms(message)
             if generated is not None:
                 self.samples.append((received_s, generated))
         elif channel == CHANNEL_OUTBOUND:
@@ -103,13 +103,6 @@ class _Trace:
 def _handle_of(data: dict[str, Any]) -> Any:
     user_data = data.get("userData")
     return user_data.get("GSW_RECORD_HANDLE") if isinstance(user_data, dict) else None
-
-
-def _generated_ms(data: dict[str, Any]) -> float | None:
-    metrics = data.get("metrics")
-    processing = metrics.get("eventProcessing") if isinstance(metrics, dict) else None
-    value = processing.get("serverGenerationTimestamp") if isinstance(processing, dict) else None
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 async def _call(ctx: Context, peer: BayeuxPeer, device_path: str) -> _Trace:
