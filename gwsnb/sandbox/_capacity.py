@@ -46,6 +46,8 @@ __all__ = [
 
 #: request log entries kept by default (about 20 MB at most)
 DEFAULT_LOG_LIMIT = 100_000
+#: capacity changes kept (``stats()["capacity_changes"]``)
+KEPT_CAPACITY_CHANGES = 1000
 
 # outcomes of a request (RequestEntry.outcome)
 QUEUED = "queued"
@@ -194,6 +196,8 @@ class Capacity:
         self.log: deque[RequestEntry] = deque(maxlen=log_limit)
         self.in_service = 0
         self.waiting: deque[RequestEntry] = deque()
+        #: (epoch s, monotonic s, capacity) of each change since the start, oldest first
+        self.changes: deque[tuple[float, float, int | None]] = deque(maxlen=KEPT_CAPACITY_CHANGES)
         self._tokens = self._burst
         self._tokens_at = time.monotonic()
         self._reset_counters()
@@ -321,6 +325,7 @@ class Capacity:
     def set_capacity(self, capacity: int | None) -> None:
         """Change the capacity now (a drop lets the requests in service finish; a rise starts waiting ones)."""
         self.capacity = check_capacity(capacity)
+        self.changes.append((time.time(), time.monotonic(), self.capacity))
         self._pump()
 
     async def run_schedule(self, anchor: float) -> None:
@@ -368,6 +373,7 @@ class Capacity:
             "log_size": len(self.log),
             "log_limit": self.log.maxlen,
             "log_dropped": self.log_dropped,
+            "capacity_changes": [{"t": t, "t_mono": m, "capacity": c} for t, m, c in self.changes],
         }
 
     def request_log(self, last: int | None = None) -> list[dict[str, Any]]:

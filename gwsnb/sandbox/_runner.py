@@ -502,8 +502,9 @@ class Sandbox:
         ``max_queued``, ``max_in_service``, ``rejected_503``, ``rejected_429``, ``failed_500``, ``dropped``
         (``fail_calls="timeout"``), the settings in force (``capacity``, ``service_ms``, ``queue_limit``,
         ``throttle_429``, ``retry_after_s``), ``queue_wait_ms`` and ``service_time_ms`` (``count``, ``p50``,
-        ``p95``, ``p99``, ``max`` over the request log), ``since`` (epoch s), ``elapsed_s``, and the log's
-        ``log_size``, ``log_limit``, ``log_dropped``.  Remotely: ``GET /sandbox/stats``
+        ``p95``, ``p99``, ``max`` over the request log), ``since`` (epoch s), ``elapsed_s``, the log's
+        ``log_size``, ``log_limit``, ``log_dropped``, and ``capacity_changes`` (``t``, ``t_mono``,
+        ``capacity`` of each change by the schedule or ``set_capacity``, the last 1,000; not reset).  Remotely: ``GET /sandbox/stats``
         (:func:`gwsnb.sandbox.remote_stats`)."""
         return dict(self._run_on_loop(self._capacity.stats))
 
