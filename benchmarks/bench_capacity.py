@@ -195,7 +195,7 @@ def hot_path(calls: int, rounds: int) -> list[float]:
         t0 = time.perf_counter()
         for i in range(calls):
             if with_capacity:
-                entry = cap.admit(i, time.perf_counter_ns(), None)
+                entry = cap.admit(i, None)
                 tasks.append(loop.create_task(wrapped(cap, entry)))
             else:
                 tasks.append(loop.create_task(work()))
