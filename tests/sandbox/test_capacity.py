@@ -23,7 +23,15 @@ import pytest
 import requests
 
 from gwsnb.cli import main
-from gwsnb.sandbox import Faults, Sandbox, remote_reset_stats, remote_stats
+from gwsnb.sandbox import (
+    Faults,
+    Sandbox,
+    remote_fail_calls_for,
+    remote_reset_stats,
+    remote_restart_schedule,
+    remote_set_capacity,
+    remote_stats,
+)
 
 from .conftest import RawGws, data_end_seen
 
@@ -287,6 +295,33 @@ def test_admin_route_and_remote_stats(make_sb: Callable[..., Sandbox]) -> None:
     with pytest.raises(ValueError, match="url"):
         remote_stats("ftp://x", sb.username, sb.password)
     gws.close()
+
+
+def test_remote_control_routes(make_sb: Callable[..., Sandbox]) -> None:
+    sb = make_sb(capacity=2, capacity_schedule="0:2,30:1")
+    user, password = sb.username, sb.password
+    assert remote_set_capacity(sb.url, user, password, 6)["capacity"] == 6
+    assert sb.capacity == 6
+    assert remote_restart_schedule(sb.url, user, password)["capacity"] in (2, 6)
+    wait_until(lambda: sb.capacity == 2, 5, "the schedule's second 0 applied")
+    assert remote_set_capacity(sb.url, user, password, None)["capacity"] is None
+    remote_fail_calls_for(sb.url, user, password, 0.3, "timeout")
+    assert sb.faults.fail_calls == "timeout"
+    wait_until(lambda: sb.faults.fail_calls is None, 5, "fail_calls off")
+    with pytest.raises(ValueError, match="capacity"):
+        remote_set_capacity(sb.url, user, password, 0)
+    with pytest.raises(ValueError, match="kind"):
+        remote_fail_calls_for(sb.url, user, password, 1, "http404")
+    with pytest.raises(PermissionError):
+        remote_set_capacity(sb.url, user, "wrong", 3)
+    base = sb.url[: -len("/api/v2")]
+    refused = requests.post(base + "/sandbox/fail-calls", json={"seconds": -1}, auth=(user, password), timeout=10)
+    assert refused.status_code == 400 and "seconds" in refused.json()["error"]
+    refused = requests.post(base + "/sandbox/capacity", json={"x": 1}, auth=(user, password), timeout=10)
+    assert refused.status_code == 400 and "capacity" in refused.json()["error"]
+    plain = make_sb()
+    with pytest.raises(ValueError, match="capacity_schedule"):
+        remote_restart_schedule(plain.url, plain.username, plain.password)
 
 
 def _gwsnb() -> list[str]:
