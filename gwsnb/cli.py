@@ -175,9 +175,15 @@ def _run_sandbox(args: argparse.Namespace) -> int:
                 pass
         finally:
             requests = sb.chained_record_requests()
+            stats = sb.stats()
             sb.stop()
         print(f"GWS sandbox stopped: {sum(requests.values())} GetChainedRecord request(s) for {len(requests)} "
               "handle(s).", flush=True)
+        if stats["rejected_503"] or stats["rejected_429"] or stats["queue_wait_ms"]["max"]:
+            wait = stats["queue_wait_ms"]
+            print(f"  since the last stats reset: {stats['processed']} served, queue wait p50 "
+                  f"{wait['p50'] or 0:.1f} ms, p95 {wait['p95'] or 0:.1f} ms; {stats['rejected_503']} answered 503, "
+                  f"{stats['rejected_429']} 429", flush=True)
         return 0
     finally:
         for sig, handler in previous.items():

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -331,8 +332,8 @@ def _gwsnb() -> list[str]:
 
 def test_cli_capacity_flags() -> None:
     proc = subprocess.Popen(
-        [*_gwsnb(), "sandbox", "--port", "0", "--chains", "20", "--capacity", "3", "--service-ms", "5",
-         "--queue-limit", "4", "--capacity-schedule", "0:3,60:1", "--throttle-429", "100", "--retry-after", "2"],
+        [*_gwsnb(), "sandbox", "--port", "0", "--chains", "20", "--capacity", "1", "--service-ms", "600",
+         "--queue-limit", "1", "--capacity-schedule", "0:1,60:2", "--throttle-429", "100", "--retry-after", "2"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
         assert proc.stdout is not None
@@ -343,12 +344,26 @@ def test_cli_capacity_flags() -> None:
             banner += line
         match = re.search(r"running at (\S+)", banner)
         assert match is not None and "capacity" in banner, banner
-        stats = remote_stats(match.group(1), "agent", "agent")
+        url = match.group(1)
+        stats = remote_stats(url, "agent", "agent")
         assert (stats["capacity"], stats["service_ms"], stats["queue_limit"], stats["throttle_429"],
-                stats["retry_after_s"]) == (3, 5.0, 4, 100.0, 2.0)
+                stats["retry_after_s"]) == (1, 600.0, 1, 100.0, 2.0)
+        http = requests.Session()
+        token = http.get(url + "/me", auth=("agent", "agent"), timeout=10).headers["X-CSRF-TOKEN"]
+        device = http.get(url + "/me/devices", timeout=10).json()["devices"][0]["id"]
+        body = {"operationName": "GetChainedRecord", "applicationId": 134, "campaignName": "Campaign1",
+                "devicePath": f"/devices/{device}"}
+        statuses = [http.post(f"{url}/me/outbound-records/{h}", json=body, headers={"X-CSRF-TOKEN": token},
+                              timeout=10).status_code for h in (1, 2, 3)]
+        assert statuses == [200, 200, 503]
+        wait_until(lambda: remote_stats(url, "agent", "agent")["processed"] == 2, what="two served")
+        proc.send_signal(signal.SIGINT)
+        out, _err = proc.communicate(timeout=30)
+        assert "2 served" in out and "1 answered 503" in out, out
     finally:
-        proc.terminate()
-        proc.communicate(timeout=30)
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=30)
 
 
 def test_cli_bad_capacity_values(capsys: pytest.CaptureFixture[str]) -> None:
