@@ -97,6 +97,8 @@ def _add_capacity_flags(p: argparse.ArgumentParser) -> None:
                      help="answer HTTP 429 with Retry-After above RATE GetChainedRecord requests/s")
     cap.add_argument("--retry-after", type=_non_negative_float, default=1.0, metavar="S",
                      help="the Retry-After of the 503 and 429 answers, in seconds (default 1)")
+    cap.add_argument("--retry-after-date", action="store_true",
+                     help="send that Retry-After as an HTTP date instead of seconds")
     cap.add_argument("--fail-calls", choices=("http500", "timeout"), default=None,
                      help="every GetChainedRecord answers HTTP 500, or is acknowledged and never answered")
 
@@ -140,6 +142,7 @@ def _run_sandbox(args: argparse.Namespace) -> int:
                 capacity_schedule=args.capacity_schedule,
                 throttle_429=args.throttle_429,
                 retry_after_s=args.retry_after,
+                retry_after_date=args.retry_after_date,
             )
             sb.start()
         except (CallingListError, ValueError, OSError, RuntimeError) as exc:

@@ -9,6 +9,7 @@ does not hang on the machine's load; every wait is on a condition with a bound.
 
 from __future__ import annotations
 
+import email.utils
 import os
 import re
 import signal
@@ -166,6 +167,23 @@ def test_throttle_429_above_the_rate(make_sb: Callable[..., Sandbox]) -> None:
     # after a pause the bucket holds tokens again
     time.sleep(0.3)
     assert gws.get_chained_record(1).status_code == 200
+    gws.close()
+
+
+def test_retry_after_as_an_http_date(make_sb: Callable[..., Sandbox]) -> None:
+    sb = make_sb(capacity=1, service_ms=1000, queue_limit=0, retry_after_s=3, retry_after_date=True,
+                 faults=Faults(clock_offset_ms=60_000))
+    gws = RawGws(sb)
+    assert gws.get_chained_record(1).status_code == 200
+    before = time.time()
+    refused = gws.get_chained_record(2)
+    after = time.time()
+    assert refused.status_code == 503
+    when = email.utils.parsedate_to_datetime(refused.headers["Retry-After"]).timestamp()
+    # on the server's clock (a minute ahead here), at least the 3 s later, rounded up to the second
+    assert before + 60 + 3 - 0.002 <= when <= after + 60 + 3 + 1, (before, when, after)  # ms floor
+    with pytest.raises(ValueError, match="retry_after_date"):
+        Sandbox(chains=5, retry_after_date="yes")  # type: ignore[arg-type]
     gws.close()
 
 
