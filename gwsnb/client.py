@@ -718,7 +718,8 @@ class GwsClient(RecordOperations):
             writer.close()
             raise
         writer.close()
-        return writer.run(interrupted=batch.interrupted, elapsed_s=batch.elapsed_s)
+        return writer.run(interrupted=batch.interrupted, elapsed_s=batch.elapsed_s, stopped_by=run.stopped_by,
+                          calls_sent=run.pacer.sent)
 
     @overload
     async def get_chained_records_async(self, handles: Iterable[int | str] | str | int, *, campaign_name: str,
@@ -776,7 +777,8 @@ class GwsClient(RecordOperations):
             await asyncio.to_thread(writer.close)
             raise
         await asyncio.to_thread(writer.close)
-        return writer.run(interrupted=batch.interrupted, elapsed_s=batch.elapsed_s)
+        return writer.run(interrupted=batch.interrupted, elapsed_s=batch.elapsed_s, stopped_by=run.stopped_by,
+                          calls_sent=run.pacer.sent)
 
 
 def _password(username: str, password: str | None) -> str:
