@@ -719,7 +719,7 @@ class GwsClient(RecordOperations):
             raise
         writer.close()
         return writer.run(interrupted=batch.interrupted, elapsed_s=batch.elapsed_s, stopped_by=run.stopped_by,
-                          calls_sent=run.pacer.sent)
+                          calls_sent=run.pacer.sent, load=run.pacer.load)
 
     @overload
     async def get_chained_records_async(self, handles: Iterable[int | str] | str | int, *, campaign_name: str,
@@ -778,7 +778,7 @@ class GwsClient(RecordOperations):
             raise
         await asyncio.to_thread(writer.close)
         return writer.run(interrupted=batch.interrupted, elapsed_s=batch.elapsed_s, stopped_by=run.stopped_by,
-                          calls_sent=run.pacer.sent)
+                          calls_sent=run.pacer.sent, load=run.pacer.load)
 
 
 def _password(username: str, password: str | None) -> str:

@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Literal
 
-from ..pace import Pace
+from ..pace import Load, Pace
 
 __all__ = ["CallKind", "Pacer", "Ticket", "DoneHook", "WINDOW_RECHECK_S"]
 
@@ -104,12 +104,15 @@ class Pacer:
             self._limiter = AsyncLimiter(pace.rate * period, period)
         self.hooks: list[DoneHook] = []
         self.sent = 0
+        self._sending = 0
         #: why the run stopped sending, when the pacer stopped it ("max_calls")
         self.stopped_by: str | None = None
         self._paused_until = 0.0
         self._pause_reason: str | None = None
         self._waiting_window: dt.datetime | None = None  # next opening while the window is closed
         self.window_waits = 0  # times the run waited for a window (at the start or in the middle)
+        self.load = Load()
+        self._epoch_offset = time.time() - monotonic()  # monotonic -> epoch seconds, for the load log
 
     # --- the settings a controller may change -------------------------------------------------------
     @property
@@ -124,8 +127,9 @@ class Pacer:
 
     @property
     def in_flight(self) -> int:
-        """Calls admitted and not done yet."""
-        return self._slots.in_flight
+        """Calls sent and not done yet (a worker that holds a slot while it waits for the rate limiter is
+        not counted)."""
+        return self._sending
 
     def pause_until(self, deadline: float, reason: str) -> None:
         """Admit nothing before ``deadline`` (monotonic seconds), e.g. a server's ``Retry-After``; a later
@@ -174,17 +178,21 @@ class Pacer:
 
     def _issue(self) -> Ticket:
         self.sent += 1
-        return Ticket(self._monotonic(), self._slots.limit, self._slots.in_flight)
+        self._sending += 1
+        return Ticket(self._monotonic(), self._slots.limit, self._sending)
 
     def done(self, ticket: Ticket, kind: CallKind, latency_s: float, server_ms: float | None = None) -> None:
         """A call admitted with ``ticket`` ended: free its slot and tell the hooks."""
         self._slots.release()
+        self._sending -= 1
+        self.load.add(ticket.sent + self._epoch_offset, latency_s, ticket.concurrency, ticket.in_flight, kind)
         for hook in self.hooks:
             hook(ticket, kind, latency_s, server_ms)
 
     def release(self, ticket: Ticket) -> None:
         """A call admitted with ``ticket`` was cancelled (the run stops): free its slot, tell no hook."""
         self._slots.release()
+        self._sending -= 1
 
     def _spent(self) -> bool:
         if self.pace.max_calls is not None and self.sent >= self.pace.max_calls:
@@ -217,6 +225,18 @@ class Pacer:
             await asyncio.sleep(max(0.001, min((opening - now).total_seconds(), WINDOW_RECHECK_S)))
 
     # --- for the progress bar ---------------------------------------------------------------------------
+    def postfix(self) -> dict[str, str]:
+        """The progress bar's figures: the rate over the last seconds, the concurrency in force and the
+        latency against its floor (empty before the first call ended)."""
+        rate, latency = self.load.recent(time.time())
+        if latency is None:
+            return {}
+        floor = self.load.floor_s
+        shown = {"rate": f"{rate:.0f}/s", "conc": str(self.limit), "lat": f"{latency * 1000:.0f}ms"}
+        if floor is not None:
+            shown["floor"] = f"{floor * 1000:.0f}ms"
+        return shown
+
     def status(self) -> str | None:
         """A short line while the run waits for its window or a pause, else ``None``."""
         opening = self._waiting_window
