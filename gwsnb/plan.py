@@ -8,7 +8,8 @@ list in ``h``'s chain.  A chain with ``m`` handles in the list is drawn ``m`` ti
 with one, so the number of chains is estimated as ``handles × mean(1 / m(h))`` (each handle stands for
 ``1/m`` of a chain: the Horvitz–Thompson estimate).  The plain ``handles / mean chain size`` would count
 the long chains too often (a handle drawn at random sits in a long chain more often than a chain drawn at
-random is long) and under-estimates the calls by about a third on the sandbox's lists.  The coverage calls
+random is long) and under-estimates the calls: by more than 10% on the sandbox's lists, where this estimate
+is within 10% (``tests/pace/test_plan.py``).  The coverage calls
 a chain more than once only when its handles in the list lie farther apart than its window
 (:data:`gwsnb._engine.coverage.WINDOW`) and the lanes reach them before the first call answered: the
 plan's ``calls_high`` counts each such group of a sampled chain as a call of its own (an upper bound).
