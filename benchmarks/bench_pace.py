@@ -8,7 +8,10 @@
    microseconds per call measured in the same process); and the throughput of whole runs with ``rate=None``
    against ``rate=100000`` (a limiter that never waits), alternated, each chain once.
 
-Run: ``.venv/bin/python -m benchmarks.bench_pace [--seconds 30] [--rates 50,500] [--chains 3000]``
+3. ``--plan-example``: only print the plan of a night run over the sandbox's list of 20,000 chains (the
+   example of ``docs/production.md``).
+
+Run: ``.venv/bin/python -m benchmarks.bench_pace [--seconds 30] [--rates 50,500] [--chains 8000]``
 """
 
 from __future__ import annotations
@@ -76,6 +79,21 @@ def run_cost(client: gwsnb.GwsClient, handles: list[int], rounds: int) -> None:
           f"a call costs {per_call_us:.0f} µs of wall time at this throughput  (load {loadavg()})")
 
 
+def plan_example() -> None:
+    from gwsnb.sandbox import Sandbox
+
+    with Sandbox(chains=20_000, seed=1, password=PASSWORD) as sb, \
+            gwsnb.connect(sb.url, sb.username, PASSWORD) as client:
+        handles = [int(h) for h in sb.calling_list["record_handle"]]
+        night = gwsnb.Pace(rate=50, max_calls=30_000, window="20:00-07:00", tz="Europe/Paris")
+        plan = client.plan(handles, campaign_name=sb.campaign_name, application_id=sb.application_id, pace=night,
+                           seed=1)
+        print(plan)
+        batch = client.get_chained_records(handles, campaign_name=sb.campaign_name,
+                                           application_id=sb.application_id, progress=False)
+        print(f"the run, each chain once and without the pace, made {batch.calls_sent:,} calls")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=30.0)
@@ -83,7 +101,11 @@ def main() -> None:
     parser.add_argument("--chains", type=int, default=8000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--admits", type=int, default=200_000)
+    parser.add_argument("--plan-example", action="store_true")
     args = parser.parse_args()
+    if args.plan_example:
+        plan_example()
+        return
     pacer_cost(args.admits)
     with subprocess_sandbox(args.chains, 0.0) as server, \
             gwsnb.connect(server.url, USER, PASSWORD, timeout=30.0) as client:

@@ -39,7 +39,7 @@ from ..pace import Pace
 from ..params import ChainedRecordParams
 from ..results import ChainedRecordResult, CoveredHandle
 from .coverage import ChainCoverage
-from .pace import CallKind, Pacer
+from .pace import CallKind, Pacer, server_ms
 
 __all__ = ["BatchRun", "ClientHooks", "MAX_BATCH_HANDLES", "MAX_CONCURRENCY", "MAX_OUTAGE_S", "MAX_RETRIES",
            "MAX_STREAMED_HANDLES", "OutageGate", "run_async", "run_blocking", "unreachable"]
@@ -468,14 +468,17 @@ class BatchRun:
         if ticket is None:
             return BUDGET_SPENT
         error: BaseException | None = None
+        result: ChainedRecordResult | None = None
         try:
-            return await self.hooks.call(params, self.device_path)
+            result = await self.hooks.call(params, self.device_path)
+            return result
         except BaseException as exc:
             error = exc
             raise
         finally:
             if not isinstance(error, asyncio.CancelledError):
-                self.pacer.done(ticket, call_kind(error), time.monotonic() - ticket.sent)
+                answer = result if result is not None else getattr(error, "result", None)
+                self.pacer.done(ticket, call_kind(error), time.monotonic() - ticket.sent, server_ms(answer))
             else:
                 self.pacer.release(ticket)
 

@@ -20,11 +20,12 @@ import datetime as dt
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Literal
+from typing import Any, Literal
 
+from .. import protocol
 from ..pace import Load, Pace
 
-__all__ = ["CallKind", "Pacer", "Ticket", "DoneHook", "WINDOW_RECHECK_S"]
+__all__ = ["CallKind", "Pacer", "Ticket", "DoneHook", "WINDOW_RECHECK_S", "server_ms"]
 
 #: what became of a call attempt, as :meth:`Pacer.done` is told
 CallKind = Literal["ok", "ocs_error", "timeout", "http_429", "http_503", "transport", "other"]
@@ -265,6 +266,20 @@ class Pacer:
         if left > 0 and self._pause_reason:
             return f"{self._pause_reason}, paused for {_duration(left)}"
         return None
+
+
+def server_ms(result: Any) -> float | None:
+    """The server's own processing time of a call (``serverProcessingTimeTotalMs`` of the user event paired
+    with its ChainedRecordsDataEnd; docs/notifications.md), ``None`` when the call has none."""
+    for event in reversed(getattr(result, "user_events", ())):
+        data = event.data
+        user_data = data.get("userData")
+        if isinstance(user_data, dict) and user_data.get("GSW_USER_EVENT") == protocol.CHAINED_RECORDS_DATA_END:
+            metrics = data.get("metrics")
+            processing = metrics.get("eventProcessing") if isinstance(metrics, dict) else None
+            value = processing.get("serverProcessingTimeTotalMs") if isinstance(processing, dict) else None
+            return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    return None
 
 
 def _duration(seconds: float) -> str:

@@ -62,3 +62,14 @@ def test_streamed_run_load_and_a_run_opened_later(client: gwsnb.GwsClient, sb: S
     frame = load_frame(later)  # the last attempt of each handle, from the calls table
     assert len(frame) == later.called and frame["in_flight"].between(1, 16).all()
     assert len(later.plot_load().axes) == 3
+
+
+def test_the_hooks_get_the_servers_processing_time(client: gwsnb.GwsClient, sb: Sandbox) -> None:
+    """``Pacer.done`` hands its hooks the server's own processing time (what an adaptive controller reads
+    beside the latency); here read from a real call's paired user event."""
+    from gwsnb._engine.pace import server_ms
+
+    result = client.get_chained_record(all_handles(sb)[0], **target(sb))
+    value = server_ms(result)
+    assert isinstance(value, float) and value >= 0
+    assert server_ms(None) is None
