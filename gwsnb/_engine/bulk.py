@@ -35,7 +35,7 @@ from ..errors import (
     ServerUnavailableError,
     TransportError,
 )
-from ..pace import Pace
+from ..pace import MAX_CONCURRENCY, Pace
 from ..params import ChainedRecordParams
 from ..results import ChainedRecordResult, CoveredHandle
 from .coverage import ChainCoverage
@@ -46,7 +46,6 @@ __all__ = ["BatchRun", "ClientHooks", "MAX_BATCH_HANDLES", "MAX_CONCURRENCY", "M
 
 LOGGER = logging.getLogger("gwsnb.client")
 
-MAX_CONCURRENCY = 1024
 MAX_RETRIES = 10
 #: most handles of one run kept in memory (lean: well under 1 KiB each), and of one run streamed (``out=``)
 MAX_BATCH_HANDLES = 1_000_000
