@@ -73,3 +73,11 @@ def test_the_hooks_get_the_servers_processing_time(client: gwsnb.GwsClient, sb: 
     value = server_ms(result)
     assert isinstance(value, float) and value >= 0
     assert server_ms(None) is None
+
+
+def test_auto_is_accepted_and_stays_under_its_ceiling(client: gwsnb.GwsClient, sb: Sandbox) -> None:
+    batch = client.get_chained_records(all_handles(sb)[:60], **target(sb), progress=False,
+                                       pace=gwsnb.Pace(concurrency="auto", max_concurrency=4))
+    assert batch.ok and batch.load is not None
+    frame = batch.load.frame()
+    assert frame["concurrency"].between(1, 4).all() and frame["in_flight"].between(1, 4).all()
