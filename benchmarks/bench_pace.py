@@ -8,7 +8,10 @@
    in a tight loop with no limit (the default), a rate that never binds, and a window, as a share of the
    client's CPU per call measured in the same process.
 
-3. ``--plan-example``: only print the plan of a night run over the sandbox's list of 20,000 chains (the
+3. ``--limiter-only``: the pacer alone (16 tasks admitting calls that take 5 ms, no server) at each rate
+   for ``--seconds``: whether the limiter holds the rate when the client is not the bottleneck (on a
+   loaded machine the whole run may not reach 500 calls/s at all).
+4. ``--plan-example``: only print the plan of a night run over the sandbox's list of 20,000 chains (the
    example of ``docs/production.md``).
 
 Run: ``.venv/bin/python -m benchmarks.bench_pace [--seconds 30] [--rates 50,500] [--chains 8000]``
@@ -83,6 +86,27 @@ def run_cost(client: gwsnb.GwsClient, handles: list[int], rounds: int) -> float:
     return best["rate=None"]
 
 
+async def limiter_alone(rate: float, seconds: float, tasks: int = 16) -> tuple[int, float]:
+    pacer = Pacer(gwsnb.Pace(rate=rate, max_calls=int(rate * seconds), concurrency=tasks))
+    sent: list[float] = []
+
+    async def worker() -> None:
+        while (ticket := await pacer.admit()) is not None:
+            sent.append(time.monotonic())
+            await asyncio.sleep(0.005)
+            pacer.done(ticket, "ok", 0.005)
+
+    await asyncio.gather(*(worker() for _ in range(tasks)))
+    return len(sent), (len(sent) - 1) / (max(sent) - min(sent))
+
+
+def limiter_only(rates: list[float], seconds: float) -> None:
+    for rate in rates:
+        count, measured = asyncio.run(limiter_alone(rate, seconds))
+        print(f"limiter alone, rate {rate:>6g}/s: {count} admitted, {measured:8.2f}/s over {seconds:g} s = "
+              f"{100 * (measured / rate - 1):+.2f}%  (load {loadavg()})")
+
+
 def plan_example() -> None:
     from gwsnb.sandbox import Sandbox
 
@@ -106,7 +130,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--admits", type=int, default=200_000)
     parser.add_argument("--plan-example", action="store_true")
+    parser.add_argument("--limiter-only", action="store_true")
     args = parser.parse_args()
+    if args.limiter_only:
+        limiter_only([float(r) for r in args.rates.split(",") if r], args.seconds)
+        return
     if args.plan_example:
         plan_example()
         return
