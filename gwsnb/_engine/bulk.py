@@ -73,6 +73,7 @@ UNAVAILABLE_HTTP = frozenset({502, 503, 504})
 PROGRESS_LABEL = "GetChainedRecord"
 
 Outcome = ChainedRecordResult | HandleFailure
+CallOne = Callable[[ChainedRecordParams, str], Awaitable[ChainedRecordResult]]
 
 
 class _BudgetSpent:
@@ -81,7 +82,6 @@ class _BudgetSpent:
 
 
 BUDGET_SPENT = _BudgetSpent()
-CallOne = Callable[[ChainedRecordParams, str], Awaitable[ChainedRecordResult]]
 
 
 class Sink(Protocol):
