@@ -42,6 +42,8 @@ if _typing.TYPE_CHECKING:
     from .batch import ChainedRecordBatch, HandleFailure
     from .client import Device, GwsClient, connect, connect_async
     from .doctor import Diagnosis, diagnose
+    from .pace import Pace
+    from .plan import Plan
     from .progress import compare_runs
     from .record_form import RecordActionsForm
     from .results import CallTimings, ChainedRecordResult, CoveredHandle, Event, OperationResult
@@ -67,6 +69,8 @@ _LAZY = {
     "GwsClient": ".client",
     "HandleFailure": ".batch",
     "OperationResult": ".results",
+    "Pace": ".pace",
+    "Plan": ".plan",
     "RecordActionsForm": ".record_form",
     "compare_runs": ".progress",
     "Sandbox": ".sandbox",
@@ -109,7 +113,9 @@ __all__ = [
     "NotificationTimeout",
     "OperationResult",
     "OutcomeUnknownError",
+    "Pace",
     "PasswordChangeRequiredError",
+    "Plan",
     "RecordActionsForm",
     "RecordOperationError",
     "Sandbox",

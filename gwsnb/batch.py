@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
 
+    from .pace import Load
+
 __all__ = ["ChainedRecordBatch", "HandleFailure", "PackedResult", "PackedResults", "ResultPacker", "lean_outcome",
            "lean_result", "percentiles"]
 
@@ -318,6 +320,11 @@ class ChainedRecordBatch:
     - ``skipped``: handles neither succeeded nor failed (the run was interrupted, or ``fail_fast``
       stopped it; calls in flight at that moment were cancelled and are listed here);
     - ``interrupted``: ``True`` when Ctrl-C (or cancellation) stopped the run: the batch is partial;
+    - ``stopped_by``: ``"max_calls"`` when the run's budget (:attr:`gwsnb.Pace.max_calls`) stopped it
+      (the handles not done are in ``skipped``), else ``None``;
+    - ``calls_sent``: the GetChainedRecord calls the run sent, retries included (``None`` when unknown);
+    - ``load``: the :class:`gwsnb.pace.Load` the run put on the server, one entry per call attempt
+      (``None`` for a batch not made by a run); :meth:`plot_load` draws it;
     - ``elapsed_s``: wall-clock seconds of the run.
 
     ``len(batch)`` is the number of requested handles.
@@ -330,6 +337,9 @@ class ChainedRecordBatch:
     interrupted: bool = False
     elapsed_s: float = 0.0
     covered: list[CoveredHandle] = field(default_factory=list)
+    stopped_by: str | None = None
+    calls_sent: int | None = None
+    load: Load | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_outcomes(cls, handles: Sequence[int], outcomes: dict[int, Any], *, interrupted: bool = False,
@@ -399,17 +409,22 @@ class ChainedRecordBatch:
         parts.append(f"records {self.record_count}")
         parts.append(f"{self.elapsed_s:.1f} s")
         text = ", ".join(parts)
+        if self.stopped_by is not None:
+            text += f" (stopped by {self.stopped_by} after {self.calls_sent} call(s))"
         return text + (" (interrupted)" if self.interrupted else "")
 
     def __repr__(self) -> str:
         return (f"<ChainedRecordBatch handles={len(self.handles)} ok={len(self.results) + len(self.covered)} "
                 f"failed={len(self.failures)} skipped={len(self.skipped)} called={self.called} "
                 f"covered={len(self.covered)} records={self.record_count}"
-                + (" interrupted" if self.interrupted else "") + ">")
+                + (" interrupted" if self.interrupted else "")
+                + (f" stopped_by={self.stopped_by}" if self.stopped_by else "") + ">")
 
     def _repr_html_(self) -> str:
         esc = html.escape
         state = " · <b>interrupted</b> (partial)" if self.interrupted else ""
+        if self.stopped_by is not None:
+            state += f" · <b>stopped by {esc(self.stopped_by)}</b> after {self.calls_sent} call(s) (partial)"
         head = (f"<p><b>GetChainedRecord batch</b> · {len(self.handles)} handle(s) · "
                 f"ok {len(self.results) + len(self.covered)} · failed {len(self.failures)} · called {self.called} · "
                 f"covered {len(self.covered)} · skipped {len(self.skipped)} · {self.record_count} record(s) · "
@@ -425,7 +440,8 @@ class ChainedRecordBatch:
             rows.append(f"<tr><td>{esc(reason)}</td><td>{len(handles)}</td><td>{esc(shown)}</td></tr>")
         table = ("<table><thead><tr><th>failure reason</th><th>count</th><th>handles</th></tr></thead><tbody>"
                  + "".join(rows) + "</tbody></table>") if rows else ""
-        return f"<div class='gwsnb-batch'>{head}{latency}{self._chart_html()}{table}</div>"
+        load = f"<p>load: {esc(self.load.text())}</p>" if self.load is not None and len(self.load) else ""
+        return f"<div class='gwsnb-batch'>{head}{load}{latency}{self._chart_html()}{table}</div>"
 
     def _chart_html(self) -> str:
         """The small inline latency chart of :meth:`_repr_html_` (see :mod:`gwsnb._display.render`)."""
@@ -436,6 +452,11 @@ class ChainedRecordBatch:
         """Histograms of the client's POST-to-DataEnd time and the server's processing time per event, with
         p50 / p90 / p99 (matplotlib); see :func:`gwsnb.plots.latency`.  Returns the Figure."""
         return _view("plots").latency(self, fig=fig)
+
+    def plot_load(self, *, fig: Figure | None = None) -> Figure:
+        """Calls per second, calls in flight (and the concurrency limit) and latency (with its floor) over
+        the run (matplotlib); see :func:`gwsnb.plots.load`.  Returns the Figure."""
+        return _view("plots").load(self, fig=fig)
 
     def plot_breakdown(self, *, fig: Figure | None = None) -> Figure:
         """Chain lengths, ``record_status`` and ``call_result`` counts as bar charts (matplotlib); see

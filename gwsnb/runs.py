@@ -8,6 +8,8 @@ back with :func:`open_run`.
     records/part-000001.parquet   one row per chained record   (columns of gwsnb.frames.records_frame)
     metrics/part-000001.parquet   one row per server event     (columns of gwsnb.frames.metrics_frame)
     calls/part-000001.parquet     one row per finished handle  (columns of ChainedRecordBatch.calls_frame)
+    load/session-<UTC>.parquet    one row per call attempt of one session (gwsnb.pace.Load.frame), written
+                                  when the session ends; a resumed run adds one (:meth:`Run.load_frame`)
 
 A handle not called because its record came back in another call's chain (``every_handle=False``, the
 default) is finished too: its row in the calls table has status ``covered`` and ``covered_by``, and it is
@@ -54,6 +56,9 @@ from .results import ChainedRecordResult, CoveredHandle
 if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
+    from matplotlib.figure import Figure
+
+    from .pace import Load
 
 __all__ = ["Run", "RunWriter", "open_run", "PART_HANDLES", "PART_SECONDS"]
 
@@ -62,6 +67,8 @@ LOGGER = logging.getLogger("gwsnb.runs")
 FORMAT = "gwsnb-run"
 VERSION = 1
 TABLES = ("records", "metrics", "calls")
+#: the folder of the load logs, one file per session (not a table of the run's handles: never resumed over)
+LOAD_FOLDER = "load"
 RUN_FILE = "_run.json"
 STATE_FILE = "_state.json"
 #: a part is written every this many finished handles ...
@@ -308,8 +315,11 @@ class RunWriter:
             if len(self._buffer) >= self.part_handles:
                 self._cond.notify()
 
+    #: the session's load log (set by the client), written to ``load/`` by :meth:`close`
+    load: Load | None = None
+
     def close(self) -> None:
-        """Write what is buffered and stop the writer thread.
+        """Write what is buffered and stop the writer thread; then the session's load log.
 
         :raises OSError: a part could not be written (the run can be resumed from the last committed part).
         """
@@ -321,9 +331,30 @@ class RunWriter:
             self._thread = None
         else:
             self._flush(self._take())
+        self._write_load()
         if self.error is not None:
             error, self.error = self.error, None
             raise error
+
+    def _write_load(self) -> None:
+        """The session's load log as ``load/session-<UTC>.parquet`` (once; a failure to write it is logged,
+        not raised: the run's tables are what matters)."""
+        load, self.load = self.load, None
+        if load is None or not len(load):
+            return
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        folder = self.root / LOAD_FOLDER
+        stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        path = folder / f"session-{stamp}.parquet"
+        tmp = folder / f".{path.name}.tmp"
+        try:
+            folder.mkdir(exist_ok=True)
+            pq.write_table(pa.Table.from_pandas(load.frame(), preserve_index=False), tmp)
+            os.replace(tmp, path)
+        except OSError as exc:
+            LOGGER.warning("run %s: the load log was not written: %s", self.root, exc)
 
     def _take(self) -> list[ChainedRecordResult | PackedResult | HandleFailure | CoveredHandle]:
         taken, self._buffer = self._buffer, []
@@ -389,9 +420,12 @@ class RunWriter:
     def _handle(outcome: ChainedRecordResult | HandleFailure | PackedResult | CoveredHandle) -> int:
         return outcome.record_handle
 
-    def run(self, *, interrupted: bool = False, elapsed_s: float | None = None) -> Run:
+    def run(self, *, interrupted: bool = False, elapsed_s: float | None = None, stopped_by: str | None = None,
+            calls_sent: int | None = None, load: Load | None = None) -> Run:
         """The run as written so far."""
-        return Run(self.root, interrupted=interrupted, elapsed_s=elapsed_s)
+        run = Run(self.root, interrupted=interrupted, elapsed_s=elapsed_s)
+        run.stopped_by, run.calls_sent, run.load = stopped_by, calls_sent, load
+        return run
 
 
 # --------------------------------------------------------------------------- reading
@@ -401,9 +435,16 @@ class Run:
     ``done`` (handles that succeeded: ``called`` with success, or ``covered`` by another call's chain),
     ``failed``, ``remaining`` (neither: not run yet, or lost in flight), ``total``; :meth:`records_frame`, :meth:`metrics_frame`, :meth:`calls_frame` load the
     tables (``columns=`` and ``filters=`` are pushed down to pyarrow); :meth:`failures` lists the
-    failed handles with their errors.  ``interrupted`` and ``elapsed_s`` are set on the run returned by
-    ``get_chained_records(out=...)``.
+    failed handles with their errors.  ``interrupted``, ``elapsed_s``, ``stopped_by`` (``"max_calls"`` when the
+    pace's budget stopped it: call again with the same ``out`` to go on) and ``calls_sent`` are set on the
+    run returned by ``get_chained_records(out=...)``.
     """
+
+    stopped_by: str | None = None
+    calls_sent: int | None = None
+    #: the load this session put on the server (:class:`gwsnb.pace.Load`), on the run returned by
+    #: ``get_chained_records(out=...)``; every session's, written to ``load/``: :meth:`load_frame`
+    load: Load | None = None
 
     def __init__(self, path: str | os.PathLike[str], *, interrupted: bool = False,
                  elapsed_s: float | None = None) -> None:
@@ -584,6 +625,8 @@ class Run:
             parts.append(f"remaining {self.remaining}")
         if self.elapsed_s is not None:
             parts.append(f"{self.elapsed_s:.1f} s")
+        if self.stopped_by is not None:
+            parts.append(f"stopped by {self.stopped_by} after {self.calls_sent} call(s)")
         return ", ".join(parts) + (" (interrupted)" if self.interrupted else "")
 
     def __repr__(self) -> str:
@@ -596,7 +639,9 @@ class Run:
                 f"{esc(self.campaign_name)} · {self.total} handle(s) · done {self.done} · failed {self.failed} · "
                 f"called {self.called} · covered {self.covered} · "
                 f"remaining {self.remaining} · {len(self.state['parts'])} part(s)"
-                + (" · <b>interrupted</b>" if self.interrupted else "") + "</p>")
+                + (" · <b>interrupted</b>" if self.interrupted else "")
+                + (f" · <b>stopped by {esc(self.stopped_by)}</b> after {self.calls_sent} call(s) (resumable)"
+                   if self.stopped_by else "") + "</p>")
         pct = self.latency_percentiles()
         latency = ("<p>latency (POST to DataEnd) " + " · ".join(f"p{p} {v:.1f} ms" for p, v in pct.items())
                    + "</p>" if pct else "")
@@ -610,7 +655,31 @@ class Run:
                 rows += f"<tr><td>{esc(str(reason))}</td><td>{len(group)}</td><td>{esc(shown)}{more}</td></tr>"
             rows = ("<table><thead><tr><th>failure reason</th><th>count</th><th>handles</th></tr></thead>"
                     f"<tbody>{rows}</tbody></table>")
-        return f"<div class='gwsnb-run'>{head}{latency}{rows}</div>"
+        load = f"<p>load: {esc(self.load.text())}</p>" if self.load is not None and len(self.load) else ""
+        return f"<div class='gwsnb-run'>{head}{load}{latency}{rows}</div>"
+
+    def load_frame(self) -> pd.DataFrame | None:
+        """One row per call attempt of every session of the run, oldest session first (the columns of
+        :meth:`gwsnb.pace.Load.frame`), from ``load/``; ``None`` when none was written (a run made before
+        the load logs, or whose sessions made no call)."""
+        files = sorted((self.path / LOAD_FOLDER).glob("session-*.parquet"))
+        if not files:
+            return None
+        import pandas as pd
+        import pyarrow.parquet as pq
+
+        from .pace import CALL_KINDS
+
+        frame = pd.concat([pq.read_table(f).to_pandas() for f in files], ignore_index=True)
+        frame["kind"] = pd.Categorical(frame["kind"].astype(str), categories=list(CALL_KINDS))
+        return frame
+
+    def plot_load(self, *, fig: Figure | None = None) -> Figure:
+        """Calls per second, calls in flight and latency over the run (matplotlib); see
+        :func:`gwsnb.plots.load` (from the load logs in ``load/``, else the calls table).  Returns the Figure."""
+        from . import plots
+
+        return plots.load(self, fig=fig)
 
 
 def open_run(path: str | os.PathLike[str]) -> Run:
