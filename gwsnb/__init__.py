@@ -42,6 +42,7 @@ if _typing.TYPE_CHECKING:
     from .batch import ChainedRecordBatch, HandleFailure
     from .client import Device, GwsClient, connect, connect_async
     from .doctor import Diagnosis, diagnose
+    from .history import History, open_history
     from .progress import compare_runs
     from .record_form import RecordActionsForm
     from .results import CallTimings, ChainedRecordResult, CoveredHandle, Event, OperationResult
@@ -66,6 +67,7 @@ _LAZY = {
     "Faults": ".sandbox",
     "GwsClient": ".client",
     "HandleFailure": ".batch",
+    "History": ".history",
     "OperationResult": ".results",
     "RecordActionsForm": ".record_form",
     "compare_runs": ".progress",
@@ -73,6 +75,7 @@ _LAZY = {
     "connect": ".client",
     "connect_async": ".client",
     "diagnose": ".doctor",
+    "open_history": ".history",
     "open_run": ".runs",
 }
 
@@ -98,6 +101,7 @@ __all__ = [
     "GwsError",
     "GwsStatusError",
     "HandleFailure",
+    "History",
     "InputValidationError",
     "InternalServerError",
     "InvalidParameterError",
@@ -121,6 +125,7 @@ __all__ = [
     "connect",
     "connect_async",
     "diagnose",
+    "open_history",
     "open_run",
     "parse_handles",
 ]

@@ -118,8 +118,8 @@ def open_history(path: str | os.PathLike[str], *, campaign_name: str | None = No
     chosen = [k for k in keys if (campaign_name is None or k[0] == campaign_name)
               and (application_id is None or k[1] == application_id)]
     if not chosen:
-        wanted = "a complete run" if campaign_name is None and application_id is None else (
-            f"a complete run of campaign {campaign_name!r}" + (f" (application id {application_id})"
+        wanted = "complete run" if campaign_name is None and application_id is None else (
+            f"complete run of campaign {campaign_name!r}" + (f" (application id {application_id})"
                                                               if application_id is not None else ""))
         listed = "; ".join(str(x) for x in left_out) or "nothing"
         raise InvalidParameterError("path", os.fspath(path), f"holds no {wanted}; left out: {listed}")
@@ -342,7 +342,7 @@ class History:
         if (record_handle is None) == (chain_id is None):
             raise InvalidParameterError("record_handle", record_handle, "give a record handle or chain_id=, not both")
         column, value = ("record_handle", record_handle) if chain_id is None else ("chain_id", chain_id)
-        value = check_int(column, value, 0 if column == "chain_id" else 1, MAX_HANDLE)
+        value = check_int(column, value, 0 if column == "chain_id" else 1, MAX_HANDLE, digits=True)
         con = self.duckdb()
         try:
             frame = h.journey(con, column, value)

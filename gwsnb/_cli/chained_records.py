@@ -24,6 +24,7 @@ from .._engine.bulk import MAX_BATCH_HANDLES, MAX_CONCURRENCY, MAX_RETRIES, MAX_
 from ..errors import GwsError, InvalidParameterError, ServerUnavailableError
 from ..params import MAX_HANDLE, ChainedRecordParams, parse_handles
 from .args import handles_arg, int_arg, seconds_arg
+from .snapshot import add_schedule_options, check_schedule, run_snapshots
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -105,6 +106,7 @@ def add_chained_records(sub: argparse._SubParsersAction[argparse.ArgumentParser]
                    help="seconds to wait for an unreachable server before stopping (default 600)")
     p.add_argument("--insecure", action="store_true", help="do not verify the server's TLS certificate")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    add_schedule_options(p)
     p.set_defaults(func=run_chained_records, _parser=p)
 
 
@@ -250,6 +252,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.format == "parquet" and not args.out:
         parser.error("argument --format: parquet needs --out FILE (binary output is not written to stdout)")
     _check_out_dir(parser, args)
+    check_schedule(parser, args)
     try:
         handles = _handles_of(args)
         # everything the call will check, checked before the password prompt and before connecting
@@ -258,7 +261,7 @@ def _run(args: argparse.Namespace) -> int:
         password = _password(args)
     except InvalidParameterError as exc:
         return _usage_error(args, exc)
-    return _connect_and_run(args, handles, password)
+    return run_snapshots(args, handles, password, _connect_and_run)  # one run, or one per --every
 
 
 def _connect_and_run(args: argparse.Namespace, handles: list[int], password: str) -> int:
