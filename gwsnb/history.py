@@ -150,15 +150,13 @@ class History:
             from ._analysis import history as h
 
             found = h.run_times(con)
-            self._repeated, self._readings = h.repeated_runs(con)
         finally:
             con.close()
         times = [found.get(i, _created(run)) for i, run in enumerate(runs)]
         order = sorted(range(len(runs)), key=lambda i: (times[i], _created(runs[i]), os.fspath(runs[i].path)))
         self.runs: list[Run] = [runs[i] for i in order]
         self.times: list[pd.Timestamp] = [times[i] for i in order]
-        self._repeated = [order.index(i) for i in self._repeated]
-        self._readings = {order.index(i): n for i, n in self._readings.items()}
+        self._counted: dict[int, tuple[int, int, int]] | None = None
         self.campaign_name = self.runs[0].campaign_name
         self.application_id = self.runs[0].application_id
 
@@ -186,7 +184,21 @@ class History:
 
         :raises ImportError: DuckDB is missing (``pip install 'gwsnb[parquet]'``).
         """
-        return self._connect(self.runs, dict(enumerate(self.times)), self._repeated)
+        counted = self._counts()
+        repeated = [run for run, (readings, records, _chains) in counted.items() if readings > records]
+        return self._connect(self.runs, dict(enumerate(self.times)), repeated)
+
+    def _counts(self) -> dict[int, tuple[int, int, int]]:
+        """Each run's readings, records and chains (counted once, on first need: a pass over all records)."""
+        if self._counted is None:
+            from ._analysis import history as h
+
+            con = self._connect(self.runs, {})
+            try:
+                self._counted = h.counts(con)
+            finally:
+                con.close()
+        return self._counted
 
     def sql(self, query: str) -> pd.DataFrame:
         """The answer of a DuckDB ``query`` over the views of :meth:`duckdb`, as a DataFrame::
@@ -259,7 +271,7 @@ class History:
 
         con = self.duckdb()
         try:
-            frame = h.kpis(con, range(len(self)), self._readings)
+            frame = h.kpis(con, range(len(self)), self._counts())
         finally:
             con.close()
         return self._with_runs(frame)

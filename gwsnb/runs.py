@@ -270,7 +270,8 @@ class RunWriter:
             raise InvalidParameterError("out", os.fspath(root), "exists and is not an empty folder nor a gwsnb run")
         for table in TABLES:
             (root / table).mkdir(parents=True, exist_ok=True)
-        created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        # to the microsecond: two snapshots begun in one second stay apart (their snapshot_time)
+        created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds")
         _write_json(root / RUN_FILE, {**meta, "created": created, "handles": to_ranges(handles)})
         state = {"parts": [], "done": [], "ok": 0, "failed": 0}
         _write_json(root / STATE_FILE, state)

@@ -85,12 +85,6 @@ def register(con: duckdb.DuckDBPyConnection, runs: Sequence[RunFiles], repeated:
     con.execute(f"CREATE OR REPLACE VIEW h_latest AS {plain}")
 
 
-def repeated_runs(con: duckdb.DuckDBPyConnection) -> tuple[list[int], dict[int, int]]:
-    """The runs in which some record was read more than once, and each run's readings (rows)."""
-    rows = con.execute("SELECT run, count(*), count(DISTINCT record_handle) FROM h_records GROUP BY run").fetchall()
-    return [int(r) for r, n, d in rows if n > d], {int(r): int(n) for r, n, _d in rows}
-
-
 def run_times(con: duckdb.DuckDBPyConnection) -> dict[int, Any]:
     """Each run's last call sent (a UTC Timestamp), for the runs with calls."""
     import pandas as pd
@@ -104,27 +98,28 @@ def run_times(con: duckdb.DuckDBPyConnection) -> dict[int, Any]:
 
 
 # --------------------------------------------------------------------------- KPIs
-def _grouped(con: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:
-    """One pass over every run's latest readings: the progress counts per run and the counts per
-    record_status, call_result, record_type and attempt (GROUPING SETS)."""
-    final = ", ".join(map(str, FINAL_STATUSES))
+def counts(con: duckdb.DuckDBPyConnection) -> dict[int, tuple[int, int, int]]:
+    """Each run's readings (rows), records (distinct handles) and chains (distinct chain_id), over the
+    records as read: a record read twice keeps its chain, so the chains are those of the latest readings."""
+    rows = con.execute("SELECT run, count(*), count(DISTINCT record_handle), count(DISTINCT chain_id) "
+                       "FROM h_records GROUP BY run").fetchall()
+    return {int(r): (int(n), int(d), int(c)) for r, n, d, c in rows}
+
+
+def _fine(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """One pass over every run's latest readings: the records per run and combination of the codes and
+    the attempt (a few thousand rows at most), with those ready now and scheduled later at the run's time.
+    The KPIs are sums over it; one small hash aggregate costs less than a pass per measure."""
     sched = ", ".join(map(str, SCHEDULED_TYPES))
-    sql = (
-        "SELECT l.run, grouping(record_status_code), grouping(call_result_code), grouping(record_type_code), "
-        "grouping(attempt), record_status_code, call_result_code, record_type_code, attempt, "
-        "CAST(any_value(record_status) AS VARCHAR), CAST(any_value(call_result) AS VARCHAR), "
-        "CAST(any_value(record_type) AS VARCHAR), count(*), "
-        "count(*) FILTER (WHERE attempt >= 1), "
-        f"count(*) FILTER (WHERE record_status_code IN ({final}) OR record_type_code = {NO_CALL}), "
+    return con.execute(
+        "SELECT l.run, record_status_code AS s, call_result_code AS c, record_type_code AS t, attempt AS a, "
+        "CAST(any_value(record_status) AS VARCHAR) AS s_label, CAST(any_value(call_result) AS VARCHAR) AS c_label, "
+        "CAST(any_value(record_type) AS VARCHAR) AS t_label, count(*) AS n, "
         f"count(*) FILTER (WHERE record_status_code = {READY} AND record_type_code BETWEEN 2 AND 6 "
-        "  AND (dial_sched_time IS NULL OR epoch(dial_sched_time) <= r.at_s)), "
+        "  AND (dial_sched_time IS NULL OR epoch(dial_sched_time) <= r.at_s)) AS ready, "
         f"count(*) FILTER (WHERE record_status_code = {READY} AND record_type_code IN ({sched}) "
-        "  AND epoch(dial_sched_time) > r.at_s), "
-        f"count(*) FILTER (WHERE record_type_code = {NO_CALL}) "
-        "FROM h_latest l JOIN h_runs r ON l.run = r.run "
-        "GROUP BY GROUPING SETS ((l.run), (l.run, record_status_code), (l.run, call_result_code), "
-        "(l.run, record_type_code), (l.run, attempt))")
-    return con.execute(sql).fetchall()
+        "  AND epoch(dial_sched_time) > r.at_s) AS later "
+        "FROM h_latest l JOIN h_runs r ON l.run = r.run GROUP BY 1, 2, 3, 4, 5").df()
 
 
 def _callbacks(con: duckdb.DuckDBPyConnection) -> dict[tuple[int, int, int], int]:
@@ -139,49 +134,65 @@ def _row(run: int, group: str, measure: str, count: int, total: int | None, defi
     return (run, group, measure, count, count / total if total else None, definition)
 
 
-def _label_rows(run: int, column: str, found: list[tuple[str | None, int]], total: int) -> list[tuple[Any, ...]]:
-    # the order of kpis._counts: most records first, then the label (a missing label last)
-    found = sorted(found, key=lambda kv: (-kv[1], kv[0] is None, kv[0] or ""))
-    return [_row(run, column, "(missing)" if label is None else label, n, total, DEFINITIONS[column])
-            for label, n in found]
+def _na(value: Any) -> bool:
+    return value is None or value != value or str(value) == "<NA>"
 
 
-def _run_rows(run: int, grouped: list[tuple[Any, ...]], chains: int, readings: int,
+def _label_rows(run: int, column: str, mine: pd.DataFrame, total: int) -> list[tuple[Any, ...]]:
+    """The rows of one coded column, in the order of kpis._counts: most records first, then the label (a
+    missing label last); a code's label is any of its rows' (they agree)."""
+    key = {"record_status": "s", "call_result": "c", "record_type": "t"}[column]
+    label = f"{key}_label"
+    found: list[tuple[str | None, int]] = []
+    for _code, group in mine.groupby(key, dropna=False, sort=False):
+        labels = [v for v in group[label] if not _na(v)]
+        found.append((labels[0] if labels else None, int(group["n"].sum())))
+    found.sort(key=lambda kv: (-kv[1], kv[0] is None, kv[0] or ""))
+    return [_row(run, column, "(missing)" if name is None else name, n, total, DEFINITIONS[column])
+            for name, n in found]
+
+
+def _progress(run: int, mine: pd.DataFrame, total: int) -> list[tuple[Any, ...]]:
+    final = mine["s"].isin(FINAL_STATUSES) | (mine["t"] == NO_CALL)
+    values = {"list penetration": mine.loc[mine["a"].fillna(0) >= 1, "n"].sum(),
+              "finished": mine.loc[final.fillna(False).astype(bool), "n"].sum(),
+              "ready now": mine["ready"].sum(), "scheduled later": mine["later"].sum(),
+              "do not call": mine.loc[(mine["t"] == NO_CALL).fillna(False).astype(bool), "n"].sum()}
+    return [_row(run, "progress", name, int(v), total, DEFINITIONS[name]) for name, v in values.items()]
+
+
+def _run_rows(run: int, fine: pd.DataFrame, counted: tuple[int, int, int],
               callbacks: dict[tuple[int, int, int], int]) -> list[tuple[Any, ...]]:
     """The KPI rows of one run, in the order of :func:`gwsnb._analysis.kpis.kpis`."""
-    mine = [g for g in grouped if g[0] == run]
-    whole = next((g for g in mine if all(g[1:5])), None)
-    total = int(whole[12]) if whole else 0
+    mine = fine[fine["run"] == run]
+    readings, _records, chains = counted
+    total = int(mine["n"].sum())
     rows = [_row(run, "list", "records", total, None, DEFINITIONS["records"]),
             _row(run, "list", "chains", chains, None, DEFINITIONS["chains"]),
             _row(run, "list", "readings", readings, None, DEFINITIONS["readings"])]
-    names = ("list penetration", "finished", "ready now", "scheduled later", "do not call")
-    values = whole[13:18] if whole else (0,) * 5
-    rows += [_row(run, "progress", name, int(v), total, DEFINITIONS[name]) for name, v in zip(names, values, strict=True)]
-    for i, column in enumerate(_COUNTED):
-        found = [(g[9 + i], int(g[12])) for g in mine if g[1 + i] == 0]
-        rows += _label_rows(run, column, found, total)
-    attempts = sorted(((g[8], int(g[12])) for g in mine if g[4] == 0), key=lambda kv: (kv[0] is None, kv[0] or 0))
-    rows += [_row(run, "attempts", "(missing)" if a is None else str(int(a)), n, total, DEFINITIONS["attempts"])
-             for a, n in attempts]
+    rows += _progress(run, mine, total)
+    for column in _COUNTED:
+        rows += _label_rows(run, column, mine, total)
+    attempts = mine.groupby("a", dropna=False, sort=True)["n"].sum()
+    order = sorted(attempts.index, key=lambda a: (_na(a), 0 if _na(a) else a))
+    rows += [_row(run, "attempts", "(missing)" if _na(a) else str(int(a)), int(attempts[a]), total,
+                  DEFINITIONS["attempts"]) for a in order]
     for code, group in ((PERSONAL_CALLBACK, "callbacks due, personal"), (CAMPAIGN_CALLBACK, "callbacks due, campaign")):
         rows += [_row(run, group, f"in {h}-{h + 1} h", callbacks.get((run, code, h), 0), None, DEFINITIONS[group])
                  for h in range(CALLBACK_HOURS)]
     return rows
 
 
-def kpis(con: duckdb.DuckDBPyConnection, runs: Sequence[int], readings: dict[int, int]) -> pd.DataFrame:
+def kpis(con: duckdb.DuckDBPyConnection, runs: Sequence[int], counted: dict[int, tuple[int, int, int]]) -> pd.DataFrame:
     """The KPIs of every run (the rows of :func:`gwsnb._analysis.kpis.kpis`, each with its ``run``),
-    computed over all the runs' parts at once."""
+    computed over all the runs' parts at once; ``counted``: :func:`counts`."""
     import pandas as pd
 
-    grouped = _grouped(con)
-    chains = {int(r): int(n) for r, n in con.execute(
-        "SELECT run, count(DISTINCT chain_id) FROM h_latest GROUP BY run").fetchall()}
+    fine = _fine(con)
     callbacks = _callbacks(con)
     rows: list[tuple[Any, ...]] = []
     for run in runs:
-        rows += _run_rows(run, grouped, chains.get(run, 0), readings.get(run, 0), callbacks)
+        rows += _run_rows(run, fine, counted.get(run, (0, 0, 0)), callbacks)
     frame = pd.DataFrame(rows, columns=["run", "group", "measure", "count", "share", "definition"])
     frame["run"] = frame["run"].astype("int64")
     frame["count"] = frame["count"].astype("Int64")

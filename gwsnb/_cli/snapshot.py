@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 from ..errors import InvalidParameterError
 from ..params import check_instant, expand_folder, folder_base
@@ -104,16 +105,15 @@ def add_schedule_options(p: argparse.ArgumentParser) -> None:
 
 
 def add_snapshot(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """``gwsnb snapshot``: ``chained-records`` with ``--every`` required (every option inherited)."""
-    from .chained_records import run_chained_records
-
+    """``gwsnb snapshot``: ``chained-records`` with ``--every`` required (every option inherited, and its
+    function: the parent's defaults come along)."""
     chained = sub.choices["chained-records"]
     p = sub.add_parser("snapshot", parents=[chained], add_help=False,
                        help="snapshots of a calling list on a schedule (chained-records --every)",
                        description="Take a streamed run of the handles every --every until --until (or --count "
                                    "runs, or Ctrl-C), each in its own folder of the history --out-dir; "
                                    "--keep N keeps the newest N. Every chained-records option applies to each run.")
-    p.set_defaults(func=run_chained_records, _parser=p, _snapshot=True)
+    p.set_defaults(_parser=p, _snapshot=True)
 
 
 def template_of(out_dir: str) -> str:
@@ -144,6 +144,12 @@ def check_schedule(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
                      "'runs/{now:%Y%m%dT%H%M}'")
 
 
+def created_of(run: Any) -> datetime:
+    """When a run began (its ``created``; the epoch for a run without one)."""
+    created = run.meta.get("created")
+    return datetime.fromisoformat(created) if created else datetime.fromtimestamp(0, timezone.utc)
+
+
 def _fingerprint(handles: list[int]) -> str:
     from ..runs import _fingerprint
 
@@ -160,7 +166,7 @@ def _interrupted(base: str, args: argparse.Namespace, handles: list[int]) -> Pat
     sha = _fingerprint(handles)
     mine = [r for r in runs if r.remaining and r.campaign_name == args.campaign
             and r.application_id == args.application_id and r.meta.get("handles_sha256") == sha]
-    return max(mine, key=lambda r: str(r.meta.get("created", ""))).path if mine else None
+    return max(mine, key=created_of).path if mine else None
 
 
 def prune(base: str, keep: int, campaign: str, application_id: int) -> list[Path]:
@@ -169,7 +175,7 @@ def prune(base: str, keep: int, campaign: str, application_id: int) -> list[Path
 
     runs, _bad = scan(base)
     mine = sorted((r for r in runs if r.campaign_name == campaign and r.application_id == application_id),
-                  key=lambda r: (str(r.meta.get("created", "")), os.fspath(r.path)))
+                  key=lambda r: (created_of(r), os.fspath(r.path)))
     removed = []
     root = Path(base).resolve()
     for run in mine[:max(0, len(mine) - keep)]:

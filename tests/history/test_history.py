@@ -195,3 +195,32 @@ def test_a_bad_template_is_refused_before_anything_is_sent(tmp_path: Path) -> No
                 run(sb, heads(sb), tmp_path / bad)
             assert info.value.field == "out"
         assert sb.chained_record_requests() == {}
+
+
+def test_runs_history_and_journey_on_the_command_line(day: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from gwsnb.cli import main
+
+    history = gwsnb.open_history(day["folder"])
+    kpis = history.kpis()
+    assert main(["runs", "history", str(day["folder"])]) == 0
+    out = capsys.readouterr().out
+    penetration = kpis[kpis["measure"] == "list penetration"]["count"].tolist()
+    lines = [line.split() for line in out.splitlines() if line.split()[:1] in (["0"], ["1"], ["2"], ["3"])]
+    assert len(lines) == 4 and "list penetration" in out and "do not call" in out
+    assert main(["runs", "history", str(day["folder"]), "--measure", "list penetration", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [row["count"] for row in doc["kpis"]] == penetration and len(doc["runs"]) == 4
+    assert doc["left_out"] == [] and doc["campaign_name"] == "Campaign1"
+    assert main(["runs", "history", str(day["folder"]), "--measure", "happiness"]) == 2
+    assert "happiness" in capsys.readouterr().err
+    handle = day["handles"]["rescheduled"]
+    assert main(["runs", "journey", str(day["folder"]), str(handle), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["changed"] for r in rows] == history.journey(handle)["changed"].tolist()
+    assert rows[1]["record_type"] == "Campaign Callback" and rows[1]["dial_sched_time"] == "2027-01-15T15:00:00Z"
+    assert main(["runs", "journey", str(day["folder"]), str(handle)]) == 0
+    assert "No Call" in capsys.readouterr().out
+    assert main(["runs", "journey", str(day["folder"]), "999999"]) == 1
+    assert "in none of the 4 run(s)" in capsys.readouterr().err
