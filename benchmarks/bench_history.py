@@ -138,14 +138,17 @@ def _peak_rss() -> int:
 
 
 def measure_here(name: str, folder: str) -> dict[str, Any]:
-    import gwsnb  # noqa: F401  (imports outside the timing, as a notebook has them)
+    import pyarrow.parquet  # noqa: F401  (imports outside the timing, as a notebook has them loaded)
+
+    import gwsnb  # noqa: F401
     import gwsnb.history  # noqa: F401
     from gwsnb._analysis import duck
 
     duck.require_duckdb()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     out = MEASURES[name](folder)
     out["seconds"] = time.perf_counter() - start
+    out["cpu_s"] = time.process_time() - cpu  # every thread of the process: steadier than wall time under load
     out["peak_rss_mib"] = _peak_rss() / MIB
     return out
 
@@ -172,17 +175,18 @@ def main(argv: list[str] | None = None) -> int:
             start = time.perf_counter()
             make_history(folder, args.records, args.snapshots)
             print(f"wrote {args.snapshots} snapshots of ~{args.records:,} records in {time.perf_counter() - start:.1f} s")
-        with open("/proc/loadavg") as f:
-            load = f.read().split()[:3]
         history = measure("history", folder)
         each = measure("each", folder)
+        with open("/proc/loadavg") as f:
+            load = f.read().split()[:3]
         assert history["records"] == each["records"], (history, each)
         print(f"load average {' '.join(load)}")
         print(f"history.kpis(): open {history['open_s']:.2f} s + kpis {history['kpis_s']:.2f} s = "
-              f"{history['seconds']:.2f} s, peak RSS {history['peak_rss_mib']:.0f} MiB "
+              f"{history['seconds']:.2f} s (CPU {history['cpu_s']:.2f} s), peak RSS {history['peak_rss_mib']:.0f} MiB "
               f"({history['runs']} runs, {history['records']:,} records in all, {history['rows']} rows)")
-        print(f"each run's kpis() in turn: {each['seconds']:.2f} s, peak RSS {each['peak_rss_mib']:.0f} MiB")
+        print(f"each run's kpis() in turn: {each['seconds']:.2f} s (CPU {each['cpu_s']:.2f} s), peak RSS {each['peak_rss_mib']:.0f} MiB")
         print(f"each over history: time {each['seconds'] / history['seconds']:.2f}x, "
+              f"CPU {each['cpu_s'] / history['cpu_s']:.2f}x, "
               f"peak RSS {each['peak_rss_mib'] / history['peak_rss_mib']:.2f}x")
     return 0
 

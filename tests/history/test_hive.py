@@ -51,6 +51,18 @@ def test_dask_reads_the_history_as_one_table_and_finds_the_kpis(tmp_path: Path) 
         assert row["attempted"] == mine.at["list penetration", "count"]
         assert row["attempted"] / row["record_handle"] == pytest.approx(mine.at["list penetration", "share"])
     assert per_run["attempted"].is_monotonic_increasing and per_run["attempted"].iloc[-1] > per_run["attempted"].iloc[0]
+    # DuckDB, the query of docs/history.md: the folders' run= partitions beside the column
+    import duckdb
+
+    glob_ = os.path.join(tmp_path, "*", "records", "*.parquet")
+    answer = duckdb.sql(
+        "SELECT snapshot_time, run, count(*) AS records, count(*) FILTER (WHERE attempt >= 1) AS attempted, "
+        f"attempted / records AS penetration FROM read_parquet('{glob_}', hive_partitioning = true) "
+        "GROUP BY ALL ORDER BY snapshot_time").df()
+    assert answer["run"].astype(str).tolist() == ["00", "01", "02"] or answer["run"].tolist() == [0, 1, 2]
+    assert answer["attempted"].tolist() == per_run["attempted"].tolist()
+    assert answer["penetration"].tolist() == pytest.approx(
+        kpis[kpis["measure"] == "list penetration"]["share"].astype(float).tolist())
 
 
 def test_the_parts_of_every_run_share_one_schema_with_the_snapshot_time(tmp_path: Path) -> None:
