@@ -39,6 +39,8 @@ _COLUMNS = ("record_handle", "chain_id", "record_status", "record_status_code", 
 FIELDS = ("record_status", "record_type", "call_result", "attempt", "dial_sched_time")
 _CODED = ("record_status", "call_result", "record_type")
 _COUNTED = ("record_status", "call_result", "record_type")
+_TYPES = {"record_status": "VARCHAR", "call_result": "VARCHAR", "record_type": "VARCHAR", "reference_id": "VARCHAR",
+          "dial_sched_time": "TIMESTAMPTZ"}
 
 
 @dataclass
@@ -61,12 +63,14 @@ def register(con: duckdb.DuckDBPyConnection, runs: Sequence[RunFiles], repeated:
     those pay for the window that keeps each record's latest reading."""
     columns = ", ".join(_COLUMNS)
     records = [f"SELECT {r.run} AS run, {columns} FROM read_parquet({_file_list(r.records)})" for r in runs if r.records]
-    empty = (f"SELECT * FROM (SELECT 0 AS run, {', '.join(f'NULL AS {c}' for c in _COLUMNS)}) WHERE false")
+    typed = ", ".join(f"CAST(NULL AS {_TYPES.get(c, 'BIGINT')}) AS {c}" for c in _COLUMNS)
+    empty = f"SELECT * FROM (SELECT 0 AS run, {typed}) WHERE false"  # no run has a record: typed, so queries bind
     con.execute(f"CREATE OR REPLACE VIEW h_records AS {_union(records, empty)}")
     calls = [f"SELECT {r.run} AS run, reference_id, sent FROM read_parquet({_file_list(r.calls)})"
              for r in runs if r.calls]
-    con.execute("CREATE OR REPLACE VIEW h_calls AS "
-                + _union(calls, "SELECT * FROM (SELECT 0 AS run, NULL AS reference_id, NULL AS sent) WHERE false"))
+    con.execute("CREATE OR REPLACE VIEW h_calls AS " + _union(
+        calls, "SELECT * FROM (SELECT 0 AS run, CAST(NULL AS VARCHAR) AS reference_id, "
+               "CAST(NULL AS TIMESTAMPTZ) AS sent) WHERE false"))
     con.execute("CREATE OR REPLACE TABLE h_runs (run INTEGER, at_s DOUBLE)")
     con.executemany("INSERT INTO h_runs VALUES (?, ?)", [[r.run, r.at] for r in runs])
     once = ",".join(str(r) for r in repeated) or "-1"

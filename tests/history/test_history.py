@@ -224,3 +224,14 @@ def test_runs_history_and_journey_on_the_command_line(day: dict[str, Any], capsy
     assert "No Call" in capsys.readouterr().out
     assert main(["runs", "journey", str(day["folder"]), "999999"]) == 1
     assert "in none of the 4 run(s)" in capsys.readouterr().err
+
+
+def test_a_history_of_runs_without_records_has_the_kpis_of_its_runs(tmp_path: Path) -> None:
+    with Sandbox(chains=5, seed=6, password=PASSWORD) as sb:
+        chains = heads(sb)
+        sb.faults = Faults(error_handles=set(chains))
+        empty = run(sb, chains, tmp_path / "run=1")
+    history = gwsnb.open_history(tmp_path)
+    assert empty.failed == len(chains) and len(history) == 1
+    pd.testing.assert_frame_equal(history.kpis()[KPI], empty.kpis()[KPI])
+    assert history.journey(chains[0]).empty and history.changes().empty and history.transitions().empty
