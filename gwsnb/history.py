@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import InvalidParameterError
-from .runs import RUN_FILE, Run
+from .runs import RUN_FILE, Run, open_run
 
 if TYPE_CHECKING:
     import duckdb
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
     from .progress import Comparison
 
-__all__ = ["PLOTTED", "History", "LeftOut", "open_history", "scan"]
+__all__ = ["PLOTTED", "History", "LeftOut", "RunInfo", "open_history", "scan"]
 
 #: the measures :meth:`History.plot` draws by default (``callbacks due``: both kinds, the next 24 hours)
 PLOTTED = ("list penetration", "finished", "ready now", "scheduled later", "do not call", "callbacks due")
@@ -55,16 +55,39 @@ class LeftOut:
         return f"{os.fspath(self.path)}: {self.reason}"
 
 
-def scan(path: str | os.PathLike[str]) -> tuple[list[Run], list[LeftOut]]:
+@dataclass(frozen=True)
+class RunInfo:
+    """What a history keeps of a run: a few numbers, not its handle list (a 1,000,000-handle run's lists
+    of handles and finished ranges take over 100 MiB as Python objects; :func:`gwsnb.open_run` loads them)."""
+
+    path: Path
+    campaign_name: str
+    application_id: int
+    created: str | None
+    handles_sha256: str | None
+    total: int
+    done: int
+    failed: int
+    remaining: int
+    parts: tuple[str, ...]
+
+    @classmethod
+    def of(cls, run: Run) -> RunInfo:
+        return cls(run.path, run.campaign_name, run.application_id, run.meta.get("created"),
+                   run.meta.get("handles_sha256"), run.total, run.done, run.failed, run.remaining,
+                   tuple(run.state["parts"]))
+
+
+def scan(path: str | os.PathLike[str]) -> tuple[list[RunInfo], list[LeftOut]]:
     """Every run under ``path`` (a folder holding ``_run.json``, at any depth; not looked into further),
-    and the folders that hold an unreadable one.
+    and the folders that hold an unreadable one.  Each run is read and let go one at a time.
 
     :raises InvalidParameterError: (field ``path``) not a folder.
     """
     root = Path(path)
     if not root.is_dir():
         raise InvalidParameterError("path", os.fspath(path), "is not a folder")
-    runs: list[Run] = []
+    runs: list[RunInfo] = []
     bad: list[LeftOut] = []
     for folder, dirs, files in os.walk(root):
         if RUN_FILE not in files:
@@ -72,21 +95,20 @@ def scan(path: str | os.PathLike[str]) -> tuple[list[Run], list[LeftOut]]:
             continue
         dirs[:] = []  # a run's own folders hold its parts, not other runs
         try:
-            runs.append(Run(folder))
+            runs.append(RunInfo.of(Run(folder)))
         except InvalidParameterError as exc:
             bad.append(LeftOut(Path(folder), exc.reason))
     return runs, bad
 
 
-def _name(run: Run) -> str:
+def _name(run: RunInfo) -> str:
     return f"campaign {run.campaign_name!r} (application id {run.application_id})"
 
 
-def _created(run: Run) -> Any:
+def _created(run: RunInfo) -> Any:
     import pandas as pd
 
-    created = run.meta.get("created")
-    return pd.Timestamp(created).tz_convert("UTC") if created else pd.NaT
+    return pd.Timestamp(run.created).tz_convert("UTC") if run.created else pd.NaT
 
 
 def open_history(path: str | os.PathLike[str], *, campaign_name: str | None = None,
@@ -135,13 +157,14 @@ def open_history(path: str | os.PathLike[str], *, campaign_name: str | None = No
 class History:
     """The runs of one campaign in a folder, in time order (made by :func:`open_history`).
 
-    ``runs`` (a list of :class:`~gwsnb.runs.Run`; ``history[i]``, ``len(history)``), ``times`` (each run's
+    ``history[i]`` (the :class:`~gwsnb.runs.Run` at position ``i``, opened then), ``len(history)``,
+    ``runs`` (all of them opened: each loads its handle list), ``infos`` (:class:`RunInfo`), ``times`` (each run's
     time: its last call sent, UTC), ``left_out`` (:class:`LeftOut`: what the folder held besides),
     ``campaign_name`` and ``application_id``.  The answers are computed by DuckDB over every run's parts
     at once; each method opens and closes its own connection.
     """
 
-    def __init__(self, path: Path, runs: Sequence[Run], left_out: Sequence[LeftOut]) -> None:
+    def __init__(self, path: Path, runs: Sequence[RunInfo], left_out: Sequence[LeftOut]) -> None:
         self.path = path
         self.left_out = list(left_out)
         runs = list(runs)
@@ -154,20 +177,20 @@ class History:
             con.close()
         times = [found.get(i, _created(run)) for i, run in enumerate(runs)]
         order = sorted(range(len(runs)), key=lambda i: (times[i], _created(runs[i]), os.fspath(runs[i].path)))
-        self.runs: list[Run] = [runs[i] for i in order]
+        self.infos: list[RunInfo] = [runs[i] for i in order]
         self.times: list[pd.Timestamp] = [times[i] for i in order]
         self._counted: dict[int, tuple[int, int, int]] | None = None
-        self.campaign_name = self.runs[0].campaign_name
-        self.application_id = self.runs[0].application_id
+        self.campaign_name = self.infos[0].campaign_name
+        self.application_id = self.infos[0].application_id
 
     # --- DuckDB ---------------------------------------------------------------------------------
     @staticmethod
-    def _files(run: Run, table: str) -> list[str]:
+    def _files(run: RunInfo, table: str) -> list[str]:
         from .runs import _part_files
 
-        return [os.fspath(f) for f in _part_files(run.path, table, run.state["parts"])]
+        return [os.fspath(f) for f in _part_files(run.path, table, run.parts)]
 
-    def _connect(self, runs: Sequence[Run], times: dict[int, Any], repeated: Sequence[int] = ()) -> duckdb.DuckDBPyConnection:
+    def _connect(self, runs: Sequence[RunInfo], times: dict[int, Any], repeated: Sequence[int] = ()) -> duckdb.DuckDBPyConnection:
         from ._analysis import duck
         from ._analysis import history as h
 
@@ -186,14 +209,14 @@ class History:
         """
         counted = self._counts()
         repeated = [run for run, (readings, records, _chains) in counted.items() if readings > records]
-        return self._connect(self.runs, dict(enumerate(self.times)), repeated)
+        return self._connect(self.infos, dict(enumerate(self.times)), repeated)
 
     def _counts(self) -> dict[int, tuple[int, int, int]]:
         """Each run's readings, records and chains (counted once, on first need: a pass over all records)."""
         if self._counted is None:
             from ._analysis import history as h
 
-            con = self._connect(self.runs, {})
+            con = self._connect(self.infos, {})
             try:
                 self._counted = h.counts(con)
             finally:
@@ -215,13 +238,18 @@ class History:
 
     # --- runs -------------------------------------------------------------------------------------
     def __len__(self) -> int:
-        return len(self.runs)
+        return len(self.infos)
 
     def __getitem__(self, index: int) -> Run:
-        return self.runs[index]
+        return open_run(self.infos[index].path)
 
     def __iter__(self) -> Iterator[Run]:
-        return iter(self.runs)
+        return (open_run(info.path) for info in self.infos)
+
+    @property
+    def runs(self) -> list[Run]:
+        """Every run, opened (each loads its handle list: ``history[i]`` opens one)."""
+        return list(self)
 
     def _index(self, field: str, value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or not -len(self) <= value < len(self):
@@ -236,12 +264,12 @@ class History:
 
         return pd.DataFrame({
             "run": range(len(self)), "time": pd.to_datetime(self.times, utc=True),
-            "snapshot_time": pd.to_datetime([_created(r) for r in self.runs], utc=True),
-            "name": [self._relative(r) for r in self.runs], "handles": [r.total for r in self.runs],
-            "done": [r.done for r in self.runs], "failed": [r.failed for r in self.runs],
-            "parts": [len(r.state["parts"]) for r in self.runs]})
+            "snapshot_time": pd.to_datetime([_created(r) for r in self.infos], utc=True),
+            "name": [self._relative(r) for r in self.infos], "handles": [r.total for r in self.infos],
+            "done": [r.done for r in self.infos], "failed": [r.failed for r in self.infos],
+            "parts": [len(r.parts) for r in self.infos]})
 
-    def _relative(self, run: Run) -> str:
+    def _relative(self, run: RunInfo) -> str:
         try:
             return run.path.relative_to(self.path).as_posix()
         except ValueError:
@@ -252,7 +280,7 @@ class History:
         import pandas as pd
 
         times = pd.Series(pd.to_datetime(self.times, utc=True), index=range(len(self)))
-        names = pd.Series([self._relative(r) for r in self.runs], index=range(len(self)), dtype="string")
+        names = pd.Series([self._relative(r) for r in self.infos], index=range(len(self)), dtype="string")
         at = frame.columns.get_loc(column) + 1
         frame.insert(at, f"{prefix}time", frame[column].map(times).to_numpy())
         frame.insert(at + 1, f"{prefix}name", frame[column].map(names).astype("string").to_numpy())
@@ -334,7 +362,7 @@ class History:
         """
         from .progress import compare_runs
 
-        return compare_runs(self.runs[self._index("i", i)], self.runs[self._index("j", j)])
+        return compare_runs(self[self._index("i", i)], self[self._index("j", j)])
 
     # --- records ------------------------------------------------------------------------------------
     def journey(self, record_handle: Any = None, *, chain_id: Any = None) -> pd.DataFrame:
@@ -446,7 +474,7 @@ class History:
     def _repr_html_(self) -> str:
         esc = html.escape
         rows = "".join(f"<tr><td>{i}</td><td>{t:%Y-%m-%d %H:%M:%S}</td><td><code>{esc(self._relative(r))}</code></td>"
-                       f"<td>{r.total}</td><td>{r.failed}</td></tr>" for i, (t, r) in enumerate(zip(self.times, self.runs, strict=True)))
+                       f"<td>{r.total}</td><td>{r.failed}</td></tr>" for i, (t, r) in enumerate(zip(self.times, self.infos, strict=True)))
         left = "".join(f"<li><code>{esc(os.fspath(x.path))}</code>: {esc(x.reason)}</li>" for x in self.left_out)
         left = f"<p>left out:</p><ul>{left}</ul>" if left else ""
         return (f"<div class='gwsnb-history'><p><b>History</b> <code>{esc(os.fspath(self.path))}</code> · "

@@ -145,9 +145,8 @@ def check_schedule(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
 
 
 def created_of(run: Any) -> datetime:
-    """When a run began (its ``created``; the epoch for a run without one)."""
-    created = run.meta.get("created")
-    return datetime.fromisoformat(created) if created else datetime.fromtimestamp(0, timezone.utc)
+    """When a run (a :class:`gwsnb.history.RunInfo`) began (its ``created``; the epoch for a run without one)."""
+    return datetime.fromisoformat(run.created) if run.created else datetime.fromtimestamp(0, timezone.utc)
 
 
 def _fingerprint(handles: list[int]) -> str:
@@ -165,7 +164,7 @@ def _interrupted(base: str, args: argparse.Namespace, handles: list[int]) -> Pat
     runs, _bad = scan(base)
     sha = _fingerprint(handles)
     mine = [r for r in runs if r.remaining and r.campaign_name == args.campaign
-            and r.application_id == args.application_id and r.meta.get("handles_sha256") == sha]
+            and r.application_id == args.application_id and r.handles_sha256 == sha]
     return max(mine, key=created_of).path if mine else None
 
 
