@@ -179,7 +179,7 @@ class History:
         order = sorted(range(len(runs)), key=lambda i: (times[i], _created(runs[i]), os.fspath(runs[i].path)))
         self.infos: list[RunInfo] = [runs[i] for i in order]
         self.times: list[pd.Timestamp] = [times[i] for i in order]
-        self._counted: dict[int, tuple[int, int, int]] | None = None
+        self._counted: dict[int, tuple[int, int, bool]] | None = None
         self.campaign_name = self.infos[0].campaign_name
         self.application_id = self.infos[0].application_id
 
@@ -208,11 +208,12 @@ class History:
         :raises ImportError: DuckDB is missing (``pip install 'gwsnb[parquet]'``).
         """
         counted = self._counts()
-        repeated = [run for run, (readings, records, _chains) in counted.items() if readings > records]
+        repeated = [run for run, (_readings, _chains, twice) in counted.items() if twice]
         return self._connect(self.infos, dict(enumerate(self.times)), repeated)
 
-    def _counts(self) -> dict[int, tuple[int, int, int]]:
-        """Each run's readings, records and chains (counted once, on first need: a pass over all records)."""
+    def _counts(self) -> dict[int, tuple[int, int, bool]]:
+        """Each run's readings, chains, and whether a record may have been read twice (counted once, on
+        first need: a pass over all records)."""
         if self._counted is None:
             from ._analysis import history as h
 

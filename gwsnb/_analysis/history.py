@@ -66,11 +66,12 @@ def register(con: duckdb.DuckDBPyConnection, runs: Sequence[RunFiles], repeated:
     typed = ", ".join(f"CAST(NULL AS {_TYPES.get(c, 'BIGINT')}) AS {c}" for c in _COLUMNS)
     empty = f"SELECT * FROM (SELECT 0 AS run, {typed}) WHERE false"  # no run has a record: typed, so queries bind
     con.execute(f"CREATE OR REPLACE VIEW h_records AS {_union(records, empty)}")
-    calls = [f"SELECT {r.run} AS run, reference_id, sent FROM read_parquet({_file_list(r.calls)})"
+    calls = [f"SELECT {r.run} AS run, reference_id, sent, status, records FROM read_parquet({_file_list(r.calls)})"
              for r in runs if r.calls]
     con.execute("CREATE OR REPLACE VIEW h_calls AS " + _union(
         calls, "SELECT * FROM (SELECT 0 AS run, CAST(NULL AS VARCHAR) AS reference_id, "
-               "CAST(NULL AS TIMESTAMPTZ) AS sent) WHERE false"))
+               "CAST(NULL AS TIMESTAMPTZ) AS sent, CAST(NULL AS VARCHAR) AS status, CAST(NULL AS BIGINT) AS records) "
+               "WHERE false"))
     con.execute("CREATE OR REPLACE TABLE h_runs (run INTEGER, at_s DOUBLE)")
     con.executemany("INSERT INTO h_runs VALUES (?, ?)", [[r.run, r.at] for r in runs])
     once = ",".join(str(r) for r in repeated) or "-1"
@@ -102,12 +103,18 @@ def run_times(con: duckdb.DuckDBPyConnection) -> dict[int, Any]:
 
 
 # --------------------------------------------------------------------------- KPIs
-def counts(con: duckdb.DuckDBPyConnection) -> dict[int, tuple[int, int, int]]:
-    """Each run's readings (rows), records (distinct handles) and chains (distinct chain_id), over the
-    records as read: a record read twice keeps its chain, so the chains are those of the latest readings."""
-    rows = con.execute("SELECT run, count(*), count(DISTINCT record_handle), count(DISTINCT chain_id) "
-                       "FROM h_records GROUP BY run").fetchall()
-    return {int(r): (int(n), int(d), int(c)) for r, n, d, c in rows}
+def counts(con: duckdb.DuckDBPyConnection) -> dict[int, tuple[int, int, bool]]:
+    """Each run's readings (rows), chains (distinct chain_id: a record read twice keeps its chain, so they
+    are those of the latest readings too), and whether some record may have been read more than once.
+
+    A record is read twice only when its chain is, by two calls: so a run whose calls that brought records
+    are as many as its chains read each record once.  Counting the calls costs nothing; the distinct
+    handles of a 1,000,000-record run would cost a hash table of them.  When the two differ (or a run
+    lacks the calls' ``records``), the run takes the window that keeps each record's latest reading."""
+    rows = con.execute("SELECT run, count(*), count(DISTINCT chain_id) FROM h_records GROUP BY run").fetchall()
+    calls = dict(con.execute("SELECT run, count(*) FILTER (WHERE CAST(status AS VARCHAR) = 'ok' AND records > 0) "
+                             "FROM h_calls GROUP BY run").fetchall())
+    return {int(r): (int(n), int(c), int(c) != int(calls.get(r, -1))) for r, n, c in rows}
 
 
 def _fine(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -165,11 +172,11 @@ def _progress(run: int, mine: pd.DataFrame, total: int) -> list[tuple[Any, ...]]
     return [_row(run, "progress", name, int(v), total, DEFINITIONS[name]) for name, v in values.items()]
 
 
-def _run_rows(run: int, fine: pd.DataFrame, counted: tuple[int, int, int],
+def _run_rows(run: int, fine: pd.DataFrame, counted: tuple[int, int, bool],
               callbacks: dict[tuple[int, int, int], int]) -> list[tuple[Any, ...]]:
     """The KPI rows of one run, in the order of :func:`gwsnb._analysis.kpis.kpis`."""
     mine = fine[fine["run"] == run]
-    readings, _records, chains = counted
+    readings, chains, _repeated = counted
     total = int(mine["n"].sum())
     rows = [_row(run, "list", "records", total, None, DEFINITIONS["records"]),
             _row(run, "list", "chains", chains, None, DEFINITIONS["chains"]),
@@ -187,7 +194,7 @@ def _run_rows(run: int, fine: pd.DataFrame, counted: tuple[int, int, int],
     return rows
 
 
-def kpis(con: duckdb.DuckDBPyConnection, runs: Sequence[int], counted: dict[int, tuple[int, int, int]]) -> pd.DataFrame:
+def kpis(con: duckdb.DuckDBPyConnection, runs: Sequence[int], counted: dict[int, tuple[int, int, bool]]) -> pd.DataFrame:
     """The KPIs of every run (the rows of :func:`gwsnb._analysis.kpis.kpis`, each with its ``run``),
     computed over all the runs' parts at once; ``counted``: :func:`counts`."""
     import pandas as pd
@@ -196,7 +203,7 @@ def kpis(con: duckdb.DuckDBPyConnection, runs: Sequence[int], counted: dict[int,
     callbacks = _callbacks(con)
     rows: list[tuple[Any, ...]] = []
     for run in runs:
-        rows += _run_rows(run, fine, counted.get(run, (0, 0, 0)), callbacks)
+        rows += _run_rows(run, fine, counted.get(run, (0, 0, False)), callbacks)
     frame = pd.DataFrame(rows, columns=["run", "group", "measure", "count", "share", "definition"])
     frame["run"] = frame["run"].astype("int64")
     frame["count"] = frame["count"].astype("Int64")

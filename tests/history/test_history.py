@@ -235,3 +235,19 @@ def test_a_history_of_runs_without_records_has_the_kpis_of_its_runs(tmp_path: Pa
     assert empty.failed == len(chains) and len(history) == 1
     pd.testing.assert_frame_equal(history.kpis()[KPI], empty.kpis()[KPI])
     assert history.journey(chains[0]).empty and history.changes().empty and history.transitions().empty
+
+
+def test_records_read_twice_in_a_run_count_once_at_their_latest_reading(tmp_path: Path) -> None:
+    with Sandbox(chains=15, seed=7, password=PASSWORD) as sb:
+        every = sorted(int(h) for h in sb.calling_list["record_handle"])
+        run(sb, heads(sb), tmp_path / "run=1")
+        sb.advance(hours=4, seed=1)
+        twice = run(sb, every, tmp_path / "run=2", every_handle=True)  # each chain read once per handle
+    history = gwsnb.open_history(tmp_path)
+    kpis = history.kpis().set_index(["run", "group", "measure"])
+    assert kpis.at[(1, "list", "readings"), "count"] > kpis.at[(1, "list", "records"), "count"]
+    for i, one in enumerate(history.runs):
+        pd.testing.assert_frame_equal(history.kpis().query(f"run == {i}")[KPI].reset_index(drop=True), one.kpis()[KPI])
+    latest = twice.sql("select record_handle, attempt, record_status from latest order by 1")
+    journey = pd.concat([history.journey(h) for h in latest["record_handle"][:5]])
+    assert journey[journey["run"] == 1]["attempt"].tolist() == latest["attempt"][:5].tolist()
