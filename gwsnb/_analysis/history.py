@@ -122,23 +122,25 @@ def _fine(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     the attempt (a few thousand rows at most), with those ready now and scheduled later at the run's time.
     The KPIs are sums over it; one small hash aggregate costs less than a pass per measure."""
     sched = ", ".join(map(str, SCHEDULED_TYPES))
+    # the hour a callback falls due in (the next 24 hours), else NULL: one more key of few values, so that
+    # the callbacks come out of the same pass
+    due = (f"CASE WHEN record_status_code = {READY} AND record_type_code IN ({PERSONAL_CALLBACK}, {CAMPAIGN_CALLBACK}) "
+           f"AND epoch(dial_sched_time) > r.at_s AND epoch(dial_sched_time) < r.at_s + {CALLBACK_HOURS * 3600} "
+           "THEN CAST(floor((epoch(dial_sched_time) - r.at_s) / 3600) AS BIGINT) END")
     return con.execute(
-        "SELECT l.run, record_status_code AS s, call_result_code AS c, record_type_code AS t, attempt AS a, "
+        f"SELECT l.run, record_status_code AS s, call_result_code AS c, record_type_code AS t, attempt AS a, {due} AS h, "
         "CAST(any_value(record_status) AS VARCHAR) AS s_label, CAST(any_value(call_result) AS VARCHAR) AS c_label, "
         "CAST(any_value(record_type) AS VARCHAR) AS t_label, count(*) AS n, "
         f"count(*) FILTER (WHERE record_status_code = {READY} AND record_type_code BETWEEN 2 AND 6 "
         "  AND (dial_sched_time IS NULL OR epoch(dial_sched_time) <= r.at_s)) AS ready, "
         f"count(*) FILTER (WHERE record_status_code = {READY} AND record_type_code IN ({sched}) "
         "  AND epoch(dial_sched_time) > r.at_s) AS later "
-        "FROM h_latest l JOIN h_runs r ON l.run = r.run GROUP BY 1, 2, 3, 4, 5").df()
+        "FROM h_latest l JOIN h_runs r ON l.run = r.run GROUP BY 1, 2, 3, 4, 5, 6").df()
 
 
-def _callbacks(con: duckdb.DuckDBPyConnection) -> dict[tuple[int, int, int], int]:
-    sql = (f"SELECT l.run, record_type_code, CAST(floor((epoch(dial_sched_time) - r.at_s) / 3600) AS BIGINT), count(*) "
-           f"FROM h_latest l JOIN h_runs r ON l.run = r.run WHERE record_status_code = {READY} "
-           f"AND record_type_code IN ({PERSONAL_CALLBACK}, {CAMPAIGN_CALLBACK}) AND epoch(dial_sched_time) > r.at_s "
-           f"AND epoch(dial_sched_time) < r.at_s + {CALLBACK_HOURS * 3600} GROUP BY 1, 2, 3")
-    return {(int(run), int(t), int(h)): int(n) for run, t, h, n in con.execute(sql).fetchall()}
+def _callbacks(fine: pd.DataFrame) -> dict[tuple[int, int, int], int]:
+    due = fine[fine["h"].notna()]
+    return {(int(run), int(t), int(h)): int(n) for (run, t, h), n in due.groupby(["run", "t", "h"])["n"].sum().items()}
 
 
 def _row(run: int, group: str, measure: str, count: int, total: int | None, definition: str) -> tuple[Any, ...]:
@@ -200,7 +202,7 @@ def kpis(con: duckdb.DuckDBPyConnection, runs: Sequence[int], counted: dict[int,
     import pandas as pd
 
     fine = _fine(con)
-    callbacks = _callbacks(con)
+    callbacks = _callbacks(fine)
     rows: list[tuple[Any, ...]] = []
     for run in runs:
         rows += _run_rows(run, fine, counted.get(run, (0, 0, False)), callbacks)
