@@ -1,7 +1,8 @@
 """``gwsnb chained-records``: GetChainedRecord for many record handles from a script or a scheduler.
 
 Records go to stdout (or ``--out``) as a table, CSV, JSON or Parquet, or, with ``--out-dir DIR``, the run
-is streamed to a Parquet dataset in DIR (``--resume`` continues it); the progress bar and the summary go
+is streamed to a Parquet dataset in DIR (``--resume`` continues it; DIR may be a time template, and
+``--every`` takes a run per interval: :mod:`gwsnb._cli.snapshot`); the progress bar and the summary go
 to stderr.  Table, CSV and JSON write values in their readable forms (ISO 8601 UTC instants, ``HH:MM:SS``
 windows, units in the column names: :func:`gwsnb.frames.readable`); Parquet keeps the frame's native
 types.  Exit status: 0 when every handle succeeded, 1 when any failed (or the server could not be
