@@ -30,10 +30,10 @@ def sb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
         yield sandbox
 
 
-def _argv(sb: Sandbox, command: str, out_dir: Path | str, *extra: str) -> list[str]:
-    handles = ",".join(map(str, heads(sb)))
+def _argv(sb: Sandbox, command: str, out_dir: Path | str, *extra: str, handles: list[int] | None = None) -> list[str]:
+    listed = ",".join(map(str, heads(sb) if handles is None else handles))
     return [command, "--url", sb.url, "--user", sb.username, "--password-env", ENV, "--campaign",
-            sb.campaign_name, "--application-id", str(sb.application_id), "--handles", handles,
+            sb.campaign_name, "--application-id", str(sb.application_id), "--handles", listed,
             "--out-dir", os.fspath(out_dir), "--no-progress", *extra]
 
 
@@ -59,11 +59,16 @@ def test_snapshots_every_two_seconds_keep_the_newest(sb: Sandbox, tmp_path: Path
 
 
 def test_snapshots_until_a_time_stop_at_its_last_slot(sb: Sandbox, tmp_path: Path) -> None:
+    every = sorted(int(h) for h in sb.calling_list["record_handle"])
+    assert len(every) > len(heads(sb))  # some chains have several records
     until = (datetime.now(timezone.utc) + timedelta(seconds=3)).isoformat()
     start = time.monotonic()
-    status = main(_argv(sb, "chained-records", tmp_path / "runs" / "{utc:%H%M%S}", "--every", "2s", "--until", until))
+    status = main(_argv(sb, "chained-records", tmp_path / "runs" / "{utc:%H%M%S}", "--every", "2s", "--until", until,
+                        "--every-handle", "--concurrency", "1", handles=every))
     assert status == 0 and time.monotonic() - start < 10
     assert len(list((tmp_path / "runs").iterdir())) == 2  # slots at 0 s and 2 s; 4 s is past --until
+    # the other options reach each run: --every-handle calls every handle (by default covered ones are not)
+    assert sb.chained_record_requests() == {h: 2 for h in every}
 
 
 def test_an_interrupted_snapshot_is_resumed_not_duplicated(sb: Sandbox, tmp_path: Path) -> None:
