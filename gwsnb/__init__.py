@@ -44,6 +44,7 @@ if _typing.TYPE_CHECKING:
     from .doctor import Diagnosis, diagnose
     from .pace import Pace
     from .plan import Plan
+    from .history import History, open_history
     from .progress import compare_runs
     from .record_form import RecordActionsForm
     from .results import CallTimings, ChainedRecordResult, CoveredHandle, Event, OperationResult
@@ -68,6 +69,7 @@ _LAZY = {
     "Faults": ".sandbox",
     "GwsClient": ".client",
     "HandleFailure": ".batch",
+    "History": ".history",
     "OperationResult": ".results",
     "Pace": ".pace",
     "Plan": ".plan",
@@ -77,6 +79,7 @@ _LAZY = {
     "connect": ".client",
     "connect_async": ".client",
     "diagnose": ".doctor",
+    "open_history": ".history",
     "open_run": ".runs",
 }
 
@@ -102,6 +105,7 @@ __all__ = [
     "GwsError",
     "GwsStatusError",
     "HandleFailure",
+    "History",
     "InputValidationError",
     "InternalServerError",
     "InvalidParameterError",
@@ -127,6 +131,7 @@ __all__ = [
     "connect",
     "connect_async",
     "diagnose",
+    "open_history",
     "open_run",
     "parse_handles",
 ]

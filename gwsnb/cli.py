@@ -2,6 +2,7 @@
 
 ``gwsnb sandbox`` runs the GWS sandbox in the foreground until Ctrl-C or SIGTERM.
 ``gwsnb chained-records`` runs GetChainedRecord for many handles (see :mod:`gwsnb._cli.chained_records`).
+``gwsnb snapshot`` takes a run every ``--every`` (see :mod:`gwsnb._cli.snapshot`, docs/history.md).
 ``gwsnb doctor`` checks a GWS setup step by step (see :mod:`gwsnb._cli.doctor`, docs/doctor.md).
 ``gwsnb runs show|diff|sql`` reads streamed runs; ``gwsnb sandbox-advance`` moves a running sandbox's
 campaign forward (see :mod:`gwsnb._cli.runs`).
@@ -22,6 +23,7 @@ from ._cli.chained_records import add_chained_records
 from ._cli.doctor import add_doctor
 from ._cli.exposure import exposure_warning
 from ._cli.runs import add_runs, add_sandbox_advance
+from ._cli.snapshot import add_snapshot
 from ._cli.watch import add_watch
 
 __all__ = ["build_parser", "main"]
@@ -211,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_sandbox(sub)
     add_chained_records(sub)
+    add_snapshot(sub)  # after chained-records: it inherits every option of it
     add_doctor(sub)
     add_runs(sub)
     add_sandbox_advance(sub)

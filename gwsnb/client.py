@@ -59,7 +59,7 @@ from .errors import (
 )
 from .operations import RecordOperations
 from .pace import Pace, resolve_pace
-from .params import ChainedRecordParams, check_int, check_timeout, parse_handles
+from .params import ChainedRecordParams, check_int, check_timeout, expand_folder, parse_handles
 from .results import CallTimings, ChainedRecordResult
 
 if sys.version_info >= (3, 11):
@@ -601,6 +601,7 @@ class GwsClient(RecordOperations):
         if out is not None:
             if not isinstance(out, (str, os.PathLike)) or not os.fspath(out):
                 raise InvalidParameterError("out", out, "expected a folder path")
+            out = expand_folder("out", out)  # runs/{now:%Y%m%dT%H%M}: a snapshot's folder (docs/history.md)
             from .runs import RunWriter
 
             writer = RunWriter.open(out, handle_list, campaign_name=params.campaign_name,

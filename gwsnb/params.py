@@ -30,7 +30,7 @@ from . import protocol
 from .errors import InvalidParameterError
 
 __all__ = ["ChainedRecordParams", "OperationParams", "parse_handles", "check_int", "check_timeout", "check_call_result",
-           "check_timestamp", "check_instant", "MAX_HANDLE", "MAX_HANDLES", "PHONE_TYPES", "CALLBACK_TYPES", "OPERATIONS"]
+           "check_timestamp", "check_instant", "expand_folder", "folder_base", "MAX_HANDLE", "MAX_HANDLES", "PHONE_TYPES", "CALLBACK_TYPES", "OPERATIONS"]
 
 MAX_HANDLE = 2**31 - 1
 MAX_HANDLES = 100_000
@@ -292,6 +292,71 @@ def check_instant(field: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise InvalidParameterError(field, value, "expected an aware datetime, ISO 8601 text or epoch seconds")
     return float(value)
+
+
+#: the fields of a folder template: ``{now:...}`` the local time (aware), ``{utc:...}`` the same instant in UTC
+FOLDER_FIELDS = ("now", "utc")
+
+
+def _template_fields(field: str, value: str) -> list[str]:
+    import string
+
+    try:
+        parsed = list(string.Formatter().parse(value))
+    except ValueError as exc:
+        raise InvalidParameterError(field, value, f"not a folder template: {exc}") from None
+    names = [name for _text, name, _spec, _conv in parsed if name is not None]
+    for _text, name, _spec, conversion in parsed:
+        if name is not None and conversion is not None:
+            raise InvalidParameterError(field, value, f"no conversion (!{conversion}) in a folder template")
+    for name in names:
+        if name not in FOLDER_FIELDS:
+            raise InvalidParameterError(
+                field, value, f"unknown template field {{{name}}}: only {{now:FORMAT}} (local time) and "
+                              f"{{utc:FORMAT}} (UTC), e.g. runs/{{now:%Y%m%dT%H%M}}")
+    return names
+
+
+def expand_folder(field: str, value: Any, now: Any = None) -> Any:
+    """``value`` (a folder) with its time template filled in: ``runs/{now:%Y%m%dT%H%M}`` names the folder
+    by the local time (an aware datetime), ``{utc:...}`` by UTC; ``{{`` and ``}}`` are literal braces.
+    A path without a field is returned as it is (a ``PathLike`` too).  ``now``: the instant (an aware
+    datetime; default the clock).  See docs/history.md.
+
+    :raises InvalidParameterError: naming ``field``: a field other than ``now``/``utc``, an attribute or
+        index on it, or braces that do not pair.
+    """
+    import os
+    from datetime import datetime, timezone
+
+    text = os.fspath(value)
+    if "{" not in text and "}" not in text:
+        return value
+    _template_fields(field, text)
+    when = (now if now is not None else datetime.now(timezone.utc)).astimezone()
+    try:
+        return text.format(now=when, utc=when.astimezone(timezone.utc))
+    except (ValueError, KeyError, IndexError, AttributeError) as exc:
+        raise InvalidParameterError(field, value, f"not a folder template: {exc}") from None
+
+
+def folder_base(field: str, value: Any) -> str | None:
+    """The folder above a template's first templated path component (``runs`` for
+    ``runs/{now:%Y%m%d}/{now:%H%M}``): where its runs are; ``None`` when ``value`` has no field.
+
+    :raises InvalidParameterError: as :func:`expand_folder`.
+    """
+    import os
+
+    text = os.fspath(value)
+    if not _template_fields(field, text):
+        return None
+    head, parts = [], text.replace(os.sep, "/").split("/")
+    for part in parts:
+        if "{" in part.replace("{{", "").replace("}}", ""):
+            break
+        head.append(part.replace("{{", "{").replace("}}", "}"))
+    return "/".join(head) or "."
 
 
 def _choice(field: str, value: Any, choices: tuple[str, ...]) -> str:

@@ -76,6 +76,10 @@ PART_HANDLES = 500  # small parts keep a streamed run under 200 MiB of RSS (docs
 #: ... or this many seconds, whichever comes first
 PART_SECONDS = 30.0
 _LISTED = 10
+#: a column of every part of every table: when the run began (its ``created``), so that the runs of a
+#: history read as one table, by any engine, carry their snapshot's time (docs/history.md); the frames
+#: leave it out
+SNAPSHOT_COLUMN = "snapshot_time"
 
 
 def _require_pyarrow() -> None:
@@ -200,6 +204,13 @@ def _conform(table: pa.Table, schema: pa.Schema, where: str) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=schema)
 
 
+def _with_snapshot_time(table: pa.Table, when: _dt.datetime) -> pa.Table:
+    import pyarrow as pa
+
+    column = pa.array([when] * len(table), type=pa.timestamp("us", tz="UTC"))
+    return table.append_column(SNAPSHOT_COLUMN, column)
+
+
 # --------------------------------------------------------------------------- writer
 class RunWriter:
     """Writes a streamed run's parts from its own thread (see the module docstring for the layout).
@@ -222,6 +233,8 @@ class RunWriter:
                 import pyarrow.parquet as pq
 
                 self.schemas[table] = pq.read_schema(files[0])
+        created = _read_json(root / RUN_FILE).get("created")
+        self.snapshot_time = _dt.datetime.fromisoformat(created) if created else None
         self.error: BaseException | None = None
         #: packs the outcomes while they wait in the buffer (a few hundred bytes each)
         self.packer = ResultPacker()
@@ -264,7 +277,8 @@ class RunWriter:
             raise InvalidParameterError("out", os.fspath(root), "exists and is not an empty folder nor a gwsnb run")
         for table in TABLES:
             (root / table).mkdir(parents=True, exist_ok=True)
-        created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        # to the microsecond: two snapshots begun in one second stay apart (their snapshot_time)
+        created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds")
         _write_json(root / RUN_FILE, {**meta, "created": created, "handles": to_ranges(handles)})
         state = {"parts": [], "done": [], "ok": 0, "failed": 0}
         _write_json(root / STATE_FILE, state)
@@ -395,6 +409,8 @@ class RunWriter:
                 continue
             data = _to_arrow(frame)
             schema = self.schemas.get(table)
+            if self.snapshot_time is not None and (schema is None or SNAPSHOT_COLUMN in schema.names):
+                data = _with_snapshot_time(data, self.snapshot_time)  # not into a run begun without it
             if schema is None:
                 self.schemas[table] = data.schema
             else:
@@ -530,6 +546,8 @@ class Run:
         if isinstance(filters, list):
             expression = pq.filters_to_expression(filters)
         data = dataset.to_table(columns=list(columns) if columns is not None else None, filter=expression)
+        if columns is None and SNAPSHOT_COLUMN in data.column_names:  # the same on every row: a history's
+            data = data.drop_columns([SNAPSHOT_COLUMN])
         frame = data.to_pandas()
         if table == "calls" and columns is None:  # a run written before the later columns existed
             import pandas as pd

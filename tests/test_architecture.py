@@ -30,7 +30,7 @@ ROOMS_NOT_IMPORTING = {
     "gwsnb._doctor": ("gwsnb.sandbox", "gwsnb.client", "gwsnb._cli", "gwsnb.widgets", "gwsnb.doctor"),
     # campaign progress reads runs as data: never the wire, the engine or a server
     "gwsnb._analysis": ("gwsnb.sandbox", "gwsnb.client", "gwsnb._wire", "gwsnb._engine", "gwsnb._cli",
-                        "gwsnb.widgets", "gwsnb.progress"),
+                        "gwsnb.widgets", "gwsnb.progress", "gwsnb.history"),
 }
 
 
@@ -133,7 +133,8 @@ def test_importlib_only_where_pinned() -> None:
 @pytest.mark.parametrize("public", ["gwsnb.frames", "gwsnb.labels", "gwsnb.plots", "gwsnb.runs", "gwsnb.params",
                                     "gwsnb.errors", "gwsnb.protocol", "gwsnb.sandbox", "gwsnb.client",
                                     "gwsnb.batch", "gwsnb.results", "gwsnb.operations", "gwsnb.widgets",
-                                    "gwsnb.record_form", "gwsnb.cli", "gwsnb.doctor", "gwsnb.pace", "gwsnb.plan"])
+                                    "gwsnb.record_form", "gwsnb.cli", "gwsnb.doctor", "gwsnb.pace", "gwsnb.plan",
+                                    "gwsnb.history"])
 def test_public_modules_stay_where_users_import_them(public: str) -> None:
     assert importlib.import_module(public).__name__ == public
 

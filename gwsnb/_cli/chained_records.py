@@ -1,7 +1,8 @@
 """``gwsnb chained-records``: GetChainedRecord for many record handles from a script or a scheduler.
 
 Records go to stdout (or ``--out``) as a table, CSV, JSON or Parquet, or, with ``--out-dir DIR``, the run
-is streamed to a Parquet dataset in DIR (``--resume`` continues it); the progress bar and the summary go
+is streamed to a Parquet dataset in DIR (``--resume`` continues it; DIR may be a time template, and
+``--every`` takes a run per interval: :mod:`gwsnb._cli.snapshot`); the progress bar and the summary go
 to stderr.  Table, CSV and JSON write values in their readable forms (ISO 8601 UTC instants, ``HH:MM:SS``
 windows, units in the column names: :func:`gwsnb.frames.readable`); Parquet keeps the frame's native
 types.  Exit status: 0 when every handle succeeded, 1 when any failed (or the server could not be
@@ -26,6 +27,7 @@ from ..errors import GwsError, InvalidParameterError, ServerUnavailableError
 from ..params import MAX_HANDLE, ChainedRecordParams, parse_handles
 from .args import handles_arg, int_arg, seconds_arg
 from .pace_args import add_pace_options, pace_of, print_plan
+from .snapshot import add_schedule_options, check_schedule, run_snapshots
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -108,6 +110,7 @@ def add_chained_records(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     p.add_argument("--insecure", action="store_true", help="do not verify the server's TLS certificate")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     add_pace_options(p)
+    add_schedule_options(p)
     p.set_defaults(func=run_chained_records, _parser=p)
 
 
@@ -255,6 +258,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.format == "parquet" and not args.out:
         parser.error("argument --format: parquet needs --out FILE (binary output is not written to stdout)")
     _check_out_dir(parser, args)
+    check_schedule(parser, args)
     try:
         handles = _handles_of(args)
         # everything the call will check, checked before the password prompt and before connecting
@@ -264,7 +268,7 @@ def _run(args: argparse.Namespace) -> int:
         password = _password(args)
     except InvalidParameterError as exc:
         return _usage_error(args, exc)
-    return _connect_and_run(args, handles, password)
+    return run_snapshots(args, handles, password, _connect_and_run)  # one run, or one per --every
 
 
 def _connect_and_run(args: argparse.Namespace, handles: list[int], password: str) -> int:

@@ -1,4 +1,4 @@
-"""``gwsnb runs show|diff|sql``: a streamed run's summary and KPIs, two runs compared, SQL over a run; and
+"""``gwsnb runs show|diff|sql`` (``runs history|journey``: :mod:`gwsnb._cli.history`): a streamed run's summary and KPIs, two runs compared, SQL over a run; and
 ``gwsnb sandbox-advance``: move the campaign of a sandbox running in its own process forward.
 
 Each ``runs`` command prints a table for people and, with ``--json``, one JSON document for scripts.
@@ -46,6 +46,9 @@ def add_runs(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sql.add_argument("query", metavar="QUERY")
     sql.add_argument("--json", action="store_true", help="the answer as a JSON array of objects")
     sql.set_defaults(func=_sql)
+    from .history import add_history
+
+    add_history(runs)  # runs history, runs journey: a folder of runs read together
 
 
 def add_sandbox_advance(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

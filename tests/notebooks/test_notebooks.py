@@ -179,3 +179,13 @@ def test_campaign_progress() -> None:
     assert became.startswith(f"{dialled} records dialled") and "redial later" in became and "completed" in became
     assert "callbacks due in the next 6 hours" in plain(book, "callbacks = afternoon.sql")
     assert "became No Call" in plain(book, "no_call = changes[")
+    # a campaign's day (issue 27): five snapshots read together, the KPIs over time, one customer's journey
+    snapshots = plain(book, "DAY = f")
+    lines = [line for line in snapshots.splitlines() if line.startswith("snapshot ")]  # not the progress bars
+    assert [line.split(":")[0] for line in lines] == [f"snapshot {i}" for i in range(5)]
+    assert all("failed 0" in line for line in lines)
+    assert "5 run(s) of campaign &#x27;Campaign1&#x27;" in outputs_of(book, "history = gwsnb.open_history")[0]["data"][
+        "text/html"]
+    assert "list penetration" in json.dumps(outputs_of(book, "kpis = history.kpis()"))
+    assert any("image/png" in out.get("data", {}) for out in outputs_of(book, "fig = history.plot()"))
+    assert "(first seen)" in json.dumps(outputs_of(book, "changes = history.changes()"))
