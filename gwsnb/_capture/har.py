@@ -10,7 +10,7 @@ order); :attr:`Entry.index` keeps the position in the file, which is how a perso
 What varies between writers and is read here: bodies as text or base64 (``encoding: "base64"``, as
 Firefox and mitmproxy write binary or compressed answers), ``Set-Cookie`` as several headers or one
 header with newline-separated values (Firefox), cookies in the headers or only in ``cookies`` arrays,
-failed requests as status 0 (Chrome, with ``_error``), ``-1`` for timings not measured, fractional
+failed requests as status 0 (Chrome, with ``_error``) or -1 (Playwright, with ``_failureText``), ``-1`` for timings not measured, fractional
 milliseconds, and a time zone offset or ``Z`` in ``startedDateTime``.
 
 A session is named by :func:`value_hash` of its ``JSESSIONID``: the first 8 hex digits of the value's
@@ -358,9 +358,10 @@ def _response_fields(response: dict[str, Any]) -> dict[str, Any]:
         headers_size, body_size = _number(response.get("headersSize")), _number(response.get("bodySize"))
         if headers_size is not None or body_size is not None:
             size = (headers_size or 0) + (body_size or 0)
-    error = response.get("_error")
+    # Chrome writes a failed request as status 0 with ``_error``; Playwright as -1 with ``_failureText``
+    error = response.get("_error") or response.get("_failureText")
     return {
-        "status": status if isinstance(status, int) and not isinstance(status, bool) else 0,
+        "status": max(status, 0) if isinstance(status, int) and not isinstance(status, bool) else 0,
         "status_text": str(response.get("statusText", "")),
         "response_headers": Headers.from_har(response.get("headers")),
         "response_body": body,
