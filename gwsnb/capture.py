@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
     from ._capture.calls import CapturedCall
+    from ._doctor.report import Diagnosis
     from .results import ChainedRecordResult, Event
 
 __all__ = ["Capture", "CaptureMessage", "CaptureSecretsWarning", "Entry", "read_capture"]
@@ -241,6 +242,16 @@ class Capture:
         from ._capture.timeline import plot_timeline
 
         return plot_timeline(self, ax=ax)
+
+    # --- diagnosis ------------------------------------------------------------------------------------
+    def diagnose(self) -> Diagnosis:
+        """The doctor's verdict from this capture's evidence alone (docs/captures.md#findings): the same
+        :class:`~gwsnb.doctor.Diagnosis` (text, HTML, JSON, causes and fixes) as ``gwsnb.diagnose()``, each
+        step ``ok``, ``warn``, ``fail`` or ``skipped`` (not in this capture) with the entries that show it."""
+        from ._capture.diagnose import diagnose_entries
+
+        creator = f"{self.creator.name} {self.creator.version}".strip() or self.creator.kind
+        return diagnose_entries(self.gws_entries, path=self.path, creator=creator, calls=self.calls)
 
     # --- text and redaction ---------------------------------------------------------------------------
     def summary(self) -> dict[str, Any]:
