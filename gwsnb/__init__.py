@@ -14,6 +14,7 @@ from .errors import (
     AlreadyExistsError,
     AlreadyInUseError,
     AuthenticationError,
+    CaptureError,
     ChainedRecordError,
     CsrfError,
     DeviceSelectionError,
@@ -40,6 +41,7 @@ from .params import ChainedRecordParams, parse_handles
 
 if _typing.TYPE_CHECKING:
     from .batch import ChainedRecordBatch, HandleFailure
+    from .capture import Capture, read_capture
     from .client import Device, GwsClient, connect, connect_async
     from .doctor import Diagnosis, diagnose
     from .progress import compare_runs
@@ -56,6 +58,7 @@ _logging.getLogger(__name__).addHandler(_logging.NullHandler())
 #: public name -> the module that defines it, imported on first access
 _LAZY = {
     "CallTimings": ".results",
+    "Capture": ".capture",
     "ChainedRecordBatch": ".batch",
     "ChainedRecordForm": ".widgets",
     "ChainedRecordResult": ".results",
@@ -74,6 +77,7 @@ _LAZY = {
     "connect_async": ".client",
     "diagnose": ".doctor",
     "open_run": ".runs",
+    "read_capture": ".capture",
 }
 
 __all__ = [
@@ -81,6 +85,8 @@ __all__ = [
     "AlreadyInUseError",
     "AuthenticationError",
     "CallTimings",
+    "Capture",
+    "CaptureError",
     "ChainedRecordBatch",
     "ChainedRecordError",
     "ChainedRecordForm",
@@ -123,6 +129,7 @@ __all__ = [
     "diagnose",
     "open_run",
     "parse_handles",
+    "read_capture",
 ]
 
 

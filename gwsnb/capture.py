@@ -20,9 +20,9 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
-from ._capture.har import Entry, HarFormatError, HarLog, read_har, value_hash
+from ._capture.har import CaptureMessage, Entry, HarFormatError, HarLog, read_har, value_hash
 from .errors import CaptureError
 
 if TYPE_CHECKING:
@@ -38,17 +38,6 @@ __all__ = ["Capture", "CaptureMessage", "CaptureSecretsWarning", "Entry", "read_
 
 class CaptureSecretsWarning(UserWarning):
     """The capture read still holds credentials or session secrets (the message names which kinds)."""
-
-
-class CaptureMessage(NamedTuple):
-    """One Bayeux message of a capture: the entry it travelled in, its direction (``"sent"`` in a request
-    body, ``"received"`` in an answer), when (the request's start, or the answer's end, epoch seconds) and
-    the message itself (a dict, as on the wire)."""
-
-    entry: int
-    direction: str
-    at: float
-    message: dict[str, Any]
 
 
 @dataclass(frozen=True)

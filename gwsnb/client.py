@@ -778,19 +778,10 @@ class GwsClient(RecordOperations):
 
 
 def _capture_recorder(capture: Any, secrets: Any) -> HarRecorder | None:
-    """The HAR writer of ``connect(capture=...)``, or None.  :raises InvalidParameterError: a bad path."""
-    if not isinstance(secrets, bool):
-        raise InvalidParameterError("capture_secrets", secrets, "expected True or False")
-    if capture is None:
-        return None
-    if not isinstance(capture, (str, os.PathLike)) or not os.fspath(capture):
-        raise InvalidParameterError("capture", capture, "expected the path of the HAR file to write")
-    folder = os.path.dirname(os.path.abspath(os.fspath(capture)))
-    if not os.path.isdir(folder):
-        raise InvalidParameterError("capture", capture, f"its folder {folder} does not exist")
-    from ._capture.writer import HarRecorder
+    """The HAR writer of ``connect(capture=...)``, or None.  :raises InvalidParameterError: a bad argument."""
+    from ._capture.writer import make_recorder
 
-    return HarRecorder(os.fspath(capture), secrets=secrets, creator_version=_version())
+    return make_recorder(capture, secrets, _version())
 
 
 def _version() -> str:

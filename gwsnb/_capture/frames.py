@@ -9,17 +9,14 @@ text ``string``).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .. import protocol
 from .calls import envelope_status
-from .har import Entry, value_hash
-
-if TYPE_CHECKING:
-    from ..capture import CaptureMessage
+from .har import CaptureMessage, Entry, value_hash
 
 __all__ = ["MESSAGES_COLUMNS", "REQUESTS_COLUMNS", "messages_frame", "requests_frame"]
 

@@ -29,12 +29,13 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 from urllib.parse import parse_qsl, urlsplit
 
 from .. import protocol
 
 __all__ = [
+    "CaptureMessage",
     "Entry",
     "Headers",
     "HarLog",
@@ -176,6 +177,17 @@ def _har_cookies(raw: Any) -> dict[str, str]:
     if not isinstance(raw, list):
         return {}
     return {c["name"]: str(c.get("value", "")) for c in raw if isinstance(c, dict) and isinstance(c.get("name"), str)}
+
+
+class CaptureMessage(NamedTuple):
+    """One Bayeux message of a capture: the entry it travelled in, its direction (``"sent"`` in a request
+    body, ``"received"`` in an answer), when (the request's start, or the answer's end, epoch seconds) and
+    the message itself (a dict, as on the wire)."""
+
+    entry: int
+    direction: str
+    at: float
+    message: dict[str, Any]
 
 
 @dataclass(eq=False)

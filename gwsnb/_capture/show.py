@@ -5,15 +5,12 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .. import protocol
 from ..errors import describe
 from .calls import envelope_status, request_summary
 from .har import Entry, value_hash
-
-if TYPE_CHECKING:
-    from ..capture import Capture
 
 __all__ = ["summary", "text"]
 
@@ -47,7 +44,7 @@ def _failed(entry: Entry) -> bool:
     return any(m.get("successful") is False for m in entry.received_messages())
 
 
-def summary(capture: Capture) -> dict[str, Any]:
+def summary(capture: Any) -> dict[str, Any]:
     """Everything ``gwsnb capture show`` tells, as JSON-ready data."""
     start = capture.entries[0].started_s
     gws = capture.gws_entries

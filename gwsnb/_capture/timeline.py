@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from ..capture import Capture
 
 __all__ = ["plot_timeline"]
 
 _COLOURS = {"connect": "tab:blue", "rest": "tab:green", "failed": "tab:red", "other": "tab:gray"}
 
 
-def plot_timeline(capture: Capture, *, ax: Axes | None = None) -> Axes:
+def plot_timeline(capture: Any, *, ax: Axes | None = None) -> Axes:
     """One row per GWS exchange (top: first) from its start to its end, seconds since the capture's start;
     long polls blue, REST green, failures (no answer, HTTP >= 400) red, other Bayeux requests grey;
     notifications as orange marks at the end of the long poll that carried them.  Returns the Axes."""

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-__all__ = ["DEFAULT_CAPTURE_BYTES", "HarRecorder"]
+__all__ = ["DEFAULT_CAPTURE_BYTES", "HarRecorder", "make_recorder"]
 
 #: the default byte budget of the entries a capture keeps (the oldest beyond it are dropped and counted)
 DEFAULT_CAPTURE_BYTES = 64 * 1024 * 1024
@@ -145,8 +145,9 @@ class HarRecorder:
             dropped = self.dropped
         comment = (f"written by gwsnb; bounded to {self.max_bytes} bytes of entries: "
                    f"{dropped} oldest entr{'y' if dropped == 1 else 'ies'} dropped")
+        # the comment before the entries: a streaming reader meets it without reading them
         return {"log": {"version": "1.2", "creator": {"name": "gwsnb", "version": self.creator_version},
-                        "pages": [], "entries": entries, "comment": comment}}
+                        "comment": comment, "pages": [], "entries": entries}}
 
     def save(self) -> str:
         """Write the HAR now (redacted unless ``secrets``), atomically; returns its path."""
@@ -170,3 +171,22 @@ class HarRecorder:
     def close(self) -> str:
         """Write the HAR (see :meth:`save`)."""
         return self.save()
+
+
+def make_recorder(capture: Any, secrets: Any, version: str = "") -> HarRecorder | None:
+    """The recorder of a ``capture=`` argument (``None``: no capture).
+
+    :raises InvalidParameterError: ``capture`` is not a path in an existing folder, or ``secrets`` not a bool.
+    """
+    from ..errors import InvalidParameterError
+
+    if not isinstance(secrets, bool):
+        raise InvalidParameterError("capture_secrets", secrets, "expected True or False")
+    if capture is None:
+        return None
+    if not isinstance(capture, (str, os.PathLike)) or not os.fspath(capture):
+        raise InvalidParameterError("capture", capture, "expected the path of the HAR file to write")
+    folder = os.path.dirname(os.path.abspath(os.fspath(capture)))
+    if not os.path.isdir(folder):
+        raise InvalidParameterError("capture", capture, f"its folder {folder} does not exist")
+    return HarRecorder(os.fspath(capture), secrets=secrets, creator_version=version)
