@@ -315,14 +315,23 @@ def session_not_sticky(ev: Evidence) -> Finding | None:
 
 
 def slow_server(ev: Evidence) -> Finding | None:
-    """The median REST answer (the server's wait, else the whole exchange) over the doctor's threshold."""
-    times = [e.wait_ms if e.wait_ms is not None else e.total_ms for e in ev.rest if e.status]
-    times = [t for t in times if t is not None]
+    """The median answer (the server's wait, else the whole exchange) of ``GET /me`` (what the doctor
+    times), else of every REST request, over the doctor's threshold."""
+    answered = [e for e in ev.rest if e.status]
+    me = [e for e in answered if e.method == "GET" and e.path.rstrip("/").endswith("/me")]
+    timed = [(e, _answer_ms(e)) for e in me or answered]
+    times = [t for _, t in timed if t is not None]
     if not times or statistics.median(times) <= SLOW_MS:
         return None
-    slow = [e for e in ev.rest if (e.wait_ms or e.total_ms or 0) > SLOW_MS]
-    return Finding("slow_server", f"median REST answer {statistics.median(times):.0f} ms over {len(times)} requests",
-                   slow, {"median_ms": round(statistics.median(times), 1)})
+    median = statistics.median(times)
+    slow = [e for e, t in timed if t is not None and t > SLOW_MS]
+    what = "GET /me" if me else "REST"
+    return Finding("slow_server", f"median {what} answer {median:.0f} ms over {len(times)} request(s)",
+                   slow, {"median_ms": round(median, 1)})
+
+
+def _answer_ms(entry: Entry) -> float | None:
+    return entry.wait_ms if entry.wait_ms is not None else entry.total_ms
 
 
 def session_step(ev: Evidence) -> Step:
@@ -495,11 +504,23 @@ def clock_offset(ev: Evidence) -> tuple[ClockOffset | None, ClockOffset | None]:
 
 
 def clock_skew(ev: Evidence) -> Finding | None:
+    """The offset interval (the calls' user events, else the Date headers) wholly beyond the doctor's ±2 s."""
     measured, dates = clock_offset(ev)
     interval = measured or dates
     if interval is None or not (interval.low_ms > CLOCK_SKEW_MS or interval.high_ms < -CLOCK_SKEW_MS):
         return None
-    return Finding("clock_skew", interval.describe(useful_width_ms=2500.0), (), interval.as_dict())
+    summary = interval.describe(useful_width_ms=2500.0)
+    evidence: dict[str, Any] = {"low_ms": round(interval.low_ms, 1), "high_ms": round(interval.high_ms, 1),
+                                "samples": interval.samples}
+    if measured is not None:
+        summary += ", from the calls' user events (serverGenerationTimestamp)"
+        if dates is not None:
+            evidence["date_header_ms"] = [round(dates.low_ms), round(dates.high_ms)]
+            if dates.high_ms < measured.low_ms or dates.low_ms > measured.high_ms:
+                summary += "; the HTTP Date headers disagree (they may be the balancer's clock)"
+    else:
+        summary += ", from the HTTP Date headers (known to about 1 s)"
+    return Finding("clock_skew", summary, (), evidence)
 
 
 def clock_step(ev: Evidence) -> Step:

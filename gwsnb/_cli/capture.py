@@ -1,7 +1,8 @@
 """``gwsnb capture show|redact``: HTTP captures (HAR) of GWS traffic from a shell (docs/captures.md).
 
 ``show FILE`` prints the sessions, CometD clients, calls, errors and the timeline (``--json``: the same
-as JSON); ``redact IN -o OUT`` writes a copy fit for a support ticket.  Exit status 0, 2 for bad
+as JSON); ``redact IN -o OUT`` writes a copy fit for a support ticket; ``diagnose FILE`` prints the doctor's
+checklist from the capture's evidence (exit 1 when a step failed, as ``gwsnb doctor``).  Exit status 0, 2 for bad
 arguments or a file that cannot be read as a GWS capture (the reason on stderr, never a traceback).
 A capture that still holds secrets is said so on stderr.
 """
@@ -43,7 +44,17 @@ def add_capture(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     redact.add_argument("--json", action="store_true", help="print the replacements made as JSON")
     redact.set_defaults(func=_run_redact)
 
-    # `gwsnb capture diagnose` registers here (the causes a capture shows; docs/captures.md, "Findings")
+    diagnose = commands.add_parser("diagnose", help="the doctor's checklist from the capture's evidence alone",
+                                   description="Name what went wrong in a captured GWS session, as `gwsnb doctor` "
+                                               "does (its steps, cause ids and fixes), from the file alone; steps "
+                                               "the capture cannot show are 'skipped'. Exit status 0 when no step "
+                                               "failed, 1 when one did, 2 for a file that cannot be read.")
+    diagnose.add_argument("file", metavar="FILE", help="the HAR file")
+    diagnose.add_argument("--json", action="store_true",
+                          help='print {"ok", "cause", "clock_offset_ms", "steps"} as JSON (as gwsnb doctor --json)')
+    diagnose.add_argument("--verbose", action="store_true", help="show the evidence of every step")
+    diagnose.set_defaults(func=_run_diagnose)
+
     p.set_defaults(func=lambda args: _no_command(p))
 
 
@@ -91,3 +102,13 @@ def _run_redact(args: argparse.Namespace) -> int:
         listed = ", ".join(f"{kind} {n}" for kind, n in counts.items()) or "nothing to replace"
         print(f"wrote {args.out} ({listed})", flush=True)
     return 0
+
+
+def _run_diagnose(args: argparse.Namespace) -> int:
+    try:
+        diagnosis = _read(args.file).diagnose()
+    except CaptureError as exc:
+        print(f"gwsnb capture diagnose: {exc}", file=sys.stderr)
+        return 2
+    print(diagnosis.to_json() if args.json else diagnosis.text(verbose=args.verbose), flush=True)
+    return 0 if diagnosis.ok else 1

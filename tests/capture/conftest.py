@@ -76,3 +76,7 @@ def read_quietly() -> Any:
             warnings.simplefilter("ignore", CaptureSecretsWarning)
             return gwsnb.read_capture(path)
     return read
+
+
+# the Chromium captures of the diagnosis tests (session-scoped: made once, concurrently)
+from .browser_captures import chromium_captures, sanitized_captures  # noqa: E402, F401
