@@ -89,10 +89,13 @@ def test_each_warning_capture_names_its_warning(name: str, chromium_captures: di
 def test_clock_skew_is_read_from_the_notifications(chromium_captures: dict[str, Produced]) -> None:
     d = diagnose(chromium_captures["clock_skew"].path)
     low, high = d.clock_offset_ms or (0.0, 0.0)
-    assert low <= 90_000 <= high and high - low < 1000, d.clock_offset_ms  # the sandbox runs 90 s ahead
-    # the sandbox's Date header runs on the same shifted clock: the coarse cross-check agrees
-    date_low, date_high = d.step("clock").evidence["date_header_ms"]
-    assert date_low <= 90_000 <= date_high and "disagree" not in d.step("clock").summary
+    # the sandbox runs 90 s ahead of the machine; the capture's own times are the recorder's, which lagged
+    # the machine's clock by up to 0.3 s under load (measured): the interval is near 90 s, not around it
+    assert abs((low + high) / 2 - 90_000) < 1000 and high - low < 1000, d.clock_offset_ms
+    step = d.step("clock")
+    assert "user events" in step.summary
+    date_low, date_high = step.evidence["date_header_ms"]  # the Date headers' 1 s cross-check agrees
+    assert date_low <= high and low <= date_high and "disagree" not in step.summary, step.evidence
 
 
 def test_the_healthy_capture_has_no_finding(chromium_captures: dict[str, Produced]) -> None:
