@@ -535,9 +535,10 @@ def _guarded(items: Iterator[Any]) -> Iterator[Any]:
 
 
 def _format_error(exc: Exception) -> Exception:
-    name = type(exc).__name__
     if isinstance(exc, (OSError, MemoryError)):
         return exc
-    if "Incomplete" in name or "premature" in str(exc).lower():
+    text = str(exc)
+    if "premature" in text.lower():  # ijson's (yajl's) word for a file that ends inside the JSON
         return HarFormatError("the file is cut short (truncated JSON): export the capture again")
-    return HarFormatError(f"not a HAR file: the JSON cannot be read ({name}: {str(exc)[:120]})")
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return HarFormatError(f"not a HAR file: the JSON cannot be read ({first[:120]})")
