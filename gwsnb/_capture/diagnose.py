@@ -191,10 +191,11 @@ def cannot_tell(ev: Evidence) -> list[str]:
     """What this capture cannot show, each as a phrase a person reads."""
     missing: list[str] = []
     if not ev.has_cookies:
-        missing.append("which HTTP session each request belongs to (no Cookie or Set-Cookie: a sanitized export); "
-                       "the session is read from the CSRF tokens instead")
+        missing.append("which HTTP session each request belongs to (no Cookie or Set-Cookie, as in a sanitized "
+                       "export): session_not_sticky is read from the CSRF tokens instead")
     if not ev.has_authorization:
-        missing.append("whether the requests carried Basic credentials (no Authorization header)")
+        missing.append("whether the requests carried Basic credentials (no Authorization header): auth_refused "
+                       "is judged on the login's answer only")
     if ev.mid_session:
         missing.append("the login (the capture starts after it)")
     clients = {value_hash(str(m["clientId"])) for _, m in ev.sent(_CONNECT) if m.get("clientId")}
