@@ -71,10 +71,12 @@ class Finding:
     entries: Sequence[Entry] = ()
     evidence: dict[str, Any] = field(default_factory=dict)
     also: Sequence[tuple[str, str]] = ()
+    #: for a finding without a known cause: ``fail`` or ``warn``
+    status: Status = "warn"
 
     @property
     def severity(self) -> Status:
-        return CAUSES[self.cause].severity if self.cause else "warn"
+        return CAUSES[self.cause].severity if self.cause else self.status
 
 
 # ----- the evidence: the capture's GWS exchanges, read once --------------------------------------------
@@ -371,7 +373,7 @@ def csrf_step(ev: Evidence) -> Step:
     finding = csrf_rejected(ev)
     if finding is not None:
         return _from_finding("csrf", finding)
-    return Step("csrf", "ok", f"{len(posts)} POSTs passed the CSRF filter "
+    return Step("csrf", "ok", f"none of {len(posts)} POSTs refused by the CSRF filter "
                 f"({sum(e.csrf_sent for e in posts)} with a CSRF header)")
 
 
@@ -424,6 +426,16 @@ def cometd_rerouted(ev: Evidence) -> Finding | None:
                           "the session step tells")])
 
 
+def handshake_refused(ev: Evidence) -> Finding | None:
+    """Every handshake in the capture refused (no known cause of its own: what the error says comes first,
+    often the HTTP session, which the steps before tell)."""
+    replies = ev.received(protocol.META_HANDSHAKE)
+    if not replies or any(m.get("successful") for _, m in replies):
+        return None
+    return Finding(None, f"all {len(replies)} handshake(s) refused: {replies[0][1].get('error')}",
+                   [e for e, _ in replies], status="fail")
+
+
 def subscription_refused(ev: Evidence) -> Finding | None:
     refused = [(e, m) for e, m in ev.received(protocol.META_SUBSCRIBE)
                if m.get("successful") is False and not str(m.get("error", "")).startswith("402")]
@@ -468,7 +480,7 @@ def multiple_clients(ev: Evidence) -> Finding | None:
 
 
 COMETD_RULES: tuple[Callable[[Evidence], Finding | None], ...] = (
-    cometd_not_found, cometd_rerouted, subscription_refused, long_poll_cut, multiple_clients)
+    cometd_not_found, handshake_refused, cometd_rerouted, subscription_refused, long_poll_cut, multiple_clients)
 
 
 def cometd_step(ev: Evidence) -> Step:
@@ -478,13 +490,13 @@ def cometd_step(ev: Evidence) -> Step:
     if findings:
         first = findings[0]
         if len(findings) > 1:
-            first.evidence["also_seen"] = [f"{f.cause}: {f.summary}" for f in findings[1:]]
+            first.evidence["also_seen"] = [f"{f.cause or f.status}: {f.summary}" for f in findings[1:]]
         return _from_finding("cometd", first)
     held = [(e.total_ms or 0) / 1000 for e, _ in ev.connects if e.status == 200]
     advised = ev.advised_timeout_ms
     summary = (f"{len(ev.handshakes)} handshake(s), {len(ev.connects)} held connects"
                + (f" (up to {max(held):.1f} s of the advised {advised / 1000:g} s)" if held and advised else ""))
-    if not ev.handshakes:
+    if not ev.sent(protocol.META_HANDSHAKE):
         summary += "; the handshake is not in this capture"
     return Step("cometd", "ok", summary, evidence={"advised_timeout_ms": advised})
 

@@ -47,6 +47,7 @@ class Scenario:
     wait_ms: int = 3000
     unknown_handle: bool = False
     clock_offset_ms: int = 0
+    wrong_password: bool = False
 
 
 SCENARIOS: tuple[Scenario, ...] = (
@@ -58,6 +59,8 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("subscription_refused", "subscription_refused", wait_ms=2500, settle=2),
     Scenario("notifications_missing", "notifications_missing", wait_ms=4000, settle=2),
     Scenario("ocs_error", unknown_handle=True, wait_ms=6000),
+    Scenario("auth_refused", wrong_password=True, wait_ms=1500),
+    Scenario("cometd_not_found", "cometd_path", wait_ms=1500),
     # the warnings: the calls still complete
     Scenario("slow_server", "slow_server", wait_ms=6000),
     Scenario("multiple_clients", "multiple_clients", wait_ms=6000),
@@ -106,11 +109,16 @@ async def _produce(browser: Any, scenario: Scenario, out: Path) -> Produced:
         if scenario.unknown_handle:
             handles = [handles[0], int(sb.calling_list["record_handle"].max()) + 1000]
         path = out / f"{scenario.name}.har"
-        context = await browser.new_context(record_har_path=str(path), record_har_content="embed")
+        # a 401 with WWW-Authenticate makes Chromium ask for credentials (a dialog a headless page never
+        # answers): the context answers the challenge with the same wrong ones, as a person retyping them
+        asked = {"http_credentials": {"username": sb.username, "password": password + "-typo"}} \
+            if scenario.wrong_password else {}
+        context = await browser.new_context(record_har_path=str(path), record_har_content="embed", **asked)
         origin = f"http://{sb.host}:{sb.port}"
         await context.route(f"{origin}/agent/**", _serve_agent)
         page = await context.new_page()
-        query = urlencode({"user": sb.username, "pass": password, "campaign": sb.campaign_name,
+        typed = password + "-typo" if scenario.wrong_password else password
+        query = urlencode({"user": sb.username, "pass": typed, "campaign": sb.campaign_name,
                            "app": sb.application_id, "handles": ",".join(map(str, handles)),
                            "settle": scenario.settle, "cut": int(scenario.cut), "wait": scenario.wait_ms})
         await page.goto(f"{origin}/agent/index.html?{query}")
