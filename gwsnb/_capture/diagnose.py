@@ -18,6 +18,8 @@ checked.  The thresholds are the doctor's.
 
 from __future__ import annotations
 
+import bisect
+import math
 import os
 import statistics
 from collections.abc import Callable, Iterable, Sequence
@@ -31,7 +33,8 @@ from .._doctor.causes import CAUSES
 from .._doctor.report import Diagnosis, Status, Step
 from .._engine.clock import ClockEstimator, ClockOffset, DateHeaderClock
 from .calls import CapturedCall, chained_record_request, envelope_status, replay_calls
-from .har import Entry, value_hash
+from .har import CaptureMessage, Entry, value_hash
+from .har import _bayeux as bayeux_messages
 
 __all__ = ["STEPS", "Evidence", "Finding", "diagnose_entries"]
 
@@ -85,9 +88,21 @@ class Finding:
 class Evidence:
     """The GWS exchanges of a capture (time order) and what several rules read from them."""
 
-    def __init__(self, entries: Sequence[Entry], calls: Sequence[CapturedCall] | None = None) -> None:
+    def __init__(self, entries: Sequence[Entry], calls: Sequence[CapturedCall] | None = None,
+                 messages: Iterable[CaptureMessage] | None = None) -> None:
         self.entries = [e for e in entries if e.is_gws]
         self._calls = calls
+        # each Bayeux body parsed once (entry index -> sent, received): the rules read them many times; the
+        # capture's own parse is reused when it has one
+        self._messages: dict[int, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {}
+        if messages is not None:
+            for m in messages:
+                self._messages.setdefault(m.entry, ([], []))[m.direction != "sent"].append(m.message)
+            return
+        for entry in self.entries:
+            sent = entry.sent_messages() if entry.method == "POST" else []
+            if sent:
+                self._messages[entry.index] = (sent, bayeux_messages(entry.response_body))
 
     @cached_property
     def calls(self) -> list[CapturedCall]:
@@ -95,16 +110,29 @@ class Evidence:
 
     @cached_property
     def rest(self) -> list[Entry]:
-        return [e for e in self.entries if not e.is_bayeux]
+        return [e for e in self.entries if e.index not in self._messages]
 
     @cached_property
     def bayeux(self) -> list[Entry]:
-        return [e for e in self.entries if e.is_bayeux]
+        return [e for e in self.entries if e.index in self._messages]
+
+    def sent_by(self, entry: Entry) -> list[dict[str, Any]]:
+        """The Bayeux messages of ``entry``'s request ([] for a REST exchange)."""
+        return self._messages.get(entry.index, ([], []))[0]
+
+    def received_by(self, entry: Entry) -> list[dict[str, Any]]:
+        """The Bayeux messages of ``entry``'s answer ([] for a REST exchange)."""
+        return self._messages.get(entry.index, ([], []))[1]
 
     @cached_property
     def has_cookies(self) -> bool:
         """Some exchange shows a JSESSIONID sent or set (not a sanitized capture)."""
-        return any(e.session_hash or e.session_set_hash for e in self.entries)
+        return any(sent or new for sent, new in self.sessions.values())
+
+    @cached_property
+    def sessions(self) -> dict[int, tuple[str | None, str | None]]:
+        """entry index → the hashes of the JSESSIONID it sent and the one its answer set (each read once)."""
+        return {e.index: (e.session_hash, e.session_set_hash) for e in self.entries}
 
     @cached_property
     def has_authorization(self) -> bool:
@@ -129,13 +157,39 @@ class Evidence:
         """The capture starts after the login: its first exchange already sent a session cookie, or it
         holds no login before the first POST."""
         first = self.entries[0] if self.entries else None
-        return first is not None and (first.session_hash is not None or self.login is None)
+        return first is not None and (self.sessions[first.index][0] is not None or self.login is None)
 
     def sent(self, channel: str) -> list[tuple[Entry, dict[str, Any]]]:
-        return [(e, m) for e in self.bayeux for m in e.sent_messages() if m.get("channel") == channel]
+        return self._by_channel[0].get(channel, [])
 
     def received(self, channel: str) -> list[tuple[Entry, dict[str, Any]]]:
-        return [(e, m) for e in self.bayeux for m in e.received_messages() if m.get("channel") == channel]
+        return self._by_channel[1].get(channel, [])
+
+    @cached_property
+    def _by_channel(self) -> tuple[dict[str, list[tuple[Entry, dict[str, Any]]]], ...]:
+        sent: dict[str, list[tuple[Entry, dict[str, Any]]]] = {}
+        received: dict[str, list[tuple[Entry, dict[str, Any]]]] = {}
+        for entry in self.bayeux:
+            for message in self.sent_by(entry):
+                sent.setdefault(str(message.get("channel")), []).append((entry, message))
+            for message in self.received_by(entry):
+                received.setdefault(str(message.get("channel")), []).append((entry, message))
+        return sent, received
+
+    @cached_property
+    def first_served(self) -> dict[str, float]:
+        """clientId → when a connect or subscribe of it first succeeded (the server knew it)."""
+        served: dict[str, float] = {}
+        for entry, reply in self.received(protocol.META_CONNECT) + self.received(protocol.META_SUBSCRIBE):
+            client = _client_of(self, entry, reply)
+            if reply.get("successful") and client is not None:
+                served[client] = min(served.get(client, entry.started_s), entry.started_s)
+        return served
+
+    @cached_property
+    def served_connect_starts(self) -> list[float]:
+        """Start times of the held connects that returned successfully (HTTP 200), sorted."""
+        return sorted(e.started_s for e, _ in self.connects if e.status == 200)
 
     @cached_property
     def handshakes(self) -> dict[str, Entry]:
@@ -166,11 +220,11 @@ class Evidence:
         return left is not None and left <= entry.ended_s
 
 
-def _client_of(entry: Entry, reply: dict[str, Any]) -> str | None:
+def _client_of(ev: Evidence, entry: Entry, reply: dict[str, Any]) -> str | None:
     """The clientId a reply answers: its own, else the sent message with the same id in that request."""
     if reply.get("clientId"):
         return str(reply["clientId"])
-    for sent in entry.sent_messages():
+    for sent in ev.sent_by(entry):
         if sent.get("id") == reply.get("id") and sent.get("clientId"):
             return str(sent["clientId"])
     return None
@@ -254,7 +308,7 @@ def auth_step(ev: Evidence) -> Step:
 
 
 def _ends_session(entry: Entry) -> bool:
-    body = entry.json_body("request") if entry.method == "POST" and not entry.is_bayeux else None
+    body = entry.json_body("request") if entry.method == "POST" and protocol.END_CONTACT_CENTER_SESSION in (entry.request_body or "") else None
     return isinstance(body, dict) and body.get("operationName") == protocol.END_CONTACT_CENTER_SESSION
 
 
@@ -266,7 +320,7 @@ def session_changes(ev: Evidence) -> list[Entry]:
     for entry in ev.entries:
         if _ends_session(entry):
             born.clear()
-        sent, new = entry.session_hash, entry.session_set_hash
+        sent, new = ev.sessions[entry.index]
         if sent is not None:
             born.setdefault(sent, entry.started_s)
         if new is None or new == sent:
@@ -304,7 +358,7 @@ def session_not_sticky(ev: Evidence) -> Finding | None:
     if ev.has_cookies:
         changes = session_changes(ev)
         what = "the JSESSIONID changed while the old one was sent back"
-        distinct = len({e.session_set_hash for e in ev.entries if e.session_set_hash})
+        distinct = len({new for _, new in ev.sessions.values() if new})
     else:
         changes = token_changes(ev)
         what = "the CSRF token changed within the session's first minute (read from the tokens: no cookies here)"
@@ -345,9 +399,9 @@ def session_step(ev: Evidence) -> Step:
         if finding is not None:
             return _from_finding("session", finding)
     if ev.has_cookies:
-        count = len({e.session_hash for e in ev.entries if e.session_hash})
-        return Step("session", "ok", f"{count} HTTP session(s) (by JSESSIONID hash), none replaced early",
-                    evidence={"sessions": sorted({e.session_hash for e in ev.entries if e.session_hash})})
+        seen = sorted({sent for sent, _ in ev.sessions.values() if sent})
+        return Step("session", "ok", f"{len(seen)} HTTP session(s) (by JSESSIONID hash), none replaced early",
+                    evidence={"sessions": seen[:10]})
     return Step("session", "ok", "one CSRF token per session (the cookies are not in this capture)")
 
 
@@ -381,7 +435,7 @@ def csrf_step(ev: Evidence) -> Step:
 
 
 def cometd_not_found(ev: Evidence) -> Finding | None:
-    missing = [e for e in ev.bayeux if e.status == 404 or (200 <= e.status < 300 and not e.received_messages())]
+    missing = [e for e in ev.bayeux if e.status == 404 or (200 <= e.status < 300 and not ev.received_by(e))]
     if not missing:
         return None
     return Finding("cometd_not_found", f"{len(missing)} CometD request(s) answered HTTP {missing[0].status} "
@@ -392,9 +446,9 @@ def _unknown_client_replies(ev: Evidence) -> list[tuple[Entry, str]]:
     """Replies ``402::Unknown client`` to a client not leaving, as ``(entry, clientId)``."""
     found = []
     for entry in ev.bayeux:
-        for reply in entry.received_messages():
+        for reply in ev.received_by(entry):
             if str(reply.get("channel", "")).startswith(_META) and str(reply.get("error", "")).startswith("402"):
-                client = _client_of(entry, reply)
+                client = _client_of(ev, entry, reply)
                 if client is not None and not ev.left_before(client, entry):
                     found.append((entry, client))
     return found
@@ -402,15 +456,7 @@ def _unknown_client_replies(ev: Evidence) -> list[tuple[Entry, str]]:
 
 def _served_once(ev: Evidence, client: str, before: Entry) -> bool:
     """A connect or subscribe of ``client`` succeeded before ``before`` (the server knew it at least once)."""
-    for entry in ev.bayeux:
-        if entry.started_s >= before.started_s:
-            return False
-        for reply in entry.received_messages():
-            channel = reply.get("channel")
-            if channel in (_CONNECT, protocol.META_SUBSCRIBE) and reply.get("successful") and \
-                    _client_of(entry, reply) == client:
-                return True
-    return False
+    return ev.first_served.get(client, math.inf) < before.started_s
 
 
 def cometd_rerouted(ev: Evidence) -> Finding | None:
@@ -572,18 +618,24 @@ def _acknowledged(ev: Evidence) -> list[tuple[Entry, str]]:
 
 
 def ocs_error(ev: Evidence) -> Finding | None:
-    by_reference = _outbound_by_reference(ev)
-    errors = [(entry, data) for entry, reference in _acknowledged(ev)
-              for data in by_reference.get(reference, []) if data.get("notificationType") == protocol.ERROR_NOTIFICATION]
-    if not errors:
+    """An acknowledged call answered by an ``Error`` notification for its referenceId (quoted as sent)."""
+    errors: dict[str, dict[str, Any]] = {}
+    for reference, notifications in _outbound_by_reference(ev).items():
+        first = next((d for d in notifications if d.get("notificationType") == protocol.ERROR_NOTIFICATION), None)
+        if first is not None:
+            errors[reference] = first
+    failed = [(entry, errors[reference]) for entry, reference in _acknowledged(ev) if reference in errors]
+    if not failed:
         return None
-    codes = [f"errorCode {d.get('errorCode')!r}: {d.get('errorMessage')!r}" for _, d in errors]
-    return Finding("ocs_error", f"{len(errors)} call(s) answered with an Error notification ({codes[0]})",
-                   [e for e, _ in errors], {"errors": codes})
+    codes = sorted({f"errorCode {d.get('errorCode')!r}: {d.get('errorMessage')!r}" for _, d in failed})
+    return Finding("ocs_error", f"{len(failed)} call(s) answered with an Error notification ({codes[0]})",
+                   [e for e, _ in failed], {"errors": codes[:10]})
 
 
-def _connects_after(ev: Evidence, entry: Entry) -> list[Entry]:
-    return [e for e, _ in ev.connects if e.started_s >= entry.ended_s and e.status == 200]
+def _connects_after(ev: Evidence, entry: Entry) -> int:
+    """How many held connects started after ``entry`` ended and returned successfully."""
+    starts = ev.served_connect_starts
+    return len(starts) - bisect.bisect_left(starts, entry.ended_s)
 
 
 def notifications_missing(ev: Evidence) -> Finding | None:
@@ -592,7 +644,8 @@ def notifications_missing(ev: Evidence) -> Finding | None:
     missing = [(e, r) for e, r in _acknowledged(ev) if r not in by_reference and _connects_after(ev, e)]
     if not missing:
         return None
-    later = _connects_after(ev, missing[0][0])
+    after = missing[0][0].ended_s
+    later = [e for e, _ in ev.connects if e.started_s >= after and e.status == 200]
     return Finding("notifications_missing", f"{len(missing)} acknowledged call(s) got no notification while "
                    f"{len(later)} long poll(s) returned after the acknowledgement",
                    [e for e, _ in missing], {"later_connects": refs(later, 3)},
@@ -667,12 +720,14 @@ def _who(ev: Evidence) -> tuple[str, str]:
 
 
 def diagnose_entries(entries: Sequence[Entry], *, path: str, creator: str,
-                     calls: Sequence[CapturedCall] | None = None) -> Diagnosis:
-    """The diagnosis of a capture's entries (``calls``: its GetChainedRecord calls when already paired).
+                     calls: Sequence[CapturedCall] | None = None,
+                     messages: Iterable[CaptureMessage] | None = None) -> Diagnosis:
+    """The diagnosis of a capture's entries (``calls``: its GetChainedRecord calls when already paired;
+    ``messages``: its Bayeux messages when already parsed).
 
     :raises ValueError: no GWS exchange among ``entries`` (a :class:`~gwsnb.capture.Capture` always has one).
     """
-    ev = Evidence(entries, calls)
+    ev = Evidence(entries, calls, messages)
     if not ev.entries:
         raise ValueError("no GWS traffic in this capture")
     steps = [capture_step(ev, path, creator), auth_step(ev), session_step(ev), csrf_step(ev), cometd_step(ev),
