@@ -109,13 +109,13 @@ class _Redactor:
         self.mapping: dict[str, str] = {}
         self.counts: Counter[str] = Counter()
 
-    def placeholder(self, value: str, kind: str) -> str:
+    def placeholder(self, value: str, kind: str, *, count: bool = True) -> str:
         if not value or _is_placeholder(value):
             return value
         found = self.mapping.get(value)
         if found is None:
             found = self.mapping[value] = f"{PLACEHOLDER_PREFIX}{kind}-{value_hash(value)}"
-        self.counts[kind] += 1
+        self.counts[kind] += count
         return found
 
     def cookie_kind(self, name: str) -> str:
@@ -147,8 +147,8 @@ class _Redactor:
         except (binascii.Error, ValueError):
             return
         password = user_pass.partition(":")[2]
-        if password:
-            self.placeholder(password, "password")
+        if password:  # replaced wherever else it appears in clear (a login form, a URL); counted there
+            self.placeholder(password, "password", count=False)
 
     def _cookie_pair(self, part: str) -> str:
         name, sep, value = part.strip().partition("=")
@@ -296,4 +296,4 @@ def redact_file(path_in: str, path_out: str, *, customer_data: bool = False) -> 
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-    return dict(sorted(redactor.counts.items()))
+    return {kind: n for kind, n in sorted(redactor.counts.items()) if n}
