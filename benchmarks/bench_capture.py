@@ -15,7 +15,10 @@ RSS before it started):
   through the correlator).
 
 Target (issue 25): read and frame in <= 15 s with a peak RSS <= 1 GiB.  ``python -m
-benchmarks.bench_capture [--entries N] [--mb M]``.
+benchmarks.bench_capture [--entries N] [--fields F]``.
+
+``--writer N``: the cost of ``connect(capture=...)`` on a bulk run of N calls against an in-process
+sandbox, off and on alternated three times (best of each), as a ratio.
 """
 
 from __future__ import annotations
@@ -188,12 +191,50 @@ def _run_child(kind: str, path: Path) -> dict[str, Any]:
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
+def writer_cost(handles: int, rounds: int) -> int:
+    """A bulk run of ``handles`` calls against an in-process sandbox without and with ``capture=``,
+    alternated ``rounds`` times: the writer's cost is the ratio (the sandbox's own work is in both)."""
+    import tempfile
+
+    import gwsnb
+
+    with gwsnb.Sandbox(chains=max(handles, 100), seed=3) as sb, tempfile.TemporaryDirectory() as folder:
+        todo = sb.calling_list["record_handle"].head(handles).tolist()
+        figures: dict[str, list[tuple[float, float, float]]] = {"off": [], "on": []}
+        for _ in range(rounds):
+            for mode in ("off", "on"):
+                capture = os.path.join(folder, "bulk.har") if mode == "on" else None
+                wall, cpu = time.perf_counter(), time.process_time()
+                client = gwsnb.connect(sb.url, sb.username, sb.password, capture=capture)
+                batch = client.get_chained_records(todo, campaign_name=sb.campaign_name,
+                                                   application_id=sb.application_id, progress=False,
+                                                   every_handle=True)
+                run_cpu = time.process_time() - cpu
+                client.close()  # the capture is written (and redacted) here
+                figures[mode].append((time.perf_counter() - wall, time.process_time() - cpu, run_cpu))
+                assert len(batch.failures) == 0
+        size = os.path.getsize(os.path.join(folder, "bulk.har")) / 2**20
+    best = {mode: tuple(min(run[i] for run in runs) for i in range(3)) for mode, runs in figures.items()}
+    print(f"writer: {handles} calls, best of {rounds}; load average {os.getloadavg()[0]:.2f}")
+    for mode, (wall, cpu, run_cpu) in best.items():
+        print(f"  capture {mode:<3} {wall:6.2f} s wall  {cpu:6.2f} s CPU (client and sandbox), of which the calls "
+              f"{run_cpu:5.2f} s and the close {cpu - run_cpu:5.2f} s")
+    on, off = best["on"], best["off"]
+    print(f"  ratio on/off: {on[0] / off[0]:.2f}x wall, {on[1] / off[1]:.2f}x CPU; during the calls "
+          f"{on[2] / off[2]:.2f}x CPU; the HAR: {size:.1f} MiB")
+    return 0
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entries", type=int, default=50_000)
     parser.add_argument("--fields", type=int, default=1, help="custom fields per record (sets the file's size)")
     parser.add_argument("--child", nargs=2, metavar=("KIND", "FILE"), help=argparse.SUPPRESS)
+    parser.add_argument("--writer", type=int, metavar="HANDLES", default=0,
+                        help="measure the writer's cost on a bulk run of HANDLES calls instead")
     args = parser.parse_args(argv)
+    if args.writer:
+        return writer_cost(args.writer, 3)
     if args.child:
         print(json.dumps(child(*args.child)))
         return 0
