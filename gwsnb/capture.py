@@ -240,8 +240,7 @@ class Capture:
         from ._capture.diagnose import diagnose_entries
 
         creator = f"{self.creator.name} {self.creator.version}".strip() or self.creator.kind
-        return diagnose_entries(self.gws_entries, path=self.path, creator=creator, calls=self.calls,
-                                messages=self.messages)
+        return diagnose_entries(self.gws_entries, path=self.path, creator=creator, calls=self.calls)
 
     # --- text and redaction ---------------------------------------------------------------------------
     def summary(self) -> dict[str, Any]:

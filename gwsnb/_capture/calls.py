@@ -11,7 +11,6 @@ the capture's equivalent of the client's receipt time).
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -103,7 +102,7 @@ def _timeline(entries: list[Entry]) -> list[tuple[float, int, int, Entry]]:
         if chained_record_request(entry) is not None:
             steps.append((entry.started_s, 0, position, entry))
             steps.append((entry.ended_s, 2, position, entry))
-        elif entry.is_bayeux and entry.response_body:
+        elif entry.is_bayeux and entry.received_messages():
             steps.append((entry.ended_s, 1, position, entry))
     steps.sort(key=lambda step: step[:3])
     return steps
@@ -174,12 +173,11 @@ def request_summary(entry: Entry) -> str:
 
 def envelope_status(entry: Entry) -> int | None:
     """The GWS envelope's ``statusCode`` of the answer, ``None`` when it has none."""
-    text = entry.response_body
+    if entry.is_bayeux:
+        return None
+    text = entry.response_text
     if not text or '"statusCode"' not in text:
         return None
-    try:
-        body = json.loads(text)
-    except ValueError:
-        return None
+    body = entry.json_body("response")
     code = body.get("statusCode") if isinstance(body, dict) else None
     return code if isinstance(code, int) and not isinstance(code, bool) else None

@@ -25,7 +25,7 @@ import statistics
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from .. import protocol
@@ -33,10 +33,11 @@ from .._doctor.causes import CAUSES
 from .._doctor.report import Diagnosis, Status, Step
 from .._engine.clock import ClockEstimator, ClockOffset, DateHeaderClock
 from .calls import CapturedCall, chained_record_request, envelope_status, replay_calls
-from .har import CaptureMessage, Entry, value_hash
-from .har import _bayeux as bayeux_messages
+from .har import Entry, value_hash
 
 __all__ = ["STEPS", "Evidence", "Finding", "diagnose_entries"]
+
+T = TypeVar("T")
 
 #: the steps of a capture's diagnosis, in the doctor's order
 STEPS = ("capture", "auth", "session", "csrf", "cometd", "clock", "round-trip")
@@ -88,21 +89,16 @@ class Finding:
 class Evidence:
     """The GWS exchanges of a capture (time order) and what several rules read from them."""
 
-    def __init__(self, entries: Sequence[Entry], calls: Sequence[CapturedCall] | None = None,
-                 messages: Iterable[CaptureMessage] | None = None) -> None:
+    def __init__(self, entries: Sequence[Entry], calls: Sequence[CapturedCall] | None = None) -> None:
         self.entries = [e for e in entries if e.is_gws]
         self._calls = calls
-        # each Bayeux body parsed once (entry index -> sent, received): the rules read them many times; the
-        # capture's own parse is reused when it has one
-        self._messages: dict[int, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {}
-        if messages is not None:
-            for m in messages:
-                self._messages.setdefault(m.entry, ([], []))[m.direction != "sent"].append(m.message)
-            return
-        for entry in self.entries:
-            sent = entry.sent_messages() if entry.method == "POST" else []
-            if sent:
-                self._messages[entry.index] = (sent, bayeux_messages(entry.response_body))
+        self._memo: dict[Callable[[Evidence], Any], Any] = {}
+
+    def memo(self, rule: Callable[[Evidence], T]) -> T:
+        """``rule(self)``, computed once (several rules read the same calls, notifications and clock)."""
+        if rule not in self._memo:
+            self._memo[rule] = rule(self)
+        return self._memo[rule]
 
     @cached_property
     def calls(self) -> list[CapturedCall]:
@@ -110,19 +106,21 @@ class Evidence:
 
     @cached_property
     def rest(self) -> list[Entry]:
-        return [e for e in self.entries if e.index not in self._messages]
+        return [e for e in self.entries if not e.is_bayeux]
 
     @cached_property
     def bayeux(self) -> list[Entry]:
-        return [e for e in self.entries if e.index in self._messages]
+        return [e for e in self.entries if e.is_bayeux]
 
-    def sent_by(self, entry: Entry) -> list[dict[str, Any]]:
-        """The Bayeux messages of ``entry``'s request ([] for a REST exchange)."""
-        return self._messages.get(entry.index, ([], []))[0]
+    @staticmethod
+    def sent_by(entry: Entry) -> list[dict[str, Any]]:
+        """The Bayeux messages of ``entry``'s request ([] for a REST exchange; parsed once by the entry)."""
+        return entry.sent_messages()
 
-    def received_by(self, entry: Entry) -> list[dict[str, Any]]:
-        """The Bayeux messages of ``entry``'s answer ([] for a REST exchange)."""
-        return self._messages.get(entry.index, ([], []))[1]
+    @staticmethod
+    def received_by(entry: Entry) -> list[dict[str, Any]]:
+        """The Bayeux messages of ``entry``'s answer ([] for a REST exchange; parsed once by the entry)."""
+        return entry.received_messages()
 
     @cached_property
     def has_cookies(self) -> bool:
@@ -564,7 +562,7 @@ def clock_offset(ev: Evidence) -> tuple[ClockOffset | None, ClockOffset | None]:
 
 def clock_skew(ev: Evidence) -> Finding | None:
     """The offset interval (the calls' user events, else the Date headers) wholly beyond the doctor's ±2 s."""
-    measured, dates = clock_offset(ev)
+    measured, dates = ev.memo(clock_offset)
     interval = measured or dates
     if interval is None or not (interval.low_ms > CLOCK_SKEW_MS or interval.high_ms < -CLOCK_SKEW_MS):
         return None
@@ -583,7 +581,7 @@ def clock_skew(ev: Evidence) -> Finding | None:
 
 
 def clock_step(ev: Evidence) -> Step:
-    measured, dates = clock_offset(ev)
+    measured, dates = ev.memo(clock_offset)
     interval = measured or dates
     if interval is None:
         return _skipped("clock", "no notification timestamps and no HTTP Date header in this capture")
@@ -620,11 +618,11 @@ def _acknowledged(ev: Evidence) -> list[tuple[Entry, str]]:
 def ocs_error(ev: Evidence) -> Finding | None:
     """An acknowledged call answered by an ``Error`` notification for its referenceId (quoted as sent)."""
     errors: dict[str, dict[str, Any]] = {}
-    for reference, notifications in _outbound_by_reference(ev).items():
+    for reference, notifications in ev.memo(_outbound_by_reference).items():
         first = next((d for d in notifications if d.get("notificationType") == protocol.ERROR_NOTIFICATION), None)
         if first is not None:
             errors[reference] = first
-    failed = [(entry, errors[reference]) for entry, reference in _acknowledged(ev) if reference in errors]
+    failed = [(entry, errors[reference]) for entry, reference in ev.memo(_acknowledged) if reference in errors]
     if not failed:
         return None
     codes = sorted({f"errorCode {d.get('errorCode')!r}: {d.get('errorMessage')!r}" for _, d in failed})
@@ -640,8 +638,8 @@ def _connects_after(ev: Evidence, entry: Entry) -> int:
 
 def notifications_missing(ev: Evidence) -> Finding | None:
     """Acknowledged calls with no notification of theirs while connects started after the answer returned."""
-    by_reference = _outbound_by_reference(ev)
-    missing = [(e, r) for e, r in _acknowledged(ev) if r not in by_reference and _connects_after(ev, e)]
+    by_reference = ev.memo(_outbound_by_reference)
+    missing = [(e, r) for e, r in ev.memo(_acknowledged) if r not in by_reference and _connects_after(ev, e)]
     if not missing:
         return None
     after = missing[0][0].ended_s
@@ -654,14 +652,14 @@ def notifications_missing(ev: Evidence) -> Finding | None:
 
 
 def round_trip_step(ev: Evidence) -> Step:
-    acked = _acknowledged(ev)
+    acked = ev.memo(_acknowledged)
     if not acked:
         return _skipped("round-trip", "no acknowledged GetChainedRecord call in this capture")
     for rule in (ocs_error, notifications_missing):
         finding = rule(ev)
         if finding is not None:
             return _from_finding("round-trip", finding)
-    by_reference = _outbound_by_reference(ev)
+    by_reference = ev.memo(_outbound_by_reference)
     ended = sum(any(d.get("notificationType") == protocol.CHAINED_RECORDS_DATA_END for d in by_reference.get(r, []))
                 for _, r in acked)
     unfinished = len(acked) - ended
@@ -720,19 +718,17 @@ def _who(ev: Evidence) -> tuple[str, str]:
 
 
 def diagnose_entries(entries: Sequence[Entry], *, path: str, creator: str,
-                     calls: Sequence[CapturedCall] | None = None,
-                     messages: Iterable[CaptureMessage] | None = None) -> Diagnosis:
-    """The diagnosis of a capture's entries (``calls``: its GetChainedRecord calls when already paired;
-    ``messages``: its Bayeux messages when already parsed).
+                     calls: Sequence[CapturedCall] | None = None) -> Diagnosis:
+    """The diagnosis of a capture's entries (``calls``: its GetChainedRecord calls when already paired).
 
     :raises ValueError: no GWS exchange among ``entries`` (a :class:`~gwsnb.capture.Capture` always has one).
     """
-    ev = Evidence(entries, calls, messages)
+    ev = Evidence(entries, calls)
     if not ev.entries:
         raise ValueError("no GWS traffic in this capture")
     steps = [capture_step(ev, path, creator), auth_step(ev), session_step(ev), csrf_step(ev), cometd_step(ev),
              clock_step(ev), round_trip_step(ev)]
-    measured, dates = clock_offset(ev)
+    measured, dates = ev.memo(clock_offset)
     interval = measured or dates
     url, user = _who(ev)
     return Diagnosis(f"{url} (capture {os.path.basename(path)})", user, _in_order(steps),

@@ -29,6 +29,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import cached_property, lru_cache
 from typing import IO, Any, NamedTuple
 from urllib.parse import parse_qsl, urlsplit
 
@@ -57,6 +58,11 @@ def _obj(holder: Any, key: str) -> dict[str, Any]:
     """``holder[key]`` when both are JSON objects, else an empty dict."""
     value = holder.get(key) if isinstance(holder, dict) else None
     return value if isinstance(value, dict) else {}
+
+
+@lru_cache(maxsize=1024)
+def _is_csrf_name(name: str) -> bool:
+    return _CSRF_NAME.search(name) is not None
 
 
 def value_hash(value: str) -> str:
@@ -97,12 +103,16 @@ class Headers:
         self._items = [(str(name), str(value)) for name, value in items]
 
     @classmethod
-    def from_har(cls, raw: Any) -> Headers:
-        """From a HAR ``headers`` array (entries without a name are skipped)."""
+    def from_har(cls, raw: Any, pool: dict[tuple[str, str], tuple[str, str]] | None = None) -> Headers:
+        """From a HAR ``headers`` array (entries without a name are skipped).  ``pool`` shares one tuple
+        per distinct header between entries: a long capture repeats the same few hundred headers."""
+        headers = cls()
         if not isinstance(raw, list):
-            return cls()
-        return cls((h["name"], h.get("value", "")) for h in raw
-                   if isinstance(h, dict) and isinstance(h.get("name"), str))
+            return headers
+        pairs = [(h["name"], str(h.get("value", ""))) for h in raw
+                 if isinstance(h, dict) and isinstance(h.get("name"), str)]
+        headers._items = pairs if pool is None else [pool.setdefault(pair, pair) for pair in pairs]
+        return headers
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """The first value of ``name``, else ``default``."""
@@ -197,7 +207,8 @@ class Entry:
     ``index`` is the entry's position in the file; ``started`` its ``startedDateTime`` (UTC) and
     ``started_s`` the same as epoch seconds; ``status`` is 0 for a request that got no answer (then
     ``error`` says why when the writer recorded it).  Bodies are text (base64 decoded; ``None`` when
-    absent or binary, ``request_binary`` / ``response_binary`` tell which).  Timings are milliseconds,
+    absent or binary, ``request_binary`` / ``response_binary`` tell which); a Bayeux answer is kept as
+    its parsed messages (:meth:`received_messages`; :attr:`response_body` rebuilds its text).  Timings are milliseconds,
     ``None`` where the writer did not measure them.
     """
 
@@ -211,7 +222,7 @@ class Entry:
     request_headers: Headers = field(default_factory=Headers)
     response_headers: Headers = field(default_factory=Headers)
     request_body: str | None = None
-    response_body: str | None = None
+    response_text: str | None = None
     request_mime: str | None = None
     response_mime: str | None = None
     request_binary: bool = False
@@ -225,6 +236,8 @@ class Entry:
     error: str | None = None
     request_cookies_har: dict[str, str] = field(default_factory=dict)
     response_cookies_har: dict[str, str] = field(default_factory=dict)
+    _sent: list[dict[str, Any]] | None = field(default=None, repr=False)
+    _received: list[dict[str, Any]] | None = field(default=None, repr=False)
 
     # --- the URL -----------------------------------------------------------------------------------
     @property
@@ -236,7 +249,7 @@ class Entry:
         """When the answer was complete (``started`` + total time), epoch seconds."""
         return self.started_s + (self.total_ms or 0.0) / 1000.0
 
-    @property
+    @cached_property
     def path(self) -> str:
         return urlsplit(self.url).path
 
@@ -245,7 +258,7 @@ class Entry:
         return parse_qsl(urlsplit(self.url).query, keep_blank_values=True)
 
     # --- credentials -----------------------------------------------------------------------------------
-    @property
+    @cached_property
     def cookies_sent(self) -> dict[str, str]:
         """Cookies the request carried (name → value): its ``Cookie`` headers, else the HAR's ``cookies``."""
         found: dict[str, str] = {}
@@ -253,7 +266,7 @@ class Entry:
             found.update(_cookie_pairs(header))
         return found or dict(self.request_cookies_har)
 
-    @property
+    @cached_property
     def cookies_set(self) -> dict[str, str]:
         """Cookies the answer set (name → value): its ``Set-Cookie`` headers, else the HAR's ``cookies``."""
         found: dict[str, str] = {}
@@ -264,22 +277,22 @@ class Entry:
                     found[pair[0]] = pair[1]
         return found or dict(self.response_cookies_har)
 
-    @property
+    @cached_property
     def session_hash(self) -> str | None:
         """:func:`value_hash` of the JSESSIONID the request sent (``None`` when it sent none)."""
         value = self.cookies_sent.get(protocol.SESSION_COOKIE)
         return value_hash(value) if value else None
 
-    @property
+    @cached_property
     def session_set_hash(self) -> str | None:
         """:func:`value_hash` of the JSESSIONID the answer set, if it set one."""
         value = self.cookies_set.get(protocol.SESSION_COOKIE)
         return value_hash(value) if value else None
 
-    @property
+    @cached_property
     def csrf_sent(self) -> bool:
         """The request carried a CSRF header (a header whose name contains ``csrf`` or ``xsrf``)."""
-        return any(_CSRF_NAME.search(name) for name in self.request_headers.names())
+        return any(map(_is_csrf_name, self.request_headers.names()))
 
     @property
     def basic_auth(self) -> bool:
@@ -293,23 +306,42 @@ class Entry:
         return not (self.cookies_sent or self.cookies_set or "Authorization" in self.request_headers)
 
     # --- GWS ------------------------------------------------------------------------------------------
-    @property
+    @cached_property
     def is_gws(self) -> bool:
         """A request to the GWS API (``/api/v2/...``) or to a Bayeux endpoint."""
         return protocol.API_PREFIX + "/" in self.path or self.path.endswith(protocol.API_PREFIX) or self.is_bayeux
 
-    @property
+    @cached_property
     def is_bayeux(self) -> bool:
         """The request body is Bayeux: a JSON array (or object) of messages with a ``/channel``."""
-        return self.method == "POST" and bool(_bayeux(self.request_body))
+        return bool(self.sent_messages())
 
     def sent_messages(self) -> list[dict[str, Any]]:
-        """The Bayeux messages of the request body ([] when it is not Bayeux)."""
-        return _bayeux(self.request_body)
+        """The Bayeux messages of the request body ([] when it is not Bayeux); parsed once, the same dicts
+        on every call (the frames and the calls share them, as a live client's results do)."""
+        if self._sent is None:
+            self._sent = _bayeux(self.request_body) if self.method == "POST" else []
+        return self._sent
 
     def received_messages(self) -> list[dict[str, Any]]:
-        """The Bayeux messages of the response body ([] when the request is not Bayeux)."""
-        return _bayeux(self.response_body) if self.is_bayeux else []
+        """The Bayeux messages of the response body ([] when the request is not Bayeux); parsed once."""
+        if self._received is None:
+            self._received = _bayeux(self.response_text) if self.is_bayeux else []
+        return self._received
+
+    @property
+    def response_body(self) -> str | None:
+        """The answer's body as text.  A Bayeux answer is kept parsed only (its text is dropped once its
+        messages are read, which halves a long capture's memory): its text is then rebuilt from them
+        (compact JSON, the same messages, not necessarily the same bytes)."""
+        if self.response_text is None and self._received:
+            return json.dumps(self._received, ensure_ascii=False, separators=(",", ":"))
+        return self.response_text
+
+    def keep_parsed_only(self) -> None:
+        """Parse a Bayeux answer now and drop its text (see :attr:`response_body`)."""
+        if self.response_text and self.is_bayeux and self.received_messages():
+            self.response_text = None
 
     def bayeux_messages(self) -> list[tuple[str, dict[str, Any]]]:
         """``(direction, message)`` of every Bayeux message, ``"sent"`` then ``"received"``."""
@@ -317,14 +349,15 @@ class Entry:
                 + [("received", m) for m in self.received_messages()])
 
     def json_body(self, which: str = "response") -> Any:
-        """The request or response body parsed as JSON, ``None`` when it is not JSON."""
-        text = self.response_body if which == "response" else self.request_body
-        if not text:
-            return None
-        try:
-            return json.loads(text)
-        except ValueError:
-            return None
+        """The request or response body parsed as JSON, ``None`` when it is not JSON (parsed once)."""
+        cache = self.__dict__.setdefault("_json", {})
+        if which not in cache:
+            text = self.response_body if which == "response" else self.request_body
+            try:
+                cache[which] = json.loads(text) if text and text.lstrip()[:1] in ("{", "[") else None
+            except ValueError:
+                cache[which] = None
+        return cache[which]
 
     def __repr__(self) -> str:
         return f"<Entry #{self.index} {self.started.isoformat()} {self.method} {self.path} {self.status}>"
@@ -343,7 +376,7 @@ def _bayeux(text: str | None) -> list[dict[str, Any]]:
     return messages
 
 
-def _request_fields(request: dict[str, Any]) -> dict[str, Any]:
+def _request_fields(request: dict[str, Any], pool: Any) -> dict[str, Any]:
     post = _obj(request, "postData")
     body, binary = decode_body(post.get("text"), post.get("encoding"))
     headers_size = _number(request.get("headersSize"))
@@ -352,7 +385,7 @@ def _request_fields(request: dict[str, Any]) -> dict[str, Any]:
         "method": str(request.get("method", "")).upper(),
         "url": str(request.get("url", "")),
         "http_version": str(request.get("httpVersion", "")),
-        "request_headers": Headers.from_har(request.get("headers")),
+        "request_headers": Headers.from_har(request.get("headers"), pool),
         "request_body": body,
         "request_binary": binary,
         "request_mime": post.get("mimeType") if isinstance(post.get("mimeType"), str) else None,
@@ -361,7 +394,7 @@ def _request_fields(request: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _response_fields(response: dict[str, Any]) -> dict[str, Any]:
+def _response_fields(response: dict[str, Any], pool: Any) -> dict[str, Any]:
     content = _obj(response, "content")
     body, binary = decode_body(content.get("text"), content.get("encoding"))
     status = response.get("status")
@@ -375,8 +408,8 @@ def _response_fields(response: dict[str, Any]) -> dict[str, Any]:
     return {
         "status": max(status, 0) if isinstance(status, int) and not isinstance(status, bool) else 0,
         "status_text": str(response.get("statusText", "")),
-        "response_headers": Headers.from_har(response.get("headers")),
-        "response_body": body,
+        "response_headers": Headers.from_har(response.get("headers"), pool),
+        "response_text": body,
         "response_binary": binary,
         "response_mime": content.get("mimeType") if isinstance(content.get("mimeType"), str) else None,
         "response_size": size if size is not None else _number(content.get("size")),
@@ -385,7 +418,7 @@ def _response_fields(response: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def make_entry(index: int, raw: Any) -> Entry | None:
+def make_entry(index: int, raw: Any, pool: dict[tuple[str, str], tuple[str, str]] | None = None) -> Entry | None:
     """One :class:`Entry` from a raw HAR entry, ``None`` when it has no request or no valid start time."""
     if not isinstance(raw, dict) or not isinstance(raw.get("request"), dict):
         return None
@@ -395,7 +428,7 @@ def make_entry(index: int, raw: Any) -> Entry | None:
     response = _obj(raw, "response")
     timings = _obj(raw, "timings")
     server_ip = raw.get("serverIPAddress")
-    fields = {**_request_fields(raw["request"]), **_response_fields(response)}
+    fields = {**_request_fields(raw["request"], pool), **_response_fields(response, pool)}
     if not fields["http_version"]:
         fields["http_version"] = str(response.get("httpVersion", ""))
     error = raw.get("_error") or fields.pop("error")
@@ -500,12 +533,14 @@ def read_har(path: str) -> HarLog:
             raise HarFormatError("not a HAR file: it has no 'log' object with 'entries'")
         entries: list[Entry] = []
         skipped = total = 0
+        pool: dict[tuple[str, str], tuple[str, str]] = {}
         for raw in _parse(lambda: iter_raw_entries(stream), lazy=True):
-            entry = make_entry(total, raw)
+            entry = make_entry(total, raw, pool)
             total += 1
             if entry is None:
                 skipped += 1
             else:
+                entry.keep_parsed_only()
                 entries.append(entry)
     entries.sort(key=lambda e: (e.started, e.index))
     creator = _obj(meta, "creator")

@@ -31,17 +31,19 @@ import tempfile
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 from .. import protocol
 from .har import PLACEHOLDER_PREFIX, Entry, value_hash
 
-__all__ = ["find_secrets", "redact_file"]
+__all__ = ["find_secrets", "redact_file", "redact_har", "write_json"]
 
 _PASSWORD_KEY = re.compile(r"pass(word|wd)?\Z|pwd\Z|password", re.IGNORECASE)
 _CSRF_NAME = re.compile(r"csrf|xsrf", re.IGNORECASE)
 _HEADER_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]*\Z")
 _MIN_GLOBAL = 6
+#: a JSON body holding none of these has no key the body pass replaces (see _Redactor.json_value)
+_JSON_KEYS = ('"clientid"', "pass", "pwd", "csrf", "xsrf")  # lower case
 _OCS = frozenset(protocol.OCS_COLUMNS)
 _PHONE_KEYS = frozenset(("contact_info", "GSW_PHONE"))
 
@@ -109,13 +111,13 @@ class _Redactor:
         self.mapping: dict[str, str] = {}
         self.counts: Counter[str] = Counter()
 
-    def placeholder(self, value: str, kind: str) -> str:
+    def placeholder(self, value: str, kind: str, *, count: bool = True) -> str:
         if not value or _is_placeholder(value):
             return value
         found = self.mapping.get(value)
         if found is None:
             found = self.mapping[value] = f"{PLACEHOLDER_PREFIX}{kind}-{value_hash(value)}"
-        self.counts[kind] += 1
+        self.counts[kind] += count
         return found
 
     def cookie_kind(self, name: str) -> str:
@@ -147,8 +149,8 @@ class _Redactor:
         except (binascii.Error, ValueError):
             return
         password = user_pass.partition(":")[2]
-        if password:
-            self.placeholder(password, "password")
+        if password:  # replaced wherever else it appears in clear (a login form, a URL); counted there
+            self.placeholder(password, "password", count=False)
 
     def _cookie_pair(self, part: str) -> str:
         name, sep, value = part.strip().partition("=")
@@ -196,6 +198,9 @@ class _Redactor:
     def body_text(self, text: str, mime: str) -> str:
         stripped = text.lstrip()
         if stripped[:1] in ("{", "["):
+            lowered = text.lower()
+            if not (any(key in lowered for key in _JSON_KEYS) or (self.customer_data and '"userData"' in text)):
+                return text  # nothing this pass replaces: no need to parse and write it again
             try:
                 parsed = json.loads(text)
             except ValueError:
@@ -259,14 +264,9 @@ def _global(value: Any, pattern: re.Pattern[str] | None, mapping: dict[str, str]
     return value
 
 
-def redact_file(path_in: str, path_out: str, *, customer_data: bool = False) -> dict[str, int]:
-    """Write the redacted copy of ``path_in`` to ``path_out`` (atomically); returns replacements by kind.
-
-    :raises OSError: a file cannot be read or written.
-    :raises ValueError: ``path_in`` is not JSON.
-    """
-    with open(path_in, "rb") as stream:
-        har = json.load(stream)
+def redact_har(har: Any, *, customer_data: bool = False) -> tuple[Any, dict[str, int]]:
+    """The redacted copy of a HAR object (``json.load``'s form) and the replacements made, by kind.  The
+    entries of ``har`` are changed in place too."""
     redactor = _Redactor(customer_data)
     log = har.get("log") if isinstance(har, dict) else None
     for entry in (log or {}).get("entries") or []:
@@ -274,8 +274,6 @@ def redact_file(path_in: str, path_out: str, *, customer_data: bool = False) -> 
             _entry(redactor, entry)
     mapping = {value: ph for value, ph in redactor.mapping.items() if len(value) >= _MIN_GLOBAL}
     for value, ph in list(mapping.items()):  # a URL may carry a value percent-encoded
-        from urllib.parse import quote
-
         mapping.setdefault(quote(value, safe=""), ph)
     pattern = re.compile("|".join(map(re.escape, sorted(mapping, key=len, reverse=True)))) if mapping else None
     byte_mapping = {k.encode("utf-8"): v.encode("utf-8") for k, v in mapping.items()}
@@ -286,8 +284,16 @@ def redact_file(path_in: str, path_out: str, *, customer_data: bool = False) -> 
         note = f"redacted by gwsnb ({'with' if customer_data else 'without'} customer data)"
         previous = har["log"].get("comment")
         har["log"]["comment"] = f"{previous}; {note}" if isinstance(previous, str) and previous else note
+    return har, {kind: n for kind, n in sorted(redactor.counts.items()) if n}
+
+
+def write_json(har: Any, path_out: str) -> None:
+    """``har`` as JSON to ``path_out``, atomically (a temporary file in the same folder, then renamed).
+
+    :raises OSError: it cannot be written.
+    """
     folder = os.path.dirname(os.path.abspath(path_out))
-    fd, tmp = tempfile.mkstemp(prefix=".redact-", suffix=".har", dir=folder)
+    fd, tmp = tempfile.mkstemp(prefix=".har-", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             json.dump(har, out, ensure_ascii=False)
@@ -296,4 +302,16 @@ def redact_file(path_in: str, path_out: str, *, customer_data: bool = False) -> 
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-    return dict(sorted(redactor.counts.items()))
+
+
+def redact_file(path_in: str, path_out: str, *, customer_data: bool = False) -> dict[str, int]:
+    """Write the redacted copy of ``path_in`` to ``path_out`` (atomically); returns replacements by kind.
+
+    :raises OSError: a file cannot be read or written.
+    :raises ValueError: ``path_in`` is not JSON.
+    """
+    with open(path_in, "rb") as stream:
+        har = json.load(stream)
+    redacted, counts = redact_har(har, customer_data=customer_data)
+    write_json(redacted, path_out)
+    return counts

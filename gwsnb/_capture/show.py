@@ -108,7 +108,7 @@ def text(data: dict[str, Any]) -> str:
         outcome = call["status"] + (f": {call['error']}" if call["error"] else "")
         lines.append(f"  #{call['entry']:<5} handle {call['record_handle']} ref {call['reference_id']}: "
                      f"{call['records']} record(s){total}, {outcome}")
-    lines.append(f"errors: {len(data['errors'])}")
+    lines.append(f"HTTP and Bayeux errors: {len(data['errors'])}")
     lines += [_line(e) for e in data["errors"]]
     shown = data["timeline"][:TIMELINE_LINES]
     lines.append(f"timeline ({len(shown)} of {len(data['timeline'])} GWS exchanges):")

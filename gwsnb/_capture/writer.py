@@ -15,10 +15,8 @@ many.  Written on :meth:`close` (and by :meth:`save` at any time), atomically; r
 from __future__ import annotations
 
 import base64
-import json
 import math
 import os
-import tempfile
 import threading
 from collections import deque
 from collections.abc import Mapping
@@ -151,21 +149,13 @@ class HarRecorder:
 
     def save(self) -> str:
         """Write the HAR now (redacted unless ``secrets``), atomically; returns its path."""
-        har = self.har()
-        folder = os.path.dirname(os.path.abspath(self.path)) or "."
-        fd, tmp = tempfile.mkstemp(prefix=".capture-", suffix=".har", dir=folder)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                json.dump(har, out, ensure_ascii=False)
-            if not self.secrets:
-                from .redact import redact_file
+        from .redact import redact_har, write_json
 
-                redact_file(tmp, tmp)
-            os.replace(tmp, self.path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        har = self.har()
+        if not self.secrets:
+            # the entries are recorded once: redacting them in place leaves the next save nothing to redo
+            har, _ = redact_har(har)
+        write_json(har, self.path)
         return self.path
 
     def close(self) -> str:

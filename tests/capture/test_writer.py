@@ -86,7 +86,7 @@ def test_a_refused_connection_is_kept_as_status_0(tmp_path: Path) -> None:
     capture = gwsnb.read_capture(path)
     frame = capture.requests_frame()
     assert frame["status"].tolist() == [0] and frame["error"].str.contains("Connect|refused", regex=True).all()
-    assert "errors: 1" in capture.text()
+    assert "HTTP and Bayeux errors: 1" in capture.text()
 
 
 def test_chained_records_and_doctor_write_captures(sandbox: Sandbox, tmp_path: Path,
