@@ -111,3 +111,15 @@ def test_firefox_export_reads_the_same(recorded: Recorded, tmp_path: Path) -> No
     assert [e.session_set_hash for e in setting] == [e.session_set_hash for e in original.entries if e.cookies_set]
     pdt.assert_frame_equal(capture.records_frame(), original.records_frame())
     pdt.assert_frame_equal(capture.calls_frame()[SAME], original.calls_frame()[SAME])
+
+
+def test_metadata_after_the_entries_is_still_read(recorded: Recorded, tmp_path: Path) -> None:
+    data = json.loads(recorded.path.read_text())
+    log = data["log"]
+    data["log"] = {"entries": log["entries"], "version": "1.2", "creator": {"name": "mitmproxy", "version": "11"},
+                   "pages": [{"id": "page_1", "title": "WWE", "startedDateTime": log["entries"][0]["startedDateTime"]}]}
+    path = tmp_path / "late-metadata.har"
+    path.write_text(json.dumps(data))
+    capture = read(path)
+    assert capture.creator.kind == "mitmproxy"  # found by a second pass, for the creator alone
+    assert len(capture.calls) == len(read(recorded.path).calls)
