@@ -1,7 +1,7 @@
 """What other HAR writers do differently, applied to a real capture: the calls read the same.
 
 Each rewrite below follows the writer's published behaviour (Chrome/Edge: base64 bodies, ``_transferSize``,
-entries not in start order, and since Chrome 130 a sanitized default export without ``Cookie``,
+entries not in start order, and in recent versions a sanitized default export without ``Cookie``,
 ``Set-Cookie`` and ``Authorization``; Firefox: local times with an offset, several ``Set-Cookie`` joined by
 newlines in one header).  The real producers are tested elsewhere: mitmproxy here (test_mitmproxy.py),
 Chromium's recorder in the diagnosis tests.
