@@ -1,7 +1,7 @@
 """What other HAR writers do differently, applied to a real capture: the calls read the same.
 
 Each rewrite below follows the writer's published behaviour (Chrome/Edge: base64 bodies, ``_transferSize``,
-entries not in start order, and since Chrome 130 a sanitized default export without ``Cookie``,
+entries not in start order, and in recent versions a sanitized default export without ``Cookie``,
 ``Set-Cookie`` and ``Authorization``; Firefox: local times with an offset, several ``Set-Cookie`` joined by
 newlines in one header).  The real producers are tested elsewhere: mitmproxy here (test_mitmproxy.py),
 Chromium's recorder in the diagnosis tests.
@@ -111,3 +111,15 @@ def test_firefox_export_reads_the_same(recorded: Recorded, tmp_path: Path) -> No
     assert [e.session_set_hash for e in setting] == [e.session_set_hash for e in original.entries if e.cookies_set]
     pdt.assert_frame_equal(capture.records_frame(), original.records_frame())
     pdt.assert_frame_equal(capture.calls_frame()[SAME], original.calls_frame()[SAME])
+
+
+def test_metadata_after_the_entries_is_still_read(recorded: Recorded, tmp_path: Path) -> None:
+    data = json.loads(recorded.path.read_text())
+    log = data["log"]
+    data["log"] = {"entries": log["entries"], "version": "1.2", "creator": {"name": "mitmproxy", "version": "11"},
+                   "pages": [{"id": "page_1", "title": "WWE", "startedDateTime": log["entries"][0]["startedDateTime"]}]}
+    path = tmp_path / "late-metadata.har"
+    path.write_text(json.dumps(data))
+    capture = read(path)
+    assert capture.creator.kind == "mitmproxy"  # found by a second pass, for the creator alone
+    assert len(capture.calls) == len(read(recorded.path).calls)

@@ -21,6 +21,7 @@ import pytest
 import gwsnb
 from gwsnb.capture import CaptureSecretsWarning
 from gwsnb.sandbox import Sandbox
+from tests.capture.test_redact import assert_gone
 
 ROOT = Path(__file__).resolve().parents[2]
 MITMDUMP = Path(os.environ.get("GWSNB_MITMDUMP", ROOT / ".venv-mitmproxy" / "bin" / "mitmdump"))
@@ -65,6 +66,9 @@ def test_mitmproxy_har_of_gwsnb_reads_and_matches_the_live_batch(sandbox: Sandbo
                                                campaign_name=sandbox.campaign_name,
                                                application_id=sandbox.application_id, retries=0,
                                                progress=False)
+            secrets = {"password": [sandbox.password], "cookie": list(client._rest.cookies().values()),
+                       "csrf": list(client._rest.csrf_headers().values()),
+                       "client_id": [client._cometd.client_id] if client._cometd and client._cometd.client_id else []}
     finally:
         process.send_signal(signal.SIGINT)  # mitmproxy writes the HAR when it shuts down
         _, err = process.communicate(timeout=60)
@@ -82,3 +86,11 @@ def test_mitmproxy_har_of_gwsnb_reads_and_matches_the_live_batch(sandbox: Sandbo
                            check_categorical=False)
     assert len(capture.sessions) == 1
     assert capture.requests_frame()["kind"].eq("connect").sum() >= 2
+    # and its redacted copy keeps none of them, and frames the same
+    redacted = tmp_path / "mitmproxy-redacted.har"
+    capture.redact(redacted)
+    assert all(secrets[kind] for kind in ("cookie", "csrf", "client_id"))
+    assert_gone(redacted, secrets, sandbox.username)
+    again = gwsnb.read_capture(redacted)
+    pdt.assert_frame_equal(again.calls_frame(), capture.calls_frame())
+    pdt.assert_frame_equal(again.records_frame(), capture.records_frame())

@@ -134,3 +134,22 @@ def test_cli_redact(recorded: Recorded, sandbox: Sandbox, tmp_path: Path, capsys
     assert_gone(out, recorded.secrets, sandbox.username)
     assert main(["capture", "redact", str(recorded.path), "-o", str(recorded.path)]) == 2
     assert "must not overwrite" in capsys.readouterr().err
+
+
+def test_a_client_id_in_a_url_is_replaced_too(recorded: Recorded, sandbox: Sandbox, tmp_path: Path,
+                                              read_quietly: Any) -> None:
+    # long-polling transports other than gwsnb's put the clientId (and the messages) in the query string
+    data = json.loads(recorded.path.read_text())
+    client_id = recorded.secrets["client_id"][0]
+    connects = [e for e in data["log"]["entries"] if "/meta/connect" in e["request"].get("postData", {}).get("text", "")]
+    for entry in connects:
+        entry["request"]["url"] += f"?clientId={client_id}&jsonp=cb"
+        entry["request"]["queryString"] = [{"name": "clientId", "value": client_id}, {"name": "jsonp", "value": "cb"}]
+    path = tmp_path / "query.har"
+    path.write_text(json.dumps(data))
+    capture = read_quietly(path)
+    assert sum(("clientId", client_id) in e.query for e in capture.entries) == len(connects) > 0
+    out = tmp_path / "query-redacted.har"
+    capture.redact(out)
+    assert_gone(out, recorded.secrets, sandbox.username)
+    assert "clientId=gwsnb-redacted-clientid-" in out.read_text()
