@@ -25,6 +25,8 @@ def chromium_captures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Pro
     print(f"\n{len(made)} Chromium captures in {time.monotonic() - started:.1f} s")
     for produced in made.values():
         assert "error" not in produced.page_result, produced.page_result
+        if produced.scenario.cut:  # Chromium resends a cut connect silently before the page sees one fail
+            assert produced.page_result["connectFailures"] > 0, ("the page saw no cut", produced.page_result)
     return made
 
 

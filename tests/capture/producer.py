@@ -30,7 +30,7 @@ COMETD_JS = HERE.parents[1] / "tests" / "peers" / "node_modules" / "cometd"
 HOLD_MS = 1000
 #: the hold under long_poll_cut: longer than the 5 s the "proxy" allows
 CUT_HOLD_MS = 8000
-PAGE_TIMEOUT_MS = 30_000
+PAGE_TIMEOUT_MS = 60_000
 #: headers Chrome's default ("sanitized") HAR export leaves out
 SENSITIVE_HEADERS = frozenset({"cookie", "set-cookie", "authorization"})
 
@@ -55,7 +55,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("session_not_sticky", "session_not_sticky", wait_ms=2000),
     Scenario("csrf_rejected", "csrf_rejected", wait_ms=2000),
     Scenario("cometd_rerouted", "cometd_rerouted", wait_ms=2000),
-    Scenario("long_poll_cut", "long_poll_cut", hold_ms=CUT_HOLD_MS, cut=True, wait_ms=25000),
+    Scenario("long_poll_cut", "long_poll_cut", hold_ms=CUT_HOLD_MS, cut=True, wait_ms=40000),
     Scenario("subscription_refused", "subscription_refused", wait_ms=2500, settle=2),
     Scenario("notifications_missing", "notifications_missing", wait_ms=4000, settle=2),
     Scenario("ocs_error", unknown_handle=True, wait_ms=6000),

@@ -50,11 +50,11 @@ def diagnose(path: Path | str) -> Diagnosis:
 WARNED = {"slow_server": "slow_server", "multiple_clients": "multiple_clients", "clock_skew": "clock_skew"}
 
 
-def assert_only(d: Diagnosis, cause: str) -> None:
+def assert_only(d: Diagnosis, cause: str, seen: object = None) -> None:
     """``cause`` is the verdict, named by its registered step with its registered fix; no other step fails
     or warns."""
     assert [s.name for s in d.steps] == STEPS
-    assert not d.ok and d.cause == cause, d.text()
+    assert not d.ok and d.cause == cause, (d.text(), seen)
     failing = [s for s in d.steps if s.status == "fail"]
     assert [(s.name, s.cause) for s in failing] == [(CAUSES[cause].step, cause)], d.text()
     assert failing[0].fix == CAUSES[cause].fix
@@ -70,7 +70,7 @@ def entry_indexes(step: Any) -> list[int]:
 def test_each_capture_names_its_cause(name: str, chromium_captures: dict[str, Produced]) -> None:
     produced = chromium_captures[name]
     d = diagnose(produced.path)
-    assert_only(d, CAUSED[name])
+    assert_only(d, CAUSED[name], produced.page_result)  # what the page saw, should it fail
     failing = next(s for s in d.steps if s.status == "fail")
     # the evidence names HAR entries that exist and are GWS exchanges of the file
     raw = json.loads(produced.path.read_text())["log"]["entries"]
