@@ -51,6 +51,8 @@ RECORDER_SLACK_MS = 1000.0
 YOUNG_SESSION_S = 60.0
 #: answers a proxy or balancer gives when it gives up on a held request
 CUT_STATUSES = frozenset({502, 504})
+#: a connect cancelled by its client this long after the advised hold had no answer in time
+GIVE_UP_SLACK_MS = 1000.0
 #: failures of a request the page itself cancelled (navigation, abort()): not a cut
 _CANCELLED = ("aborted", "cancel")
 _META = protocol.META_PREFIX
@@ -493,12 +495,21 @@ def subscription_refused(ev: Evidence) -> Finding | None:
                    f"{first.get('error')}", [e for e, _ in refused])
 
 
+def _given_up(ev: Evidence, entry: Entry) -> bool:
+    """A connect the client itself cancelled after waiting past the advised hold (CometD's JavaScript client
+    gives up after the advised timeout plus its maxNetworkDelay): no answer came while the server should
+    have given one."""
+    advised = ev.advised_timeout_ms
+    return advised is not None and (entry.total_ms or 0.0) > advised + GIVE_UP_SLACK_MS
+
+
 def _cut(ev: Evidence, entry: Entry, message: dict[str, Any]) -> bool:
     if entry.status in CUT_STATUSES:
         return True
-    if entry.status != 0 or any(word in (entry.error or "").lower() for word in _CANCELLED):
+    if entry.status != 0 or ev.left_before(str(message.get("clientId")), entry):
         return False
-    return not ev.left_before(str(message.get("clientId")), entry)
+    cancelled = any(word in (entry.error or "").lower() for word in _CANCELLED)
+    return not cancelled or _given_up(ev, entry)
 
 
 def long_poll_cut(ev: Evidence) -> Finding | None:
@@ -509,8 +520,10 @@ def long_poll_cut(ev: Evidence) -> Finding | None:
     advised = ev.advised_timeout_ms
     held = sorted(round((e.total_ms or 0) / 1000, 1) for e in cut)
     evidence: dict[str, Any] = {"held_s": held, "advised_timeout_ms": advised}
-    summary = f"{len(cut)} held connect(s) ended without an answer ({cut[0].error or f'HTTP {cut[0].status}'})"
-    summary += f" after {held[0]:g} s" if len(set(held)) == 1 else f" after {held[0]:g}–{held[-1]:g} s"
+    after = f"{held[0]:g} s" if len(set(held)) == 1 else f"{held[0]:g}–{held[-1]:g} s"
+    summary = f"{len(cut)} held connect(s) ended without an answer after {after} ({cut[0].error or f'HTTP {cut[0].status}'}"
+    given_up = sum(1 for e in cut if e.status == 0 and any(w in (e.error or "").lower() for w in _CANCELLED))
+    summary += f"; {given_up} cancelled by the client, which waited past the advised hold)" if given_up else ")"
     if advised is not None:
         summary += f"; the server advised holding {advised / 1000:g} s"
         if held[-1] * 1000 > advised:

@@ -48,6 +48,8 @@ class Scenario:
     unknown_handle: bool = False
     clock_offset_ms: int = 0
     wrong_password: bool = False
+    #: CometD's maxNetworkDelay on the page (None: the client's default, 10 s)
+    max_network_delay_ms: int | None = None
 
 
 SCENARIOS: tuple[Scenario, ...] = (
@@ -56,6 +58,9 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("csrf_rejected", "csrf_rejected", wait_ms=2000),
     Scenario("cometd_rerouted", "cometd_rerouted", wait_ms=2000),
     Scenario("long_poll_cut", "long_poll_cut", hold_ms=CUT_HOLD_MS, cut=True, wait_ms=40000),
+    # the client gives up (8 + 2 s) before Chromium's silent resends after each cut (5 s) let it see one
+    Scenario("long_poll_cut_given_up", "long_poll_cut", hold_ms=CUT_HOLD_MS, cut=True, wait_ms=40000,
+             max_network_delay_ms=2000),
     Scenario("subscription_refused", "subscription_refused", wait_ms=2500, settle=2),
     Scenario("notifications_missing", "notifications_missing", wait_ms=4000, settle=2),
     Scenario("ocs_error", unknown_handle=True, wait_ms=6000),
@@ -120,7 +125,8 @@ async def _produce(browser: Any, scenario: Scenario, out: Path) -> Produced:
         typed = password + "-typo" if scenario.wrong_password else password
         query = urlencode({"user": sb.username, "pass": typed, "campaign": sb.campaign_name,
                            "app": sb.application_id, "handles": ",".join(map(str, handles)),
-                           "settle": scenario.settle, "cut": int(scenario.cut), "wait": scenario.wait_ms})
+                           "settle": scenario.settle, "cut": int(scenario.cut), "wait": scenario.wait_ms,
+                           **({"mnd": scenario.max_network_delay_ms} if scenario.max_network_delay_ms else {})})
         await page.goto(f"{origin}/agent/index.html?{query}")
         await page.wait_for_function("() => window.agentResult !== undefined", timeout=PAGE_TIMEOUT_MS)
         result = await page.evaluate("() => window.agentResult")

@@ -28,6 +28,7 @@ CAUSED = {
     "csrf_rejected": "csrf_rejected",
     "cometd_rerouted": "cometd_rerouted",
     "long_poll_cut": "long_poll_cut",
+    "long_poll_cut_given_up": "long_poll_cut",
     "subscription_refused": "subscription_refused",
     "notifications_missing": "notifications_missing",
     "ocs_error": "ocs_error",
@@ -88,6 +89,14 @@ def test_each_warning_capture_names_its_warning(name: str, chromium_captures: di
     warned = d.step(CAUSES[cause].step)
     assert warned.status == "warn" and warned.fix == CAUSES[cause].fix
     assert d.step("round-trip").status == "ok", d.text()  # the calls still completed
+
+
+def test_a_connect_the_client_gave_up_on_is_a_cut(chromium_captures: dict[str, Produced]) -> None:
+    # CometD's client cancels a connect after the advised hold plus its maxNetworkDelay (here 8 + 2 s),
+    # before Chromium's silent resends after each 5 s cut let it see one fail: the entry says "aborted"
+    step = diagnose(chromium_captures["long_poll_cut_given_up"].path).step("cometd")
+    assert "cancelled by the client" in step.summary and step.cause == "long_poll_cut", step.summary
+    assert all(held > 8.0 for held in step.evidence["held_s"])
 
 
 def test_clock_skew_is_read_from_the_notifications(chromium_captures: dict[str, Produced]) -> None:

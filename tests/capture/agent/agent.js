@@ -2,7 +2,7 @@
 // GetChainedRecord, with the official CometD JavaScript client (npm `cometd`, the same package as the
 // Node test peer).  Query parameters: user, pass, campaign, app, handles (comma separated), settle (connect
 // replies to wait for after the last acknowledgement), cut (1: wait for a failed connect instead), wait
-// (ms bound of that wait).  window.agentResult is set when it has stopped.
+// (ms bound of that wait), mnd (CometD's maxNetworkDelay, ms).  window.agentResult is set when it has stopped.
 import { CometD } from './cometd/cometd.js';
 
 const q = new URLSearchParams(location.search);
@@ -61,7 +61,9 @@ async function main() {
   cometd.unregisterTransport('websocket');  // GWS 8.5 is long-polling only
   const requestHeaders = {};
   if (csrf) { requestHeaders[csrfName] = csrf; }
-  cometd.configure({ url: location.origin + '/api/v2/notifications', requestHeaders, logLevel: 'warn', maxBackoff: 1000 });
+  const config = { url: location.origin + '/api/v2/notifications', requestHeaders, logLevel: 'warn', maxBackoff: 1000 };
+  if (q.get('mnd')) { config.maxNetworkDelay = Number(q.get('mnd')); }  // else CometD's default (10 s)
+  cometd.configure(config);
   const onMessage = (m) => {
     result.messages += 1;
     const data = m.data || {};
