@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PEERS  := tests/peers
 
 .PHONY: demo test lint typecheck pytest sandbox bench bench-1m venv peers browser lab clean docs docs-check docs-picture \
-        test-extra pytest-py310 pytest-py313 wheel-check
+        test-extra pytest-py310 pytest-py313 wheel-check mitmproxy
 
 venv: $(VENV)/.installed
 
@@ -23,6 +23,17 @@ peers: $(PEERS)/node_modules/.installed
 
 $(PEERS)/node_modules/.installed: $(PEERS)/package.json $(PEERS)/package-lock.json
 	cd $(PEERS) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# mitmproxy, whose HAR export is one of the capture producers the tests read (tests/capture/test_mitmproxy.py),
+# in a virtual environment of its own: its pinned dependencies need not agree with gwsnb's.
+MITM_VENV := $(VENV)-mitmproxy
+mitmproxy: $(MITM_VENV)/.installed
+
+$(MITM_VENV)/.installed:
+	rm -rf $(MITM_VENV) && $(PYTHON) -m venv $(MITM_VENV)
+	$(MITM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(MITM_VENV)/bin/python -m pip install --quiet 'mitmproxy>=11,<13'
 	touch $@
 
 # Debian's Chromium drives the JupyterLab browser test through Python playwright (no browser download).
@@ -51,7 +62,7 @@ lint: venv
 typecheck: venv
 	$(VENV)/bin/mypy gwsnb
 
-pytest: venv peers browser
+pytest: venv peers browser mitmproxy
 	$(VENV)/bin/pytest
 
 # Python 3.10 and 3.13 (the oldest supported and the newest) run the suite that needs no node peers and no
@@ -59,7 +70,7 @@ pytest: venv peers browser
 # PYTHON313= if given, else pyenv's (`pyenv prefix`, then $(PYENV_ROOT)/versions/X.Y.*), else pythonX.Y on
 # PATH. A version not found is skipped with a message naming it; REQUIRE_PYTHONS=1 makes that an error.
 PYENV_ROOT ?= $(HOME)/.pyenv
-EXTRA_PYTEST ?= -m "not node and not browser"
+EXTRA_PYTEST ?= -m "not node and not browser and not mitmproxy"
 # $(call find_python,X.Y,candidate): the first of candidate, pyenv's X.Y, pythonX.Y that really is X.Y.
 find_python = $(shell for p in $(2) "$$(pyenv prefix $(1) 2>/dev/null | head -n 1)/bin/python$(1)" \
   $$(ls -d $(PYENV_ROOT)/versions/$(1).*/bin/python$(1) 2>/dev/null | sort -r -V) "$$(command -v python$(1))"; \
@@ -128,4 +139,4 @@ bench-1m: venv
 	$(PY) -m benchmarks.bench_1m
 
 clean:
-	rm -rf $(VENV) $(VENV)-3.10 $(VENV)-3.13 $(PEERS)/node_modules build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(VENV)-3.10 $(VENV)-3.13 $(MITM_VENV) $(PEERS)/node_modules build .pytest_cache .mypy_cache .ruff_cache

@@ -14,6 +14,7 @@ from .errors import (
     AlreadyExistsError,
     AlreadyInUseError,
     AuthenticationError,
+    CaptureError,
     ChainedRecordError,
     CsrfError,
     DeviceSelectionError,
@@ -40,6 +41,7 @@ from .params import ChainedRecordParams, parse_handles
 
 if _typing.TYPE_CHECKING:
     from .batch import ChainedRecordBatch, HandleFailure
+    from .capture import Capture, read_capture
     from .client import Device, GwsClient, connect, connect_async
     from .doctor import Diagnosis, diagnose
     from .pace import Pace
@@ -59,6 +61,7 @@ _logging.getLogger(__name__).addHandler(_logging.NullHandler())
 #: public name -> the module that defines it, imported on first access
 _LAZY = {
     "CallTimings": ".results",
+    "Capture": ".capture",
     "ChainedRecordBatch": ".batch",
     "ChainedRecordForm": ".widgets",
     "ChainedRecordResult": ".results",
@@ -81,6 +84,7 @@ _LAZY = {
     "diagnose": ".doctor",
     "open_history": ".history",
     "open_run": ".runs",
+    "read_capture": ".capture",
 }
 
 __all__ = [
@@ -88,6 +92,8 @@ __all__ = [
     "AlreadyInUseError",
     "AuthenticationError",
     "CallTimings",
+    "Capture",
+    "CaptureError",
     "ChainedRecordBatch",
     "ChainedRecordError",
     "ChainedRecordForm",
@@ -134,6 +140,7 @@ __all__ = [
     "open_history",
     "open_run",
     "parse_handles",
+    "read_capture",
 ]
 
 

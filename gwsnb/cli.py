@@ -7,6 +7,7 @@
 ``gwsnb runs show|diff|sql`` reads streamed runs; ``gwsnb sandbox-advance`` moves a running sandbox's
 campaign forward (see :mod:`gwsnb._cli.runs`).
 ``gwsnb watch`` prints the messages of a CometD session as they arrive (see :mod:`gwsnb._cli.watch`).
+``gwsnb capture show|redact`` reads and redacts HTTP captures (HAR) (see :mod:`gwsnb._cli.capture`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Sequence
 from types import FrameType
 
 from ._cli.args import handles_arg
+from ._cli.capture import add_capture
 from ._cli.chained_records import add_chained_records
 from ._cli.doctor import add_doctor
 from ._cli.exposure import exposure_warning
@@ -218,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_runs(sub)
     add_sandbox_advance(sub)
     add_watch(sub)
+    add_capture(sub)
     return parser
 
 

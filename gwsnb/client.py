@@ -71,6 +71,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from .plan import Plan
+    from ._capture.writer import HarRecorder
     from .runs import Run, RunWriter
     from .watch import Watch
 
@@ -135,8 +136,11 @@ class GwsClient(RecordOperations):
                  timeout: float = 30.0, notifications_path: str = protocol.NOTIFICATIONS_PATH,
                  start_session: bool = True, event_log_bytes: int = DEFAULT_EVENT_LOG_BYTES,
                  event_log_size: int | None = None,
-                 allow_writes: bool | None = None) -> None:
+                 allow_writes: bool | None = None, capture: str | os.PathLike[str] | None = None,
+                 capture_secrets: bool = False) -> None:
         self.url = check_base_url(url)
+        #: gwsnb's own HAR of this client's traffic (``capture=``), written on close (docs/captures.md)
+        self.capture_recorder = _capture_recorder(capture, capture_secrets)
         if allow_writes is not None and not isinstance(allow_writes, bool):
             raise InvalidParameterError("allow_writes", allow_writes, "expected True, False or None")
         #: the record operations may be sent (see gwsnb.operations); None takes GWS_ALLOW_WRITES=1
@@ -164,6 +168,7 @@ class GwsClient(RecordOperations):
         self.devices: list[Device] = []
         self.event_log = EventLog(event_log_bytes, max_messages=event_log_size)
         self._rest = RestSession(self.url, username, password, verify=verify, timeout=self.timeout)
+        self._rest.recorder = self.capture_recorder
         self._correlator = Correlator()
         # referenceIds of our own: a random prefix per client and a counter (no system call per call)
         self._reference_prefix = f"gwsnb-{uuid.uuid4().hex[:16]}-"
@@ -227,6 +232,7 @@ class GwsClient(RecordOperations):
             headers=self._rest.csrf_headers, refresh=self._refresh_async, on_messages=self._correlator.feed,
             event_log=self.event_log, proxy=self._rest.proxy)
         self._cometd.threads_waiting = self._threads_waiting
+        self._cometd.recorder = self.capture_recorder
         self._cometd.on_new_session = self._on_new_session
         await self._cometd.open(self.timeout)
         self._rest.before_retry = self._wait_cometd_on_new_session
@@ -294,7 +300,17 @@ class GwsClient(RecordOperations):
                     LOGGER.debug("close: %s", exc)
                 loop.stop()
         finally:
+            self._save_capture()
             done.set_result(None)
+
+    def _save_capture(self) -> None:
+        recorder = self.capture_recorder
+        if recorder is None:
+            return
+        try:
+            recorder.close()
+        except Exception as exc:  # closing must not fail; the capture is evidence, say it is missing
+            LOGGER.warning("the capture %s could not be written: %s", recorder.path, exc)
 
     def close(self) -> None:
         """End the contact-center session (if this client started it), close CometD, stop the loop thread.
@@ -820,6 +836,18 @@ class GwsClient(RecordOperations):
         return make_plan(resolved, handle_list, results, every_handle=every_handle)
 
 
+def _capture_recorder(capture: Any, secrets: Any) -> HarRecorder | None:
+    """The HAR writer of ``connect(capture=...)``, or None.  :raises InvalidParameterError: a bad argument."""
+    from ._capture.writer import make_recorder
+
+    return make_recorder(capture, secrets, _version())
+
+
+def _version() -> str:
+    # the package is loaded (this module is part of it); importing it here would make an import circle
+    return str(getattr(sys.modules.get(__package__ or "gwsnb"), "__version__", ""))
+
+
 def _password(username: str, password: str | None) -> str:
     if password is None:
         password = os.environ.get("GWS_PASSWORD")
@@ -832,7 +860,8 @@ def connect(url: str, username: str, password: str | None = None, *, verify: boo
             timeout: float = 30.0, notifications_path: str = protocol.NOTIFICATIONS_PATH,
             start_session: bool = True, event_log_bytes: int = DEFAULT_EVENT_LOG_BYTES,
             event_log_size: int | None = None,
-            allow_writes: bool | None = None) -> GwsClient:
+            allow_writes: bool | None = None, capture: str | os.PathLike[str] | None = None,
+            capture_secrets: bool = False) -> GwsClient:
     """Log in to GWS, start the contact-center session, open CometD and subscribe to ``/v2/me/outbound``.
 
     :param url: the API base, e.g. ``http://127.0.0.1:8090/api/v2``
@@ -846,6 +875,10 @@ def connect(url: str, username: str, password: str | None = None, *, verify: boo
     :param event_log_size: deprecated (a cap on the messages kept; warns); use ``event_log_bytes``
     :param allow_writes: allow the record operations (complete, reschedule, do-not-call...), which change
         a live calling list; ``None`` (default) allows them only when ``GWS_ALLOW_WRITES=1``
+    :param capture: write this client's HTTP traffic (REST and CometD) as a HAR 1.2 file there when it
+        closes, bounded to the newest 64 MiB of exchanges (docs/captures.md)
+    :param capture_secrets: keep credentials, cookies, CSRF tokens and clientIds in the capture (default:
+        redacted)
     :raises InvalidParameterError: a bad argument.
     :raises AuthenticationError: credentials refused.
     :raises TransportError: the server cannot be reached or CometD cannot be opened.
@@ -853,14 +886,15 @@ def connect(url: str, username: str, password: str | None = None, *, verify: boo
     return GwsClient(url, username, _password(username, password), verify=verify, timeout=timeout,
                      notifications_path=notifications_path, start_session=start_session,
                      event_log_bytes=event_log_bytes, event_log_size=event_log_size,
-                     allow_writes=allow_writes)._open()
+                     allow_writes=allow_writes, capture=capture, capture_secrets=capture_secrets)._open()
 
 
 async def connect_async(url: str, username: str, password: str | None = None, *, verify: bool | str = True,
                         timeout: float = 30.0, notifications_path: str = protocol.NOTIFICATIONS_PATH,
                         start_session: bool = True, event_log_bytes: int = DEFAULT_EVENT_LOG_BYTES,
                         event_log_size: int | None = None,
-                        allow_writes: bool | None = None) -> GwsClient:
+                        allow_writes: bool | None = None, capture: str | os.PathLike[str] | None = None,
+                        capture_secrets: bool = False) -> GwsClient:
     """The awaitable :func:`connect` (same parameters, client and errors): the caller's event loop keeps
     running while the client logs in and opens CometD on its own loop thread.
 
@@ -869,5 +903,5 @@ async def connect_async(url: str, username: str, password: str | None = None, *,
     client = GwsClient(url, username, _password(username, password), verify=verify, timeout=timeout,
                        notifications_path=notifications_path, start_session=start_session,
                        event_log_bytes=event_log_bytes, event_log_size=event_log_size,
-                     allow_writes=allow_writes)
+                       allow_writes=allow_writes, capture=capture, capture_secrets=capture_secrets)
     return await client._open_from_caller()

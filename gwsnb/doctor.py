@@ -59,7 +59,8 @@ def diagnose(url: str, username: str, password: str | None = None, *, verify: bo
              notifications_path: str = "/notifications", device_path: str | None = None,
              campaign_name: str | None = None, application_id: int | None = None,
              record_handle: int | None = None, quick: bool = False, timeout: float = 10.0,
-             progress: Callable[[str], None] | bool = True) -> Diagnosis:
+             progress: Callable[[str], None] | bool = True, capture: str | os.PathLike[str] | None = None,
+             capture_secrets: bool = False) -> Diagnosis:
     """Check a GWS setup step by step and say what is wrong, with the evidence and one fix.
 
     :param url: the base URL, ending in ``/api/v2``.
@@ -71,6 +72,8 @@ def diagnose(url: str, username: str, password: str | None = None, *, verify: bo
     :param quick: skip the cometd step's held connect (which waits up to the advised timeout, 30 s).
     :param timeout: seconds each request may take, and how long the round trip waits for its notifications.
     :param progress: where to say what the doctor waits for (stderr by default; ``False``: nowhere).
+    :param capture: write the doctor's own HTTP traffic as a HAR file there (redacted unless
+        ``capture_secrets``; docs/captures.md), to attach to a ticket beside the diagnosis.
     :raises gwsnb.errors.InvalidParameterError: a bad argument (nothing was sent).
     """
     from ._doctor.context import Context, Options
@@ -90,6 +93,9 @@ def diagnose(url: str, username: str, password: str | None = None, *, verify: bo
         application_id=None if application_id is None else check_int("application_id", application_id, 0, 2**31 - 1),
         record_handle=None if record_handle is None else check_int("record_handle", record_handle, 0, 10**18 - 1),
         quick=bool(quick), timeout=check_timeout("timeout", timeout))
+    from ._capture.writer import make_recorder
+
+    recorder = make_recorder(capture, capture_secrets, str(getattr(sys.modules.get("gwsnb"), "__version__", "")))
     context = ssl_context(verify)
     say = progress if callable(progress) else (_say_to_stderr if progress else (lambda message: None))
     secret = _password(user, password)
@@ -97,8 +103,11 @@ def diagnose(url: str, username: str, password: str | None = None, *, verify: bo
     try:
         async def main() -> Diagnosis:
             probe = Probe(base, user, secret, ssl_context=context, timeout=options.timeout)
+            probe.recorder = recorder
             return await run(Context(options, probe, say))
 
         return loop.run(main(), None)
     finally:
         loop.stop()
+        if recorder is not None:
+            recorder.close()

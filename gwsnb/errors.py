@@ -5,6 +5,7 @@
     GwsError                                 base of everything gwsnb raises
     ├── InvalidParameterError (ValueError)   bad input, raised before anything is sent (.field, .value)
     │   └── DeviceSelectionError             no device_path given and the user has zero or several devices
+    ├── CaptureError (ValueError)            a HAR capture cannot be read as GWS traffic (.path, .reason)
     ├── GwsStatusError                       GWS answered a non-zero statusCode (.status_code, .status_message,
     │   │                                    .http_status); :func:`status_error` picks the subclass
     │   ├── MissingParameterError            1  required parameter missing
@@ -54,6 +55,7 @@ __all__ = [
     "GwsError",
     "InvalidParameterError",
     "DeviceSelectionError",
+    "CaptureError",
     "GwsStatusError",
     "MissingParameterError",
     "InvalidStateError",
@@ -117,6 +119,17 @@ class DeviceSelectionError(InvalidParameterError):
     def __init__(self, reason: str, choices: list[str]) -> None:
         super().__init__("device_path", None, reason)
         self.choices = choices
+
+
+class CaptureError(GwsError, ValueError):
+    """A HAR capture cannot be read as GWS traffic: the file is missing, not a HAR, cut short, has an
+    empty log, or holds no GWS traffic.  ``path`` names the file, ``reason`` says what is wrong (see
+    docs/captures.md)."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"capture {path}: {reason}")
+        self.path = path
+        self.reason = reason
 
 
 class AuthenticationError(GwsError):

@@ -31,6 +31,10 @@ ROOMS_NOT_IMPORTING = {
     # campaign progress reads runs as data: never the wire, the engine or a server
     "gwsnb._analysis": ("gwsnb.sandbox", "gwsnb.client", "gwsnb._wire", "gwsnb._engine", "gwsnb._cli",
                         "gwsnb.widgets", "gwsnb.progress", "gwsnb.history"),
+    # captures are evidence read from a file: the correlator's pairing and the doctor's causes and report
+    # types, never the client, the bulk engine, the wire or a server
+    "gwsnb._capture": ("gwsnb.sandbox", "gwsnb.client", "gwsnb._engine.bulk", "gwsnb._wire", "gwsnb._cli",
+                       "gwsnb.widgets", "gwsnb.capture", "gwsnb._doctor.probe", "gwsnb._doctor.run"),
 }
 
 
@@ -134,7 +138,7 @@ def test_importlib_only_where_pinned() -> None:
                                     "gwsnb.errors", "gwsnb.protocol", "gwsnb.sandbox", "gwsnb.client",
                                     "gwsnb.batch", "gwsnb.results", "gwsnb.operations", "gwsnb.widgets",
                                     "gwsnb.record_form", "gwsnb.cli", "gwsnb.doctor", "gwsnb.pace", "gwsnb.plan",
-                                    "gwsnb.history"])
+                                    "gwsnb.history", "gwsnb.capture"])
 def test_public_modules_stay_where_users_import_them(public: str) -> None:
     assert importlib.import_module(public).__name__ == public
 

@@ -111,6 +111,9 @@ def add_chained_records(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     add_pace_options(p)
     add_schedule_options(p)
+    p.add_argument("--capture", metavar="FILE",
+                   help="write gwsnb's own HTTP traffic as a HAR file (redacted; the newest 64 MiB of "
+                        "exchanges; docs/captures.md)")
     p.set_defaults(func=run_chained_records, _parser=p)
 
 
@@ -277,7 +280,7 @@ def _connect_and_run(args: argparse.Namespace, handles: list[int], password: str
     try:
         client = connect(args.url, args.user, password, verify=not args.insecure,
                          timeout=args.timeout if args.timeout is not None else 30.0,
-                         event_log_bytes=CLI_EVENT_LOG_BYTES)
+                         event_log_bytes=CLI_EVENT_LOG_BYTES, capture=args.capture)
     except InvalidParameterError as exc:
         return _usage_error(args, exc)
     except GwsError as exc:

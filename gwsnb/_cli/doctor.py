@@ -46,6 +46,8 @@ def add_doctor(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                    help="seconds per request, and for the round trip's notifications (default 10)")
     p.add_argument("--json", action="store_true", help='print {"ok", "cause", "clock_offset_ms", "steps"} as JSON')
     p.add_argument("--verbose", action="store_true", help="show the evidence of every step, not only of problems")
+    p.add_argument("--capture", metavar="FILE",
+                   help="write the doctor's own HTTP traffic as a HAR file (redacted; docs/captures.md)")
     p.set_defaults(func=_run_doctor, parser=p)
 
 
@@ -61,7 +63,8 @@ def _run_doctor(args: argparse.Namespace) -> int:
         diagnosis = diagnose(args.url, args.user, password, verify=verify,
                              notifications_path=args.notifications_path, device_path=args.device,
                              campaign_name=args.campaign, application_id=args.application_id,
-                             record_handle=args.handle, quick=args.quick, timeout=args.timeout)
+                             record_handle=args.handle, quick=args.quick, timeout=args.timeout,
+                             capture=args.capture)
     except InvalidParameterError as exc:
         print(f"gwsnb doctor: {exc}", file=sys.stderr)
         return 2

@@ -170,6 +170,8 @@ class Probe:
         self.csrf_token: str | None = None
         self.exchanges: list[Exchange] = []
         self._http: aiohttp.ClientSession | None = None
+        #: gwsnb's own HAR writer (``gwsnb doctor --capture``; see gwsnb/_wire/rest.py's Recorder); None: off
+        self.recorder: Any = None
 
     def __repr__(self) -> str:
         return f"Probe({self.base_url!r}, user={self.username!r})"
@@ -218,6 +220,9 @@ class Probe:
                 raw = await resp.read()
                 ex.received_s = time.time()
                 ex.status = resp.status
+                if self.recorder is not None:
+                    self.recorder.record(method, url, resp.request_info.headers, _encoded(data), ex.sent_s,
+                                         resp.status, resp.headers, raw, ex.received_s)
                 ex.headers = {k: v for k, v in resp.headers.items() if k.lower() != "set-cookie"}
                 ex.set_cookies = sorted(resp.cookies)
                 for morsel in resp.cookies.values():
@@ -232,6 +237,9 @@ class Probe:
             ex.received_s = time.time()
             ex.error_kind = classify_error(exc)
             ex.error = self.mask(_describe(exc))
+            if self.recorder is not None:
+                self.recorder.record(method, url, headers, _encoded(data), ex.sent_s, 0, None, None, ex.received_s,
+                                     error=ex.error)
         self.exchanges.append(ex)
         return ex
 
@@ -242,6 +250,10 @@ class Probe:
             self.csrf_name = name or CSRF_TOKEN_HEADER
             self.csrf_token = token
             self.mask.learn(token)
+
+
+def _encoded(data: str | None) -> bytes | None:
+    return None if data is None else data.encode("utf-8")
 
 
 def _describe(exc: BaseException) -> str:

@@ -164,6 +164,8 @@ class CometdSession:
         #: bumped each time a new CometD client (a handshake, a new clientId) is subscribed: what the
         #: server published for an older one is lost (Bayeux has no replay)
         self.epoch = 0
+        #: gwsnb's own HAR writer (``connect(capture=...)``); None: off
+        self.recorder: Any = None
         #: called on the loop with the new :attr:`epoch` when it is bumped (see docs/engine.md, "Outages")
         self.on_new_session: Callable[[int], None] = lambda epoch: None
         self._new_client = False
@@ -226,13 +228,38 @@ class CometdSession:
         if http is None:
             raise TransportError("the CometD session is not open")
         await credentials.refresh_if_needed()
+        if self.recorder is not None:
+            return await self._post_recorded(messages, timeout)
         async with http.post(self.url, data=json.dumps(messages), headers=credentials.headers(), proxy=self.proxy,
                              timeout=aiohttp.ClientTimeout(total=timeout), ssl=self._ssl) as response:
             raw = await response.read()
             status = response.status
-        credentials.refused(status)
+        return self._answer(status, raw, time.time())
+
+    async def _post_recorded(self, messages: list[dict[str, Any]], timeout: float) -> list[dict[str, Any]]:
+        """:meth:`_post` handing the exchange to the HAR recorder (``connect(capture=...)``)."""
+        http, recorder = self.credentials.http, self.recorder
+        assert http is not None and recorder is not None
+        data, headers, sent = json.dumps(messages), self.credentials.headers(), time.time()
         try:
-            replies = self._receive(raw)
+            async with http.post(self.url, data=data, headers=headers, proxy=self.proxy,
+                                 timeout=aiohttp.ClientTimeout(total=timeout), ssl=self._ssl) as response:
+                answered = time.time()
+                raw = await response.read()
+                status = response.status
+                now = time.time()
+                recorder.record("POST", self.url, response.request_info.headers, data.encode("utf-8"), sent,
+                                status, response.headers, raw, now, answered=answered)
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            recorder.record("POST", self.url, headers, data.encode("utf-8"), sent, 0, None, None, time.time(),
+                            error=describe(exc))
+            raise
+        return self._answer(status, raw, now)
+
+    def _answer(self, status: int, raw: bytes, now: float) -> list[dict[str, Any]]:
+        self.credentials.refused(status)
+        try:
+            replies = self._receive(raw, now)
         except MalformedBody:
             if status < 400:
                 raise
@@ -241,9 +268,8 @@ class CometdSession:
             raise _Refused(f"HTTP {status}")
         return replies
 
-    def _receive(self, raw: bytes) -> list[dict[str, Any]]:
+    def _receive(self, raw: bytes, now: float) -> list[dict[str, Any]]:
         messages, invalid = parse_body(raw)
-        now = time.time()
         events = [Event(now, m) for m in messages]
         self.event_log.add_raw(now, raw, len(events))  # raw: decoded only when the log is read
         if invalid:

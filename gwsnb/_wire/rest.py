@@ -28,7 +28,7 @@ import time
 import urllib.request
 import warnings
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -41,6 +41,7 @@ from ..errors import (
     GwsStatusError,
     NotAuthenticatedError,
     TransportError,
+    describe,
     status_error,
 )
 from .cookies import HeaderJar, cookie_header, jar_cookies
@@ -54,6 +55,19 @@ _SUCCESS_CODES = (protocol.STATUS_OK, protocol.STATUS_PARTIAL_SUCCESS)
 POOL_SIZE = 100
 
 Hook = Callable[[], Awaitable[None]]
+
+
+class Recorder(Protocol):
+    """What records each exchange for a HAR capture (:class:`gwsnb._capture.writer.HarRecorder`)."""
+
+    def record(self, method: str, url: str, request_headers: Any, request_body: bytes | None, started: float,
+               status: int, response_headers: Any, response_body: bytes | None, ended: float, *,
+               http_version: str = ..., error: str | None = ..., answered: float | None = ...) -> None: ...
+
+
+def _json_bytes(body: dict[str, Any] | None) -> bytes | None:
+    # what aiohttp's json= sends (json.dumps with its defaults)
+    return None if body is None else json.dumps(body).encode("utf-8")
 
 
 def _warn_insecure_once() -> None:
@@ -187,6 +201,8 @@ class RestSession:
         self.before_retry: Hook | None = None
         #: called with (sent, received, Date header or None) of every answer (``time.time()`` seconds)
         self.on_answer: Callable[[float, float, str | None], None] | None = None
+        #: gwsnb's own HAR writer (``connect(capture=...)``), shared with the CometD transport; None: off
+        self.recorder: Recorder | None = None
         self.closed = False
 
     def __repr__(self) -> str:
@@ -240,15 +256,25 @@ class RestSession:
         cookie = cookie_header(http, url)
         if cookie is not None:
             headers = {**headers, "Cookie": cookie}
+        recorder = self.recorder
         try:
             async with http.request(method, url, json=body, headers=headers, proxy=self.proxy,
                                     timeout=self._timeouts) as response:
+                answered = time.time() if recorder is not None else 0.0
                 raw = await response.read()
                 status = response.status
                 self._remember_csrf(response.headers)
                 if self.on_answer is not None:
                     self.on_answer(sent, time.time(), response.headers.get("Date"))
+                if recorder is not None:
+                    recorder.record(method, url, response.request_info.headers, _json_bytes(body), sent, status,
+                                    response.headers, raw, time.time(), answered=answered,
+                                    http_version=f"HTTP/{response.version[0]}.{response.version[1]}"
+                                    if response.version else "HTTP/1.1")
         except (aiohttp.ClientError, asyncio.TimeoutError, ssl.SSLError, OSError) as exc:
+            if recorder is not None:
+                recorder.record(method, url, headers, _json_bytes(body), sent, 0, None, None, time.time(),
+                                error=describe(exc))
             raise _describe_client_error(method, path, exc, self.timeout) from None
         LOGGER.debug("%s %s -> HTTP %s", method, path, status)
         return decode(method, path, status, raw)

@@ -4,7 +4,8 @@
 variables, the way a user points it at a real GWS) with a distinctive password that must appear in no
 output; 02 and 03 start their own sandbox, which their fault-injection cells need; 04 (the record lifecycle) starts a
 sandbox of its own small calling list, since its operations change the list; 05 (campaign progress) starts
-its own sandbox, whose campaign it advances, on a 3,000-record list.
+its own sandbox, whose campaign it advances, on a 3,000-record list; 06 (a support case) makes the HTTP
+capture of a session that went wrong against a sandbox of its own, reads it and redacts it.
 """
 
 from __future__ import annotations
@@ -189,3 +190,18 @@ def test_campaign_progress() -> None:
     assert "list penetration" in json.dumps(outputs_of(book, "kpis = history.kpis()"))
     assert any("image/png" in out.get("data", {}) for out in outputs_of(book, "fig = history.plot()"))
     assert "(first seen)" in json.dumps(outputs_of(book, "changes = history.changes()"))
+
+
+def test_support_case() -> None:
+    book = execute("06-support-case", {"GWSNB_CAPTURE": ""})
+    made = plain(book, "folder = Path(tempfile.mkdtemp(")
+    assert "no ChainedRecordsDataEnd within 2.0 s" in made and "errorCode 101" in made
+    shown = plain(book, "print(capture.text())")
+    assert "calls: 5" in shown and "error: no ChainedRecordsDataEnd in the capture" in shown
+    assert "CaptureSecretsWarning" in shown and "Authorization header" in shown
+    calls = plain(book, "calls = capture.calls_frame()")
+    assert calls.count(" ok ") == 3 and "IncompleteResult" in calls and "ChainedRecordError" in calls
+    assert "connect replies" in plain(book, "connects = messages[")
+    redacted = plain(book, "redacted_path = folder")
+    assert "secrets left: none" in redacted and "same sessions: True | same calls: True" in redacted
+    assert "gwsnb-redacted-phone-" in redacted and "'jsessionid'" in redacted
