@@ -81,6 +81,11 @@ def parse_started(text: Any) -> datetime | None:
     """``startedDateTime`` as an aware UTC datetime, or ``None`` when it is not ISO 8601."""
     if not isinstance(text, str):
         return None
+    if len(text) in (24, 27) and text[-1] == "Z":  # Chrome's and gwsnb's form: ms or us, then Z
+        try:
+            return datetime.fromisoformat(text[:-1]).replace(tzinfo=timezone.utc)
+        except ValueError:
+            pass
     match = _ISO.match(text.strip())
     if match is None:
         return None
