@@ -131,13 +131,12 @@ class Capture:
 
     @cached_property
     def messages(self) -> list[CaptureMessage]:
-        """Every Bayeux message, in entry order (a request's messages, then its answer's)."""
+        """Every Bayeux message, in entry order (a request's messages, then its answer's; a WebSocket's
+        frames in their order)."""
         found: list[CaptureMessage] = []
         for entry in self.gws_entries:
-            if not entry.is_bayeux:
-                continue
-            found.extend(CaptureMessage(entry.index, "sent", entry.started_s, m) for m in entry.sent_messages())
-            found.extend(CaptureMessage(entry.index, "received", entry.ended_s, m) for m in entry.received_messages())
+            for direction, at, messages in entry.bayeux_frames():
+                found.extend(CaptureMessage(entry.index, direction, at, m) for m in messages)
         return found
 
     @property

@@ -129,7 +129,8 @@ class GwsClient(RecordOperations):
     ``GET /me``), ``devices`` (list of :class:`Device`), ``event_log`` (the newest CometD messages received,
     ``/meta`` included, kept raw within ``event_log_bytes``; ``event_log.dropped`` counts overflow; see
     docs/engine.md),
-    ``unmatched_events`` (notifications that matched no call).
+    ``unmatched_events`` (notifications that matched no call), ``capture_recorder`` (the HAR writer of
+    ``capture=``, or ``None``; docs/captures.md).
     """
 
     def __init__(self, url: str, username: str, password: str, *, verify: bool | str = True,

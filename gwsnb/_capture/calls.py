@@ -94,16 +94,17 @@ def replay_calls(entries: Iterable[Entry]) -> list[CapturedCall]:
         loop.close()
 
 
-def _timeline(entries: list[Entry]) -> list[tuple[float, int, int, Entry]]:
-    # (instant, order at the same instant, entry position, entry): a call is registered before a
-    # notification of the same instant is fed, and answered after it
-    steps: list[tuple[float, int, int, Entry]] = []
+def _timeline(entries: list[Entry]) -> list[tuple[float, int, int, Any]]:
+    # (instant, order at the same instant, entry position, entry or received messages): a call is
+    # registered before a notification of the same instant is fed, and answered after it
+    steps: list[tuple[float, int, int, Any]] = []
     for position, entry in enumerate(entries):
         if chained_record_request(entry) is not None:
             steps.append((entry.started_s, 0, position, entry))
             steps.append((entry.ended_s, 2, position, entry))
-        elif entry.is_bayeux and entry.received_messages():
-            steps.append((entry.ended_s, 1, position, entry))
+        elif entry.is_bayeux:
+            steps.extend((at, 1, position, messages) for direction, at, messages in entry.bayeux_frames()
+                         if direction == "received")
     steps.sort(key=lambda step: step[:3])
     return steps
 
@@ -113,10 +114,11 @@ def _replay(entries: list[Entry], loop: asyncio.AbstractEventLoop) -> list[Captu
     correlator.operations = None
     calls: list[CapturedCall] = []
     open_calls: dict[int, tuple[CapturedCall, Any]] = {}
-    for at, order, _, entry in _timeline(entries):
+    for at, order, _, item in _timeline(entries):
         if order == 1:
-            correlator.feed([Event(at, message) for message in entry.received_messages()])
+            correlator.feed([Event(at, message) for message in item])  # a frame's received messages
         elif order == 0:
+            entry = item
             handle, body = chained_record_request(entry)  # type: ignore[misc]
             reference = str(body.get("referenceId"))
             result = ChainedRecordResult(
@@ -135,7 +137,7 @@ def _replay(entries: list[Entry], loop: asyncio.AbstractEventLoop) -> list[Captu
             open_calls[id(entry)] = (captured, handle_call)
             calls.append(captured)
         else:
-            _answered(correlator, open_calls.pop(id(entry), None), entry, at)
+            _answered(correlator, open_calls.pop(id(item), None), item, at)
     for _, handle_call in open_calls.values():
         correlator.discard(handle_call)
     for captured in calls:

@@ -81,6 +81,11 @@ def parse_started(text: Any) -> datetime | None:
     """``startedDateTime`` as an aware UTC datetime, or ``None`` when it is not ISO 8601."""
     if not isinstance(text, str):
         return None
+    if len(text) in (24, 27) and text[-1] == "Z":  # Chrome's and gwsnb's form: ms or us, then Z
+        try:
+            return datetime.fromisoformat(text[:-1]).replace(tzinfo=timezone.utc)
+        except ValueError:
+            pass
     match = _ISO.match(text.strip())
     if match is None:
         return None
@@ -236,6 +241,8 @@ class Entry:
     error: str | None = None
     request_cookies_har: dict[str, str] = field(default_factory=dict)
     response_cookies_har: dict[str, str] = field(default_factory=dict)
+    #: a WebSocket's Bayeux frames ``(direction, at, messages)`` (Chrome's ``_webSocketMessages``), else None
+    websocket: list[tuple[str, float, list[dict[str, Any]]]] | None = None
     _sent: list[dict[str, Any]] | None = field(default=None, repr=False)
     _received: list[dict[str, Any]] | None = field(default=None, repr=False)
 
@@ -317,17 +324,36 @@ class Entry:
         return bool(self.sent_messages())
 
     def sent_messages(self) -> list[dict[str, Any]]:
-        """The Bayeux messages of the request body ([] when it is not Bayeux); parsed once, the same dicts
-        on every call (the frames and the calls share them, as a live client's results do)."""
+        """The Bayeux messages of the request body, or of the WebSocket frames sent ([] when it is not
+        Bayeux); parsed once, the same dicts on every call (the frames and the calls share them, as a live
+        client's results do)."""
         if self._sent is None:
-            self._sent = _bayeux(self.request_body) if self.method == "POST" else []
+            if self.websocket is not None:
+                self._sent = [m for direction, _, ms in self.websocket if direction == "sent" for m in ms]
+            else:
+                self._sent = _bayeux(self.request_body) if self.method == "POST" else []
         return self._sent
 
     def received_messages(self) -> list[dict[str, Any]]:
-        """The Bayeux messages of the response body ([] when the request is not Bayeux); parsed once."""
+        """The Bayeux messages of the response body, or of the WebSocket frames received ([] when the
+        request is not Bayeux); parsed once."""
         if self._received is None:
-            self._received = _bayeux(self.response_text) if self.is_bayeux else []
+            if self.websocket is not None:
+                self._received = [m for direction, _, ms in self.websocket if direction == "received" for m in ms]
+            else:
+                self._received = _bayeux(self.response_text) if self.is_bayeux else []
         return self._received
+
+    def bayeux_frames(self) -> list[tuple[str, float, list[dict[str, Any]]]]:
+        """``(direction, at, messages)`` as they travelled: for a long poll, the request's messages at its
+        start and the answer's at its end; for a WebSocket (Chrome's ``_webSocketMessages``), each frame at
+        its own time."""
+        if self.websocket is not None:
+            return self.websocket
+        frames = [("sent", self.started_s, self.sent_messages())]
+        if self.received_messages():
+            frames.append(("received", self.ended_s, self.received_messages()))
+        return frames if frames[0][2] else []
 
     @property
     def response_body(self) -> str | None:
@@ -432,10 +458,26 @@ def make_entry(index: int, raw: Any, pool: dict[tuple[str, str], tuple[str, str]
     if not fields["http_version"]:
         fields["http_version"] = str(response.get("httpVersion", ""))
     error = raw.get("_error") or fields.pop("error")
+    fields["websocket"] = _websocket(raw.get("_webSocketMessages"))
     return Entry(index=index, started=started, **fields, error=str(error) if error else None,
                  wait_ms=_number(timings.get("wait")), receive_ms=_number(timings.get("receive")),
                  total_ms=_number(raw.get("time")),
                  server_ip=server_ip.strip("[]") if isinstance(server_ip, str) and server_ip else None)
+
+
+def _websocket(raw: Any) -> list[tuple[str, float, list[dict[str, Any]]]] | None:
+    """The Bayeux frames of Chrome's ``_webSocketMessages`` (``type`` send/receive, ``time`` in epoch
+    seconds, ``data`` text), ``None`` when the entry is no WebSocket or carries no Bayeux message."""
+    if not isinstance(raw, list):
+        return None
+    frames: list[tuple[str, float, list[dict[str, Any]]]] = []
+    for frame in raw:
+        if not isinstance(frame, dict) or not isinstance(frame.get("time"), (int, float)):
+            continue
+        messages = _bayeux(frame.get("data") if isinstance(frame.get("data"), str) else None)
+        if messages:
+            frames.append(("sent" if frame.get("type") == "send" else "received", float(frame["time"]), messages))
+    return frames or None
 
 
 @dataclass

@@ -245,6 +245,9 @@ def _entry(redactor: _Redactor, entry: dict[str, Any]) -> None:
     redactor.cookies(response.get("cookies"))
     redactor.body(request.get("postData"), request.get("postData"))
     redactor.body(response.get("content"), response.get("content"))
+    for frame in entry.get("_webSocketMessages") or []:  # Chrome's WebSocket frames (CometD over WebSocket)
+        if isinstance(frame, dict) and isinstance(frame.get("data"), str):
+            frame["data"] = redactor.body_text(frame["data"], "")
 
 
 def _global(value: Any, pattern: re.Pattern[str] | None, mapping: dict[str, str],

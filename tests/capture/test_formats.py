@@ -123,3 +123,39 @@ def test_metadata_after_the_entries_is_still_read(recorded: Recorded, tmp_path: 
     capture = read(path)
     assert capture.creator.kind == "mitmproxy"  # found by a second pass, for the creator alone
     assert len(capture.calls) == len(read(recorded.path).calls)
+
+
+def websocket(log: dict[str, Any]) -> None:
+    """The long polls as one CometD-over-WebSocket entry, as Chrome exports it (``_webSocketMessages``)."""
+    from gwsnb._capture.har import parse_started
+
+    bayeux = [e for e in log["entries"] if e["request"]["url"].endswith("/notifications")]
+    frames: list[dict[str, Any]] = []
+    for entry in bayeux:
+        start = parse_started(entry["startedDateTime"]).timestamp()  # type: ignore[union-attr]
+        frames.append({"type": "send", "time": start, "opcode": 1, "data": entry["request"]["postData"]["text"]})
+        frames.append({"type": "receive", "time": start + entry["time"] / 1000.0, "opcode": 1,
+                       "data": entry["response"]["content"]["text"]})
+    socket = json.loads(json.dumps(bayeux[0]))
+    socket["request"].update(method="GET", url=socket["request"]["url"].replace("http://", "ws://"))
+    del socket["request"]["postData"]
+    socket["response"].update(status=101, statusText="Switching Protocols", content={"size": 0, "mimeType": "x-unknown"})
+    socket["_resourceType"] = "websocket"
+    socket["_webSocketMessages"] = frames
+    log["entries"] = [e for e in log["entries"] if e not in bayeux] + [socket]
+
+
+def test_cometd_over_websocket_reads_the_same(recorded: Recorded, tmp_path: Path) -> None:
+    original = read(recorded.path)
+    capture = read(rewrite(recorded, tmp_path, "websocket.har", websocket))
+    sockets = [e for e in capture.entries if e.websocket is not None]
+    assert len(sockets) == 1 and sockets[0].status == 101 and sockets[0].is_bayeux
+    pdt.assert_frame_equal(capture.records_frame(), original.records_frame())
+    pdt.assert_frame_equal(capture.metrics_frame(), original.metrics_frame())
+    pdt.assert_frame_equal(capture.calls_frame()[SAME], original.calls_frame()[SAME])
+    assert len(capture.messages) == len(original.messages)
+    assert set(capture.messages_frame()["client_id"].dropna()) == set(original.messages_frame()["client_id"].dropna())
+    out = tmp_path / "websocket-redacted.har"
+    capture.redact(out)
+    assert recorded.secrets["client_id"][0] not in out.read_text()
+    pdt.assert_frame_equal(read(out).records_frame(), original.records_frame())
