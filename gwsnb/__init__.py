@@ -44,9 +44,9 @@ if _typing.TYPE_CHECKING:
     from .capture import Capture, read_capture
     from .client import Device, GwsClient, connect, connect_async
     from .doctor import Diagnosis, diagnose
+    from .history import History, open_history
     from .pace import Pace
     from .plan import Plan
-    from .history import History, open_history
     from .progress import compare_runs
     from .record_form import RecordActionsForm
     from .results import CallTimings, ChainedRecordResult, CoveredHandle, Event, OperationResult

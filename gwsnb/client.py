@@ -70,8 +70,8 @@ else:  # aiohttp depends on async-timeout below 3.11
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .plan import Plan
     from ._capture.writer import HarRecorder
+    from .plan import Plan
     from .runs import Run, RunWriter
     from .watch import Watch
 
