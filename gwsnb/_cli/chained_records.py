@@ -22,6 +22,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from .._engine.bulk import MAX_BATCH_HANDLES, MAX_CONCURRENCY, MAX_RETRIES, MAX_STREAMED_HANDLES
 from ..errors import GwsError, InvalidParameterError, ServerUnavailableError
+from ..handles import HandleList
 from ..params import MAX_HANDLE, ChainedRecordParams, parse_handles
 from .args import handles_arg, int_arg, seconds_arg
 
@@ -234,9 +235,9 @@ def _usage_error(args: argparse.Namespace, exc: InvalidParameterError) -> int:
     return EXIT_USAGE  # not reached: parser.error exits
 
 
-def _handles_of(args: argparse.Namespace) -> list[int]:
+def _handles_of(args: argparse.Namespace) -> HandleList:
     if args.handles is not None:
-        return list(args.handles)
+        return args.handles  # a HandleList (handles_arg): kept compact, never listed
     try:
         return parse_handles(_read_handles_file(args.handles_file),
                              limit=MAX_STREAMED_HANDLES if args.out_dir else MAX_BATCH_HANDLES)
@@ -261,7 +262,7 @@ def _run(args: argparse.Namespace) -> int:
     return _connect_and_run(args, handles, password)
 
 
-def _connect_and_run(args: argparse.Namespace, handles: list[int], password: str) -> int:
+def _connect_and_run(args: argparse.Namespace, handles: HandleList, password: str) -> int:
     from ..client import connect
 
     try:
