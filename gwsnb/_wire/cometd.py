@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -42,6 +41,7 @@ import aiohttp
 from .. import protocol
 from ..errors import TransportError, describe
 from ..results import Event
+from . import jsoncodec
 from .credentials import Credentials
 from .eventlog import DEFAULT_EVENT_LOG_BYTES, DEFAULT_EVENT_LOG_SIZE, EventLog
 from .hygiene import INVALID_MESSAGE_KEY, MalformedBody, is_unknown_client, is_valid, parse_body
@@ -226,7 +226,7 @@ class CometdSession:
         if http is None:
             raise TransportError("the CometD session is not open")
         await credentials.refresh_if_needed()
-        async with http.post(self.url, data=json.dumps(messages), headers=credentials.headers(), proxy=self.proxy,
+        async with http.post(self.url, data=jsoncodec.dumps(messages), headers=credentials.headers(), proxy=self.proxy,
                              timeout=aiohttp.ClientTimeout(total=timeout), ssl=self._ssl) as response:
             raw = await response.read()
             status = response.status

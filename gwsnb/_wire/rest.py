@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import logging
 import os
 import ssl
@@ -43,6 +42,7 @@ from ..errors import (
     TransportError,
     status_error,
 )
+from . import jsoncodec
 from .cookies import HeaderJar, cookie_header, jar_cookies
 
 __all__ = ["RestSession", "check_base_url", "decode", "ssl_context", "env_proxy"]
@@ -135,7 +135,7 @@ def decode(method: str, path: str, status: int, raw: bytes) -> dict[str, Any]:
     :raises TransportError: another HTTP error, or a 2xx answer that is not a JSON object.
     """
     try:
-        body: Any = json.loads(raw) if raw else None
+        body: Any = jsoncodec.loads(raw) if raw else None
     except ValueError:
         body = None
     has_status = isinstance(body, dict) and "statusCode" in body
@@ -197,7 +197,8 @@ class RestSession:
         if self.http is None:
             connector = aiohttp.TCPConnector(ssl=self.ssl, limit=0, limit_per_host=POOL_SIZE)
             self.http = aiohttp.ClientSession(cookie_jar=HeaderJar(unsafe=True), connector=connector,
-                                              headers={"Accept": "application/json"})
+                                              headers={"Accept": "application/json"},
+                                              json_serialize=jsoncodec.dumps_text)
             self._relogin_lock = asyncio.Lock()
         return self.http
 
