@@ -15,7 +15,8 @@ user runs it; the outage row, last, stops that process and starts a new one on t
    alternating rounds in this process (``--rounds``, 3), gwsnb with ``every_handle=True`` so that both make
    the same calls; each ratio reported as the median and the worst of the rounds' own ratios.  The sandbox
    process's CPU (% of one core) during each run says whether the server is the ceiling.  Targets (issue
-   26): throughput >= 0.9x in every round, CPU per call <= 1.2x.  ``--profile`` also samples this process with py-spy during
+   26): throughput >= 0.9x in every round, CPU per call <= 1.2x.  ``--stdlib-json`` has gwsnb decode and
+   encode JSON with the standard library instead of msgspec, to measure what msgspec gains.  ``--profile`` also samples this process with py-spy during
    each gwsnb run and prints the functions that took the most samples.
 5. A 5 s outage (the sandbox process killed, a new one on the same port 5 s later: HTTP sessions are gone
    too, so the client logs in again) in a 1,200-handle run at concurrency 4, defaults otherwise: the run's
@@ -393,6 +394,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="10x fewer handles in the CLI rows")
     parser.add_argument("--profile", action="store_true", help="py-spy profile of each gwsnb throughput run")
+    parser.add_argument("--stdlib-json", action="store_true",
+                        help="gwsnb decodes and encodes JSON with the standard library (msgspec's gain, row 4)")
     parser.add_argument("--rows", default="12345", help="which rows to run (digits)")
     parser.add_argument("--child-rss", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--child-n", type=int, default=3000, help=argparse.SUPPRESS)
@@ -400,6 +403,10 @@ def main() -> None:
     if args.child_rss:
         child_rss(args.child_rss, args.child_n)
         return
+    if args.stdlib_json:
+        from gwsnb._wire import jsoncodec
+
+        jsoncodec._decode = jsoncodec._encode = None
     handles = [int(h) for h in CallingList.generate(args.chains, 1, "CallingList1").frame["record_handle"]]
     scale = 10 if args.quick else 1
     sandbox = SandboxProcess(args.chains)

@@ -36,6 +36,7 @@ from .errors import (
     TransportError,
     WritesNotAllowedError,
 )
+from .handles import HandleList
 from .params import ChainedRecordParams, parse_handles
 
 if _typing.TYPE_CHECKING:
@@ -98,6 +99,7 @@ __all__ = [
     "GwsError",
     "GwsStatusError",
     "HandleFailure",
+    "HandleList",
     "InputValidationError",
     "InternalServerError",
     "InvalidParameterError",
