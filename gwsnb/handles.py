@@ -15,6 +15,7 @@ duplicates of handles given out of order.
 from __future__ import annotations
 
 import bisect
+import operator
 import sys
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
@@ -85,6 +86,14 @@ class HandleBuilder:
             total += n
             cum.append(total)
         return HandleList._from_runs(self.starts, cum, self.ascending)
+
+
+def _as_int(value: object) -> int | None:
+    """``value`` as an int when it is one (numpy integers too), else ``None``."""
+    try:
+        return operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        return None
 
 
 def _int64_array(values: Any) -> array[int]:
@@ -184,7 +193,8 @@ class HandleList(Sequence[int]):
             yield from range(first + cum[k + 1] - cum[k] - 1, first - 1, -1)
 
     def __contains__(self, handle: object) -> bool:
-        return isinstance(handle, int) and self.sorted().position(handle) is not None
+        value = _as_int(handle)
+        return value is not None and self.sorted().position(value) is not None
 
     def index(self, value: Any, start: int = 0, stop: int | None = None) -> int:
         """The position of ``value`` (looked for in ``start..stop``), as :meth:`list.index`.
@@ -192,7 +202,8 @@ class HandleList(Sequence[int]):
         :raises ValueError: it is not there.
         """
         lo, hi, _ = slice(start, stop).indices(len(self))
-        if isinstance(value, int):
+        value = _as_int(value)
+        if value is not None:
             for k, (first, count) in enumerate(self.runs()):
                 if first <= value < first + count:
                     pos = self._cum[k] + value - first

@@ -76,6 +76,7 @@ def test_a_handle_list_is_a_sequence_like_the_list_it_replaces() -> None:
     assert handles == [7, 9, 20, 21, 22, 23] and handles == (7, 9, 20, 21, 22, 23)
     assert handles != [7, 9, 20] and handles != "7, 9"
     assert handles.index(21) == 3 and handles.count(9) == 1 and handles.count(8) == 0
+    assert np.int64(21) in handles and handles.index(np.int64(21)) == 3 and "21" not in handles
     with pytest.raises(ValueError):
         handles.index(8)
     with pytest.raises(IndexError):
