@@ -2,7 +2,7 @@
 
 Decoding the long-poll bodies was the largest single cost of the client's loop thread at concurrency 64
 and 256 (``benchmarks/bench_engine.py --profile``; figures in docs/engine.md, "The raw client's pace"):
-msgspec decodes them about four times faster than :mod:`json`.  The result is the same Python value for
+msgspec decodes them about three times faster than :mod:`json` (``benchmarks/bench_codec.py``).  The result is the same Python value for
 every text both accept (integers of any size included: orjson, as fast, reads those beyond 64 bits as
 floats, so it was not taken); what msgspec refuses and :mod:`json` accepts (``NaN``, ``1e400``, lone
 surrogates) is decoded by :mod:`json`, so a body the client read before reads the same now, and what
