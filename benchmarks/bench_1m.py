@@ -10,8 +10,8 @@ the command's peak RSS (psutil, sampled every 0.2 s) and its RSS when a quarter,
 and all of the handles were written (flat: the spread of those), the command's CPU seconds and the
 sandbox's CPU seconds over the run.
 
-Targets (issue 20): each chain once <= 5 min, every handle <= 10 min, calls <= 1.1 per chain (each chain
-once), client peak RSS <= 200 MiB and flat in both.
+Targets: each chain once <= 3 min and client peak RSS <= 150 MiB, flat (issue 26); every handle <= 10 min
+and <= 200 MiB, flat (issue 20); calls <= 1.1 per chain (each chain once).
 
 ``--event-log-bytes N`` runs the same command with an event log of N bytes instead of the command line's
 1 MiB (the command line has no option for it), to show what the client's event log adds to the RSS.
@@ -42,8 +42,8 @@ from .bench_bulk import APPLICATION_ID, CAMPAIGN, PASSWORD, USER
 
 MIB = 2**20
 GWSNB = str(Path(sys.executable).parent / "gwsnb")
-TARGET_S = {"once": 300.0, "every": 600.0}
-TARGET_RSS_MIB = 200.0
+TARGET_S = {"once": 180.0, "every": 600.0}
+TARGET_RSS_MIB = {"once": 150.0, "every": 200.0}
 TARGET_CALLS_PER_CHAIN = 1.1
 #: the command line with another event-log budget: ``python -c WRAPPER BYTES chained-records ...``
 WRAPPER = ("import sys; import gwsnb._cli.chained_records as c; c.CLI_EVENT_LOG_BYTES = int(sys.argv[1]); "
@@ -175,7 +175,7 @@ def report(r: dict[str, object]) -> str:
     spread = max(quarters) - min(quarters)
     peak = float(r["peak_rss_mib"])  # type: ignore[arg-type]
     mode = str(r["mode"])
-    ok = wall <= TARGET_S[mode] and peak <= TARGET_RSS_MIB
+    ok = wall <= TARGET_S[mode] and peak <= TARGET_RSS_MIB[mode]
     if mode == "once":
         ok = ok and calls / chains <= TARGET_CALLS_PER_CHAIN
     name = "each chain once" if mode == "once" else "--every-handle"
@@ -186,7 +186,7 @@ def report(r: dict[str, object]) -> str:
         f"min), {r['handles_per_s']:,.0f} handles/s",
         f"  calls (sandbox's count) {calls:,} for {chains:,} chains: {calls / chains:.3f} per chain; "
         f"called {r['called']:,}, covered {r['covered']:,}, failed {r['failed']}; {r['rows']:,} record rows",
-        f"  client peak RSS {peak:.0f} MiB (target <= {TARGET_RSS_MIB:.0f}); at 1/4, 1/2, 3/4, all handles: "
+        f"  client peak RSS {peak:.0f} MiB (target <= {TARGET_RSS_MIB[mode]:.0f}); at 1/4, 1/2, 3/4, all handles: "
         + ", ".join(f"{q:.0f}" for q in quarters) + f" MiB (spread {spread:.0f} MiB)",
         f"  client CPU {r['client_cpu_s']:.0f} s ({float(r['client_cpu_s']) / wall:.0%} of a core); "  # type: ignore[arg-type]
         f"sandbox CPU {r['sandbox_cpu_s']:.0f} s ({float(r['sandbox_cpu_s']) / wall:.0%} of a core); "  # type: ignore[arg-type]
@@ -212,7 +212,8 @@ def main() -> int:
             text = report(result)
             print(text, flush=True)
             failed += "MISSED" in text
-    print(f"load average {os.getloadavg()[0]:.1f} at the end")
+    print(f"load average {os.getloadavg()[0]:.1f} at the end (a loaded machine stretches the wall time: "
+          "the client CPU seconds move less)")
     return 1 if failed else 0
 
 

@@ -37,6 +37,7 @@ from .errors import (
     TransportError,
     WritesNotAllowedError,
 )
+from .handles import HandleList
 from .params import ChainedRecordParams, parse_handles
 
 if _typing.TYPE_CHECKING:
@@ -111,6 +112,7 @@ __all__ = [
     "GwsError",
     "GwsStatusError",
     "HandleFailure",
+    "HandleList",
     "History",
     "InputValidationError",
     "InternalServerError",

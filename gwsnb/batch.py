@@ -125,14 +125,39 @@ def lean_outcome(outcome: ChainedRecordResult | HandleFailure, *,
 
 
 class _Chunk:
-    """Up to :data:`CHUNK_RESULTS` packed results: their tuples while open, one compressed pickle once full."""
+    """Up to :data:`CHUNK_RESULTS` packed results: their tuples while open, one compressed blob once full
+    (msgpack, or a pickle when ``pickled``)."""
 
-    __slots__ = ("items", "blob", "zdict")
+    __slots__ = ("items", "blob", "zdict", "pickled")
 
     def __init__(self) -> None:
         self.items: list[tuple[Any, ...]] | None = []
         self.blob: bytes | None = None
         self.zdict: bytes | None = None
+        self.pickled = False
+
+
+try:  # msgpack packs a chunk in about 60% of pickle's time (benchmarks/bench_codec.py)
+    import msgspec as _msgspec
+except ImportError:  # pragma: no cover - msgspec is a dependency; pickle does it all without it
+    _msgpack_encode: Any = None
+    _msgpack_decode: Any = None
+else:
+    _msgpack_encode = _msgspec.msgpack.Encoder().encode
+    _msgpack_decode = _msgspec.msgpack.Decoder().decode
+
+
+def _serialize(chunk: _Chunk) -> bytes:
+    """The chunk's tuples as msgpack: their values come from JSON (str, int, float, bool, None, lists,
+    dicts) and from the packer's own tuples, which unpack the same as lists; anything msgpack cannot hold
+    (an integer beyond 64 bits) makes the chunk a pickle."""
+    if _msgpack_encode is not None:
+        try:
+            return _msgpack_encode(chunk.items)
+        except (TypeError, ValueError, OverflowError):
+            pass
+    chunk.pickled = True
+    return pickle.dumps(chunk.items, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 #: results pickled and compressed together: the cost of a compressor (and its preset dictionary) and of
@@ -159,9 +184,9 @@ class PackedResult:
 class ResultPacker:
     """Packs the results of one run and unpacks them again.
 
-    Results are gathered in chunks of :data:`CHUNK_RESULTS`; a full chunk is pickled at once and
-    compressed with raw DEFLATE (:mod:`zlib`, level 1) against a preset dictionary, the first chunk's
-    pickle: the field names and the values shared by a calling list's records (campaign, list, device,
+    Results are gathered in chunks of :data:`CHUNK_RESULTS`; a full chunk is serialized at once (msgpack,
+    else a pickle) and compressed with raw DEFLATE (:mod:`zlib`, level 1) against a preset dictionary, the
+    first chunk's serialization: the field names and the values shared by a calling list's records (campaign, list, device,
     time zones) then cost almost nothing, and a handle of the sandbox's default list takes a couple of
     hundred bytes instead of a few KiB of Python dicts (figures: docs/engine.md).  The raw event list is not
     kept (``result.events`` is empty), the user events are.  The data never leaves the process (pickle is
@@ -191,7 +216,7 @@ class ResultPacker:
         return packed
 
     def _seal(self, chunk: _Chunk) -> None:
-        payload = pickle.dumps(chunk.items, protocol=pickle.HIGHEST_PROTOCOL)
+        payload = _serialize(chunk)
         zdict = self._zdict
         packer = (zlib.compressobj(1, zlib.DEFLATED, self._WBITS) if zdict is None else
                   zlib.compressobj(1, zlib.DEFLATED, self._WBITS, 8, zlib.Z_DEFAULT_STRATEGY, zdict))
@@ -209,7 +234,8 @@ class ResultPacker:
         assert chunk.blob is not None
         unpacker = (zlib.decompressobj(self._WBITS) if chunk.zdict is None
                     else zlib.decompressobj(self._WBITS, chunk.zdict))
-        return pickle.loads(unpacker.decompress(chunk.blob))
+        data = unpacker.decompress(chunk.blob)
+        return pickle.loads(data) if chunk.pickled else _msgpack_decode(data)
 
     @staticmethod
     def _result(packed: PackedResult, item: tuple[Any, ...]) -> ChainedRecordResult:

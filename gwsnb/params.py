@@ -14,7 +14,8 @@ before anything is sent):
   ``int`` in the JSON body) or a non-empty ``str`` of at most 128 characters without control characters.
 - ``timeout``: ``None`` (the client's default) or a finite number of seconds > 0.
 
-:func:`parse_handles` turns ``7``, ``"7, 9, 20-30"`` or an iterable of those into a list of handles.
+:func:`parse_handles` turns ``7``, ``"7, 9, 20-30"`` or an iterable of those into a sequence of handles
+(a compact :class:`~gwsnb.handles.HandleList`).
 :class:`OperationParams` validates the record operations (their own rules are listed above it).
 """
 
@@ -28,6 +29,7 @@ from typing import Any
 
 from . import protocol
 from .errors import InvalidParameterError
+from .handles import HandleBuilder, HandleList
 
 __all__ = ["ChainedRecordParams", "OperationParams", "parse_handles", "check_int", "check_timeout", "check_call_result",
            "check_timestamp", "check_instant", "expand_folder", "folder_base", "MAX_HANDLE", "MAX_HANDLES", "PHONE_TYPES", "CALLBACK_TYPES", "OPERATIONS"]
@@ -141,25 +143,42 @@ _HANDLES_FIELD = "record_handles"
 
 
 class _HandleSet:
-    """Handles in first-seen order, bounded by ``limit``; ``source`` is what the user gave (for errors)."""
+    """Handles in first-seen order (runs of consecutive ones, :class:`~gwsnb.handles.HandleBuilder`),
+    bounded by ``limit``; ``source`` is what the user gave (for errors)."""
 
     def __init__(self, source: Any, limit: int) -> None:
         self.source = source
         self.limit = limit
-        self.handles: dict[int, None] = {}
+        self.handles = HandleBuilder()
+        self._compacted = 0  # handles left after the last compaction
+
+    def _check_limit(self, what: Any, *, final: bool = False) -> None:
+        # handles given out of order may repeat: their duplicates do not count, so past the limit they
+        # are dropped (each time the count doubled since, so that a long tail of repeats costs O(n log n))
+        count = self.handles.count
+        if count > self.limit and (final or count >= 2 * self._compacted):
+            self.handles.compact()
+            self._compacted = self.handles.count
+            if self.handles.count > self.limit:
+                raise InvalidParameterError(_HANDLES_FIELD, what, f"more than {self.limit} handles")
+
+    def build(self) -> HandleList:
+        if not self.handles.count:
+            raise InvalidParameterError(_HANDLES_FIELD, self.source, "no record handle given")
+        self._check_limit(self.source, final=True)
+        return self.handles.build()
 
     def add(self, number: int) -> None:
-        self.handles[number] = None
-        if len(self.handles) > self.limit:
-            raise InvalidParameterError(_HANDLES_FIELD, self.source, f"more than {self.limit} handles")
+        self.handles.add(number)
+        self._check_limit(self.source)
 
     def add_range(self, text: str, low: int, high: int) -> None:
         if high < low:
             raise InvalidParameterError(_HANDLES_FIELD, text, "range end is before its start")
-        if high - low + 1 + len(self.handles) > self.limit:
+        if high - low + 1 > self.limit:
             raise InvalidParameterError(_HANDLES_FIELD, text, f"more than {self.limit} handles")
-        for number in range(low, high + 1):
-            self.add(number)
+        self.handles.add_range(low, high)
+        self._check_limit(text)
 
     def add_text(self, chunk: str) -> None:
         for part in chunk.split(","):
@@ -192,27 +211,34 @@ def _handle_token(token: str) -> int:
     return number
 
 
-def parse_handles(text: Any, *, limit: int = MAX_HANDLES) -> list[int]:
+def parse_handles(text: Any, *, limit: int = MAX_HANDLES) -> HandleList:
     """Parse record handles: ``7``, ``"7, 9, 20-30"`` (ranges inclusive; commas or spaces separate),
     or an iterable of ints / such strings.  Duplicates are removed, first occurrence kept.  The one handle
     parser of the client, the form and the command line.
+
+    Returns a :class:`~gwsnb.handles.HandleList`: a read-only sequence (``len()``, indexing, slicing,
+    iteration, ``in``, equal to a list of the same handles) that holds runs of consecutive handles
+    compactly (``"1-1000000"`` costs a few hundred bytes); ``list(...)`` gives a plain list
+    (docs/changelog.md).
 
     :raises InvalidParameterError: (field ``record_handles``) naming the bad token, for an empty input,
         a reversed range, a handle out of 1..2**31-1 or more than ``limit`` handles.
     """
     found = _HandleSet(text, limit)
+    if isinstance(text, HandleList) and len(text) <= limit:
+        return text  # parsed already
     if isinstance(text, bool):
         raise InvalidParameterError(_HANDLES_FIELD, text, "expected handles, got a bool")
     if isinstance(text, (str, int)):
         found.add_item(text)
+    elif isinstance(text, range) and text.step == 1 and text:
+        found.add_range(repr(text), _positive_int(_HANDLES_FIELD, text[0]), _positive_int(_HANDLES_FIELD, text[-1]))
     elif isinstance(text, Iterable):
         for item in text:
             found.add_item(item)
     else:
         raise InvalidParameterError(_HANDLES_FIELD, text, f"expected handles, got {type(text).__name__}")
-    if not found.handles:
-        raise InvalidParameterError(_HANDLES_FIELD, text, "no record handle given")
-    return list(found.handles)
+    return found.build()
 
 
 # --- record operations (docs/record-operations.md) ---------------------------------------------------------

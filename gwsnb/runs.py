@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, Any
 
 from .batch import HandleFailure, PackedResult, ResultPacker, percentiles
 from .errors import InvalidParameterError
+from .handles import HandleBuilder, HandleList, as_handle_list
 from .results import ChainedRecordResult, CoveredHandle
 
 if TYPE_CHECKING:
@@ -127,9 +128,9 @@ def in_ranges(ranges: Sequence[Sequence[int]]) -> Any:
 
 
 def _fingerprint(handles: Sequence[int]) -> str:
+    """SHA-256 of the handles ascending, 8 little-endian bytes each (hashed run by run, never listed)."""
     digest = hashlib.sha256()
-    for h in sorted(handles):
-        digest.update(h.to_bytes(8, "little"))
+    as_handle_list(handles).sorted().fingerprint_into(digest)
     return digest.hexdigest()
 
 
@@ -279,7 +280,8 @@ class RunWriter:
             (root / table).mkdir(parents=True, exist_ok=True)
         # to the microsecond: two snapshots begun in one second stay apart (their snapshot_time)
         created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds")
-        _write_json(root / RUN_FILE, {**meta, "created": created, "handles": to_ranges(handles)})
+        _write_json(root / RUN_FILE, {**meta, "created": created,
+                                      "handles": as_handle_list(handles).sorted().ranges()})
         state = {"parts": [], "done": [], "ok": 0, "failed": 0}
         _write_json(root / STATE_FILE, state)
         return state
@@ -313,10 +315,9 @@ class RunWriter:
         return dict(state)
 
     # --- what is left ---------------------------------------------------------------------------
-    def remaining(self, handles: Sequence[int]) -> list[int]:
-        """``handles`` not finished in a committed part, in the given order."""
-        done = in_ranges(self.state["done"])
-        return [h for h in handles if not done(h)]
+    def remaining(self, handles: Sequence[int]) -> HandleList:
+        """``handles`` not finished in a committed part, in the given order (as runs, never a list)."""
+        return as_handle_list(handles).without(self.state["done"])
 
     # --- writing --------------------------------------------------------------------------------
     def start(self) -> None:
@@ -520,14 +521,20 @@ class Run:
     def __len__(self) -> int:
         return self.total
 
-    def handles(self) -> list[int]:
-        """Every handle of the run, ascending."""
-        return [h for first, last in self.meta["handles"] for h in range(first, last + 1)]
+    def handles(self) -> HandleList:
+        """Every handle of the run, ascending (a :class:`~gwsnb.handles.HandleList`: ``list()`` for a list)."""
+        return self._ranges_list(self.meta["handles"])
 
-    def remaining_handles(self) -> list[int]:
-        """The handles not finished yet, ascending."""
-        done = in_ranges(self.state["done"])
-        return [h for h in self.handles() if not done(h)]
+    def remaining_handles(self) -> HandleList:
+        """The handles not finished yet, ascending (a :class:`~gwsnb.handles.HandleList`)."""
+        return self.handles().without(self.state["done"])
+
+    @staticmethod
+    def _ranges_list(ranges: Sequence[Sequence[int]]) -> HandleList:
+        builder = HandleBuilder()
+        for first, last in ranges:
+            builder.add_range(first, last)
+        return builder.build()
 
     # --- tables ---------------------------------------------------------------------------------
     def _table(self, table: str, columns: Sequence[str] | None, filters: Any) -> pd.DataFrame:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from .._engine.bulk import MAX_STREAMED_HANDLES
 from ..errors import InvalidParameterError
+from ..handles import HandleList
 from ..params import check_int, check_timeout, parse_handles
 
 __all__ = ["handles_arg", "int_arg", "seconds_arg"]
@@ -41,7 +42,7 @@ def seconds_arg(text: str) -> float:
         raise _usage(exc) from None
 
 
-def handles_arg(text: str) -> list[int]:
+def handles_arg(text: str) -> HandleList:
     """Record handles and ranges, ``"7, 9, 20-30"``, in the order given, duplicates dropped, up to a streamed
     run's limit (the client applies the lower in-memory limit when no ``--out-dir`` is given)."""
     try:

@@ -24,6 +24,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from .._engine.bulk import MAX_BATCH_HANDLES, MAX_RETRIES, MAX_STREAMED_HANDLES
 from ..errors import GwsError, InvalidParameterError, ServerUnavailableError
+from ..handles import HandleList
 from ..params import MAX_HANDLE, ChainedRecordParams, parse_handles
 from .args import handles_arg, int_arg, seconds_arg
 from .pace_args import add_pace_options, pace_of, print_plan
@@ -245,9 +246,9 @@ def _usage_error(args: argparse.Namespace, exc: InvalidParameterError) -> int:
     return EXIT_USAGE  # not reached: parser.error exits
 
 
-def _handles_of(args: argparse.Namespace) -> list[int]:
+def _handles_of(args: argparse.Namespace) -> HandleList:
     if args.handles is not None:
-        return list(args.handles)
+        return args.handles  # a HandleList (handles_arg): kept compact, never listed
     try:
         return parse_handles(_read_handles_file(args.handles_file),
                              limit=MAX_STREAMED_HANDLES if args.out_dir else MAX_BATCH_HANDLES)
@@ -274,7 +275,7 @@ def _run(args: argparse.Namespace) -> int:
     return run_snapshots(args, handles, password, _connect_and_run)  # one run, or one per --every
 
 
-def _connect_and_run(args: argparse.Namespace, handles: list[int], password: str) -> int:
+def _connect_and_run(args: argparse.Namespace, handles: HandleList, password: str) -> int:
     from ..client import connect
 
     try:

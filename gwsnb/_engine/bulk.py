@@ -22,7 +22,7 @@ import dataclasses
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 from .._wire.loop import LoopThread
@@ -283,7 +283,7 @@ class BatchRun:
     outcome is a :class:`~gwsnb.results.CoveredHandle`.
     """
 
-    def __init__(self, handles: list[int], params: ChainedRecordParams, device_path: str, *, concurrency: int,
+    def __init__(self, handles: Sequence[int], params: ChainedRecordParams, device_path: str, *, concurrency: int,
                  retries: int, fail_fast: bool, hooks: ClientHooks, keep_events: bool = False,
                  max_outage: float = MAX_OUTAGE_S, sink: Sink | None = None, every_handle: bool = False,
                  pace: Pace | None = None) -> None:

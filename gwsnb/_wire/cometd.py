@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -42,6 +41,7 @@ import aiohttp
 from .. import protocol
 from ..errors import TransportError, describe
 from ..results import Event
+from . import jsoncodec
 from .credentials import Credentials
 from .eventlog import DEFAULT_EVENT_LOG_BYTES, DEFAULT_EVENT_LOG_SIZE, EventLog
 from .hygiene import INVALID_MESSAGE_KEY, MalformedBody, is_unknown_client, is_valid, parse_body
@@ -230,7 +230,7 @@ class CometdSession:
         await credentials.refresh_if_needed()
         if self.recorder is not None:
             return await self._post_recorded(messages, timeout)
-        async with http.post(self.url, data=json.dumps(messages), headers=credentials.headers(), proxy=self.proxy,
+        async with http.post(self.url, data=jsoncodec.dumps(messages), headers=credentials.headers(), proxy=self.proxy,
                              timeout=aiohttp.ClientTimeout(total=timeout), ssl=self._ssl) as response:
             raw = await response.read()
             status = response.status
@@ -240,7 +240,7 @@ class CometdSession:
         """:meth:`_post` handing the exchange to the HAR recorder (``connect(capture=...)``)."""
         http, recorder = self.credentials.http, self.recorder
         assert http is not None and recorder is not None
-        data, headers, sent = json.dumps(messages), self.credentials.headers(), time.time()
+        data, headers, sent = jsoncodec.dumps(messages), self.credentials.headers(), time.time()
         try:
             async with http.post(self.url, data=data, headers=headers, proxy=self.proxy,
                                  timeout=aiohttp.ClientTimeout(total=timeout), ssl=self._ssl) as response:
@@ -248,10 +248,10 @@ class CometdSession:
                 raw = await response.read()
                 status = response.status
                 now = time.time()
-                recorder.record("POST", self.url, response.request_info.headers, data.encode("utf-8"), sent,
+                recorder.record("POST", self.url, response.request_info.headers, data, sent,
                                 status, response.headers, raw, now, answered=answered)
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-            recorder.record("POST", self.url, headers, data.encode("utf-8"), sent, 0, None, None, time.time(),
+            recorder.record("POST", self.url, headers, data, sent, 0, None, None, time.time(),
                             error=describe(exc))
             raise
         return self._answer(status, raw, now)

@@ -9,8 +9,9 @@ See docs/cometd.md.
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+from . import jsoncodec
 
 __all__ = ["INVALID_MESSAGE_KEY", "MalformedBody", "is_unknown_client", "parse_body"]
 
@@ -29,7 +30,7 @@ def parse_body(raw: bytes) -> tuple[list[dict[str, Any]], int]:
     :raises MalformedBody: the body is not JSON.
     """
     try:
-        payload = json.loads(raw) if raw else []
+        payload = jsoncodec.loads(raw) if raw else []
     except ValueError:
         raise MalformedBody(f"not JSON ({len(raw)} bytes)") from None
     if not isinstance(payload, list):

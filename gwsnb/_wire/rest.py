@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import logging
 import os
 import ssl
@@ -44,6 +43,7 @@ from ..errors import (
     describe,
     status_error,
 )
+from . import jsoncodec
 from .cookies import HeaderJar, cookie_header, jar_cookies
 
 __all__ = ["RestSession", "check_base_url", "decode", "ssl_context", "env_proxy"]
@@ -66,8 +66,8 @@ class Recorder(Protocol):
 
 
 def _json_bytes(body: dict[str, Any] | None) -> bytes | None:
-    # what aiohttp's json= sends (json.dumps with its defaults)
-    return None if body is None else json.dumps(body).encode("utf-8")
+    # what aiohttp's json= sends (the session's json_serialize)
+    return None if body is None else jsoncodec.dumps(body)
 
 
 def _warn_insecure_once() -> None:
@@ -149,7 +149,7 @@ def decode(method: str, path: str, status: int, raw: bytes) -> dict[str, Any]:
     :raises TransportError: another HTTP error, or a 2xx answer that is not a JSON object.
     """
     try:
-        body: Any = json.loads(raw) if raw else None
+        body: Any = jsoncodec.loads(raw) if raw else None
     except ValueError:
         body = None
     has_status = isinstance(body, dict) and "statusCode" in body
@@ -213,7 +213,8 @@ class RestSession:
         if self.http is None:
             connector = aiohttp.TCPConnector(ssl=self.ssl, limit=0, limit_per_host=POOL_SIZE)
             self.http = aiohttp.ClientSession(cookie_jar=HeaderJar(unsafe=True), connector=connector,
-                                              headers={"Accept": "application/json"})
+                                              headers={"Accept": "application/json"},
+                                              json_serialize=jsoncodec.dumps_text)
             self._relogin_lock = asyncio.Lock()
         return self.http
 
