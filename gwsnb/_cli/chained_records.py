@@ -20,6 +20,7 @@ import getpass
 import io
 import os
 import sys
+from collections.abc import Sequence
 from typing import IO, TYPE_CHECKING, Any
 
 from .._engine.bulk import MAX_BATCH_HANDLES, MAX_RETRIES, MAX_STREAMED_HANDLES
@@ -275,7 +276,7 @@ def _run(args: argparse.Namespace) -> int:
     return run_snapshots(args, handles, password, _connect_and_run)  # one run, or one per --every
 
 
-def _connect_and_run(args: argparse.Namespace, handles: HandleList, password: str) -> int:
+def _connect_and_run(args: argparse.Namespace, handles: Sequence[int], password: str) -> int:
     from ..client import connect
 
     try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 from ..pace import Pace
@@ -64,7 +65,7 @@ def pace_of(args: argparse.Namespace) -> Pace:
     return Pace(**settings)
 
 
-def print_plan(client: Any, handles: list[int], args: argparse.Namespace, pace: Pace) -> int:
+def print_plan(client: Any, handles: Sequence[int], args: argparse.Namespace, pace: Pace) -> int:
     """Make the plan, print it to stdout; exit status 0.
 
     :raises InvalidParameterError: a bad ``--plan-sample`` (field ``sample``) or another argument.

@@ -19,7 +19,7 @@ import re
 import shutil
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -149,13 +149,13 @@ def created_of(run: Any) -> datetime:
     return datetime.fromisoformat(run.created) if run.created else datetime.fromtimestamp(0, timezone.utc)
 
 
-def _fingerprint(handles: list[int]) -> str:
+def _fingerprint(handles: Sequence[int]) -> str:
     from ..runs import _fingerprint
 
     return _fingerprint(handles)
 
 
-def _interrupted(base: str, args: argparse.Namespace, handles: list[int]) -> Path | None:
+def _interrupted(base: str, args: argparse.Namespace, handles: Sequence[int]) -> Path | None:
     """The newest incomplete run under ``base`` of the same campaign, application id and handles."""
     from ..history import scan
 
@@ -185,7 +185,7 @@ def prune(base: str, keep: int, campaign: str, application_id: int) -> list[Path
     return removed
 
 
-def _folder(args: argparse.Namespace, handles: list[int], template: str, *, resume: bool) -> tuple[str, bool]:
+def _folder(args: argparse.Namespace, handles: Sequence[int], template: str, *, resume: bool) -> tuple[str, bool]:
     """The folder of the next run, and whether it resumes an interrupted one."""
     base = folder_base("out", template) or template
     if resume:
@@ -199,10 +199,10 @@ def _folder(args: argparse.Namespace, handles: list[int], template: str, *, resu
     return folder, False
 
 
-RunOnce = Callable[[argparse.Namespace, list[int], str], int]
+RunOnce = Callable[[argparse.Namespace, Sequence[int], str], int]
 
 
-def run_snapshots(args: argparse.Namespace, handles: list[int], password: str, run_once: RunOnce) -> int:
+def run_snapshots(args: argparse.Namespace, handles: Sequence[int], password: str, run_once: RunOnce) -> int:
     """One run (``run_once``), in the folder ``--out-dir`` names, or a run per slot with ``--every``;
     ``--keep`` applied after each.  The exit status: the worst of the runs' (130 at once on Ctrl-C)."""
     every = getattr(args, "every", None)
@@ -214,7 +214,7 @@ def run_snapshots(args: argparse.Namespace, handles: list[int], password: str, r
     return _scheduled(args, handles, password, run_once, template, every)
 
 
-def _one(args: argparse.Namespace, handles: list[int], password: str, run_once: RunOnce, template: str, *,
+def _one(args: argparse.Namespace, handles: Sequence[int], password: str, run_once: RunOnce, template: str, *,
          resume: bool) -> int:
     try:
         folder, resumed = _folder(args, handles, template, resume=resume)
@@ -234,7 +234,7 @@ def _one(args: argparse.Namespace, handles: list[int], password: str, run_once: 
     return status
 
 
-def _scheduled(args: argparse.Namespace, handles: list[int], password: str, run_once: RunOnce, template: str,
+def _scheduled(args: argparse.Namespace, handles: Sequence[int], password: str, run_once: RunOnce, template: str,
                every: float) -> int:
     start = time.time()
     until, count = getattr(args, "until", None), getattr(args, "count", None)
