@@ -11,11 +11,8 @@ campaign forward (see :mod:`gwsnb._cli.runs`).
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 from collections.abc import Sequence
-from types import FrameType
 
 from ._cli.args import handles_arg
 from ._cli.chained_records import add_chained_records
@@ -73,6 +70,7 @@ def _add_sandbox(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 
 def _run_sandbox(args: argparse.Namespace) -> int:
+    from ._cli.signals import StopSignals
     from .sandbox import CallingListError, Faults, Sandbox
 
     faults = Faults(
@@ -83,13 +81,7 @@ def _run_sandbox(args: argparse.Namespace) -> int:
         error_handles=set(args.error_handles),
         clock_offset_ms=args.clock_offset_ms,
     )
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with StopSignals() as stop:
         try:
             sb = Sandbox(
                 chains=args.chains,
@@ -132,17 +124,13 @@ def _run_sandbox(args: argparse.Namespace) -> int:
             cacert = f" --cacert {sb.ca_path}" if sb.ca_path is not None else ""
             print(f"  advance its campaign: gwsnb sandbox-advance --url {sb.url}{cacert} --hours 4 --seed 7")
             print("Press Ctrl-C to stop.", flush=True)
-            while not stop.wait(0.5):
-                pass
+            stop.wait()
         finally:
             requests = sb.chained_record_requests()
             sb.stop()
         print(f"GWS sandbox stopped: {sum(requests.values())} GetChainedRecord request(s) for {len(requests)} "
               "handle(s).", flush=True)
         return 0
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def build_parser() -> argparse.ArgumentParser:
