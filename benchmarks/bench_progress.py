@@ -89,8 +89,10 @@ def _calls(records: pd.DataFrame, sent: pd.Timestamp) -> pd.DataFrame:
                           "sent": sent + pd.to_timedelta(np.arange(len(per_chain)) * 5, unit="ms"),
                           "http_ms": 2.0, "first_event_ms": 3.0, "total_ms": 4.0})
     for name in empty.columns:
+        if name not in calls:  # the clock's and the server's columns: unknown here, left empty
+            calls[name] = pd.Series(pd.NA, index=calls.index).astype(empty[name].dtype)
         calls[name] = calls[name].astype(empty[name].dtype)
-    return calls
+    return calls[list(empty.columns)]
 
 
 def write_run(root: Path, frame: pd.DataFrame, sent: pd.Timestamp) -> None:
