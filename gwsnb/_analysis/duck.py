@@ -28,8 +28,9 @@ __all__ = ["EXTRA", "connect", "copy_to_parquet", "query", "register_frames", "r
 EXTRA = "parquet"
 TABLES = ("records", "metrics", "calls")
 #: DuckDB's own memory ceiling; past it, tables, joins and windows spill to a temporary folder instead of
-#: growing (DuckDB keeps some allocations outside it: the process stays a few hundred MiB above it)
-MEMORY_LIMIT = "256MB"
+#: growing (DuckDB keeps some allocations outside it).  192 MB keeps compare_runs of two 4,000,000-record
+#: runs under 500 MiB of peak RSS, about as fast as 512 MB under load (benchmarks/bench_progress.py)
+MEMORY_LIMIT = "192MB"
 
 
 def require_duckdb() -> Any:
