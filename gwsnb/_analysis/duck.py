@@ -29,7 +29,7 @@ EXTRA = "parquet"
 TABLES = ("records", "metrics", "calls")
 #: DuckDB's own memory ceiling; past it, tables, joins and windows spill to a temporary folder instead of
 #: growing (DuckDB keeps some allocations outside it).  192 MB keeps compare_runs of two 4,000,000-record
-#: runs under 500 MiB of peak RSS, about as fast as 512 MB under load (benchmarks/bench_progress.py)
+#: runs under 500 MiB of peak RSS (benchmarks/bench_progress.py; docs/campaign-progress.md#performance)
 MEMORY_LIMIT = "192MB"
 
 
