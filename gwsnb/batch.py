@@ -184,7 +184,7 @@ class PackedResult:
 class ResultPacker:
     """Packs the results of one run and unpacks them again.
 
-    Results are gathered in chunks of :data:`CHUNK_RESULTS`; a full chunk is serialized at once (msgpack,
+    Results are gathered in chunks of ``CHUNK_RESULTS`` (64); a full chunk is serialized at once (msgpack,
     else a pickle) and compressed with raw DEFLATE (:mod:`zlib`, level 1) against a preset dictionary, the
     first chunk's serialization: the field names and the values shared by a calling list's records (campaign, list, device,
     time zones) then cost almost nothing, and a handle of the sandbox's default list takes a couple of

@@ -13,11 +13,8 @@ campaign forward (see :mod:`gwsnb._cli.runs`).
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 from collections.abc import Sequence
-from types import FrameType
 
 from ._cli.args import handles_arg
 from ._cli.capture import add_capture
@@ -108,6 +105,7 @@ def _add_capacity_flags(p: argparse.ArgumentParser) -> None:
 
 
 def _run_sandbox(args: argparse.Namespace) -> int:
+    from ._cli.signals import StopSignals
     from .sandbox import CallingListError, Faults, Sandbox
 
     faults = Faults(
@@ -119,13 +117,7 @@ def _run_sandbox(args: argparse.Namespace) -> int:
         clock_offset_ms=args.clock_offset_ms,
         fail_calls=args.fail_calls,
     )
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with StopSignals() as stop:
         try:
             sb = Sandbox(
                 chains=args.chains,
@@ -178,8 +170,7 @@ def _run_sandbox(args: argparse.Namespace) -> int:
             cacert = f" --cacert {sb.ca_path}" if sb.ca_path is not None else ""
             print(f"  advance its campaign: gwsnb sandbox-advance --url {sb.url}{cacert} --hours 4 --seed 7")
             print("Press Ctrl-C to stop.", flush=True)
-            while not stop.wait(0.5):
-                pass
+            stop.wait()
         finally:
             requests = sb.chained_record_requests()
             stats = sb.stats()
@@ -192,9 +183,6 @@ def _run_sandbox(args: argparse.Namespace) -> int:
                   f"{wait['p50'] or 0:.1f} ms, p95 {wait['p95'] or 0:.1f} ms; {stats['rejected_503']} answered 503, "
                   f"{stats['rejected_429']} 429", flush=True)
         return 0
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def _capacity_line(args: argparse.Namespace) -> str:

@@ -13,12 +13,44 @@ import getpass
 import os
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._doctor.causes import CAUSES, Cause
 from ._doctor.report import Diagnosis, Step
 
+if TYPE_CHECKING:
+    import ssl
+
+    from ._doctor.context import Options
+
 __all__ = ["CAUSES", "Cause", "Diagnosis", "Step", "diagnose"]
+
+
+def checked_arguments(url: str, username: str, *, verify: bool | str = True,
+                      notifications_path: str = "/notifications", device_path: str | None = None,
+                      campaign_name: str | None = None, application_id: int | None = None,
+                      record_handle: int | None = None, quick: bool = False,
+                      timeout: float = 10.0) -> tuple[Options, ssl.SSLContext | bool]:
+    """Every argument of :func:`diagnose` but the password, checked: the options and the TLS context.
+    ``gwsnb doctor`` calls it before it asks for the password, so that a bad URL is refused first.
+
+    :raises gwsnb.errors.InvalidParameterError: a bad argument, naming it.
+    """
+    from ._doctor.context import Options
+    from ._wire.rest import check_base_url, ssl_context
+    from .params import check_int, check_timeout
+
+    base = check_base_url(url)
+    user = _check_text("username", username)
+    assert user is not None
+    options = Options(
+        url=base, username=user, notifications_path=_check_path(notifications_path),
+        device_path=_check_text("device_path", device_path, optional=True),
+        campaign_name=_check_text("campaign_name", campaign_name, optional=True),
+        application_id=None if application_id is None else check_int("application_id", application_id, 0, 2**31 - 1),
+        record_handle=None if record_handle is None else check_int("record_handle", record_handle, 0, 10**18 - 1),
+        quick=bool(quick), timeout=check_timeout("timeout", timeout))
+    return options, ssl_context(verify)
 
 
 def _say_to_stderr(message: str) -> None:
@@ -76,27 +108,19 @@ def diagnose(url: str, username: str, password: str | None = None, *, verify: bo
         ``capture_secrets``; docs/captures.md), to attach to a ticket beside the diagnosis.
     :raises gwsnb.errors.InvalidParameterError: a bad argument (nothing was sent).
     """
-    from ._doctor.context import Context, Options
+    from ._doctor.context import Context
     from ._doctor.probe import Probe
     from ._doctor.run import run
     from ._wire.loop import LoopThread
-    from ._wire.rest import check_base_url, ssl_context
-    from .params import check_int, check_timeout
 
-    base = check_base_url(url)
-    user = _check_text("username", username)
-    assert user is not None
-    options = Options(
-        url=base, username=user, notifications_path=_check_path(notifications_path),
-        device_path=_check_text("device_path", device_path, optional=True),
-        campaign_name=_check_text("campaign_name", campaign_name, optional=True),
-        application_id=None if application_id is None else check_int("application_id", application_id, 0, 2**31 - 1),
-        record_handle=None if record_handle is None else check_int("record_handle", record_handle, 0, 10**18 - 1),
-        quick=bool(quick), timeout=check_timeout("timeout", timeout))
+    options, context = checked_arguments(
+        url, username, verify=verify, notifications_path=notifications_path, device_path=device_path,
+        campaign_name=campaign_name, application_id=application_id, record_handle=record_handle, quick=quick,
+        timeout=timeout)
+    base, user = options.url, options.username
     from ._capture.writer import make_recorder
 
     recorder = make_recorder(capture, capture_secrets, str(getattr(sys.modules.get("gwsnb"), "__version__", "")))
-    context = ssl_context(verify)
     say = progress if callable(progress) else (_say_to_stderr if progress else (lambda message: None))
     secret = _password(user, password)
     loop = LoopThread(name="gwsnb-doctor")

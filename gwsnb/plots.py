@@ -232,7 +232,7 @@ def latency(source: Any, *, fig: Figure | None = None) -> Figure:
     """Three panels: the client's POST-to-DataEnd time of each successful call (left) and the server's
     processing time of each event (middle, ``node_processing_ms``, else ``server_processing_ms``) as
     histograms, each with its p50 / p90 / p99 as vertical lines labelled in ms; and (right) the calls'
-    time split into POST round trip, server processing and delivery delay (:func:`draw_split`).
+    time split into POST round trip, server processing and delivery delay (``draw_split``).
     Returns the Figure."""
     source = _reusable(source)
     calls = _frame(source, "calls_frame")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import html
 import math
 import os
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .errors import InvalidParameterError
@@ -92,6 +93,7 @@ class Comparison:
 
         self.before = before
         self.after = after
+        self._changes_columns: tuple[str, ...] | None = None
         # a database file of its own, so that the tables of the comparison live on disk beyond DuckDB's
         # memory ceiling (an in-memory database keeps them in memory); removed by close() or with this object
         self._folder = tempfile.TemporaryDirectory(prefix="gwsnb-compare-")
@@ -144,20 +146,130 @@ class Comparison:
         self._folder.cleanup()
 
     # --- records ----------------------------------------------------------------------------------
+    def _changes_view(self) -> str:
+        """The view ``changes`` (made once): the changed records with their fields before and after."""
+        if self._changes_columns is None:
+            pairs = []
+            for field in COMPARED_FIELDS:
+                pairs.append(f"b_{field} AS {field}_before, a_{field} AS {field}_after")
+                if field in _CODED:
+                    pairs.append(f"b_{field}_code AS {field}_code_before, a_{field}_code AS {field}_code_after")
+            self._con.execute(
+                f"CREATE OR REPLACE VIEW changes AS SELECT a_record_handle AS record_handle, a_chain_id AS chain_id, "
+                f"{', '.join(pairs)} FROM _pairs WHERE side = 'both' AND differs")
+            described = self._con.execute("DESCRIBE changes").fetchall()
+            self._changes_columns = tuple(str(row[0]) for row in described)
+        return "changes"
+
     def changes_frame(self) -> pd.DataFrame:
         """One row per record in both runs whose record_status, call_result, attempt, dial_sched_time or
         record_type changed: ``record_handle``, ``chain_id``, then ``<field>_before`` and
         ``<field>_after`` for each of those fields (labels for the code fields, beside their
-        ``*_code_before/after``), ordered by record_handle."""
-        pairs = []
-        for field in COMPARED_FIELDS:
-            pairs.append(f"b_{field} AS {field}_before, a_{field} AS {field}_after")
-            if field in _CODED:
-                pairs.append(f"b_{field}_code AS {field}_code_before, a_{field}_code AS {field}_code_after")
-        frame = self._con.execute(
-            f"SELECT a_record_handle AS record_handle, a_chain_id AS chain_id, {', '.join(pairs)} FROM _pairs "
-            f"WHERE side = 'both' AND differs ORDER BY a_record_handle").df()
+        ``*_code_before/after``), ordered by record_handle.
+
+        The whole answer is loaded into pandas: its memory grows with the number of changes (about 100,000
+        on a 1,000,000-record list after a dialer's day).  For lists larger than memory, read it by pages
+        (:meth:`changes`) or write it to Parquet (:meth:`to_parquet`)."""
+        return _typed(self._con.execute(f"SELECT * FROM {self._changes_view()} ORDER BY record_handle").df())
+
+    def changes(self, limit: int = 1000, where: Mapping[str, Any] | None = None, *,
+                after: int | None = None) -> pd.DataFrame:
+        """A page of :meth:`changes_frame`: at most ``limit`` changed records, ordered by record_handle,
+        those with a record_handle greater than ``after`` (the last handle of the previous page), and
+        only those matching ``where``.  Only the page is loaded::
+
+            page = comparison.changes(5000, where={"record_status_after": "Updated"})
+            while len(page):
+                ...
+                page = comparison.changes(5000, where={"record_status_after": "Updated"},
+                                          after=page["record_handle"].iloc[-1])
+
+        ``where`` maps columns of :meth:`changes_frame` to a value (equal), a list, tuple or set of values
+        (any of them) or ``None`` (missing); the conditions all hold.  The values are passed to DuckDB as
+        parameters, never written into the SQL: a value cannot change the query.  For other conditions,
+        ``comparison.sql()`` runs SQL of your own over the view ``changes``.
+
+        :raises InvalidParameterError: (``limit``) not an integer in 1..10,000,000; (``after``) not a record
+            handle; (``where``) not a mapping, a key that is not a column of the changes, or an empty list.
+        """
+        from .params import check_int
+
+        count = check_int("limit", limit, 1, 10_000_000)
+        view = self._changes_view()
+        conditions, params = self._where(where)
+        if after is not None:
+            conditions.append("record_handle > ?")
+            params.append(check_int("after", after, -(2**63), 2**63 - 1))
+        clause = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        frame = self._con.execute(f"SELECT * FROM {view}{clause} ORDER BY record_handle LIMIT {count}", params).df()
         return _typed(frame)
+
+    def _where(self, where: Mapping[str, Any] | None) -> tuple[list[str], list[Any]]:
+        """``where`` as SQL conditions on quoted known column names, with its values as parameters."""
+        if where is None:
+            return [], []
+        if not isinstance(where, Mapping):
+            raise InvalidParameterError("where", where, "expected a mapping of column to value, e.g. "
+                                                        "{'record_status_after': 'Updated'}")
+        self._changes_view()
+        assert self._changes_columns is not None
+        conditions: list[str] = []
+        params: list[Any] = []
+        for column, value in where.items():
+            if column not in self._changes_columns:
+                raise InvalidParameterError("where", column, "not a column of the changes; expected one of "
+                                                             + ", ".join(self._changes_columns))
+            name = f'"{column}"'  # a known column name, quoted as an identifier
+            if value is None:
+                conditions.append(f"{name} IS NULL")
+            elif isinstance(value, (list, tuple, set, frozenset)):
+                values = list(value)
+                if not values:
+                    raise InvalidParameterError("where", {column: value}, "an empty list matches no record")
+                conditions.append(f"{name} IN ({', '.join('?' for _ in values)})")
+                params.extend(values)
+            else:
+                conditions.append(f"{name} = ?")
+                params.append(value)
+        return conditions, params
+
+    def sql(self, query: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
+        """The answer of a DuckDB ``query`` over the comparison's view ``changes`` (the columns of
+        :meth:`changes_frame`, one row per changed record), as a DataFrame; ``params`` fill its ``?``.
+        Your own SQL, as :meth:`gwsnb.runs.Run.sql`: write it yourself, do not paste text from elsewhere.
+
+        :raises duckdb.Error: the query is not valid (DuckDB's message names the problem).
+        """
+        self._changes_view()
+        return self._con.execute(query, list(params or [])).df()
+
+    def to_parquet(self, folder: str | os.PathLike[str]) -> dict[str, str]:
+        """Write the changed, added and no-longer-seen records as ``changes.parquet``, ``added.parquet``
+        and ``gone.parquet`` (zstd) in ``folder`` (made if missing; files of those names are replaced),
+        ordered by record_handle.  DuckDB writes them from its own tables, spilling to disk as needed:
+        nothing is loaded into pandas, whatever the list's size.  Returns the paths written by name.
+
+        :raises InvalidParameterError: (``folder``) exists and is not a folder.
+        """
+        from ._analysis.duck import copy_to_parquet
+        from ._analysis.kpis import KPI_COLUMNS
+
+        target = os.fspath(folder)
+        if os.path.exists(target) and not os.path.isdir(target):
+            raise InvalidParameterError("folder", target, "exists and is not a folder")
+        os.makedirs(target, exist_ok=True)
+        written = {}
+        sources = {"changes": f"SELECT * FROM {self._changes_view()} ORDER BY record_handle"}
+        for side in ("after", "before"):
+            p = side[0]
+            columns = ", ".join(f"{p}_{c} AS {c}" for c in KPI_COLUMNS)
+            sources["added" if side == "after" else "gone"] = (
+                f"SELECT {columns} FROM _pairs WHERE side = '{side}' ORDER BY {p}_record_handle")
+        for name, query in sources.items():
+            path = os.path.join(target, f"{name}.parquet")
+            copy_to_parquet(self._con, query, path)
+            written[name] = path
+        return written
 
     def added_frame(self) -> pd.DataFrame:
         """The records of the later run that the earlier one did not hold (added since: AddRecord), with
@@ -223,21 +335,29 @@ class Comparison:
 
             size = 2.5 + 0.45 * len(matrix)
             fig = plt.figure(figsize=(size + 1.5, size))
+        from matplotlib.colors import LogNorm
+        from matplotlib.ticker import FuncFormatter, NullFormatter
+
         ax = fig.subplots()
         values = matrix.to_numpy(dtype=float)
-        image = ax.imshow(np.log1p(values), cmap="Blues")
+        top = values.max() if values.size else 0.0
+        # the colours on a log scale of the counts themselves, so that the colour bar reads record counts
+        # (1, 10, 100...), not their logarithms; empty cells are left blank (a log scale has no 0)
+        cmap = _colormap("Blues")
+        image = ax.imshow(np.ma.masked_equal(values, 0), cmap=cmap, norm=LogNorm(vmin=1, vmax=max(top, 10.0)))
         ax.set_xticks(range(len(matrix.columns)), [str(c) for c in matrix.columns], rotation=60, ha="right",
                       fontsize=7)
         ax.set_yticks(range(len(matrix.index)), [str(i) for i in matrix.index], fontsize=7)
         ax.set_xlabel(f"{field} after")
         ax.set_ylabel(f"{field} before")
-        top = values.max() if values.size else 0.0
         for (row, column), value in np.ndenumerate(values):
             if value:
                 dark = np.log1p(value) > 0.6 * np.log1p(top)
                 ax.text(column, row, f"{int(value)}", ha="center", va="center", fontsize=6,
                         color="white" if dark else "black")
-        fig.colorbar(image, ax=ax, label="records (log scale)", shrink=0.8)
+        bar = fig.colorbar(image, ax=ax, label="records (log scale)", shrink=0.8)
+        bar.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.0f}" if v >= 1 else ""))
+        bar.ax.yaxis.set_minor_formatter(NullFormatter())
         ax.set_title(f"{field}: {self.changed} changed record(s)", fontsize=9)
         fig.tight_layout()
         return fig
@@ -319,6 +439,13 @@ class Comparison:
                 f"<div><p><b>KPI deltas</b></p>{table}</div></div></div>")
 
 
+def _colormap(name: str) -> Any:
+    """The named colormap, with masked (empty) cells drawn white."""
+    import matplotlib
+
+    return matplotlib.colormaps[name].with_extremes(bad="white")
+
+
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     """Nullable integer and string dtypes, UTC instants, as the frames of gwsnb.frames have them."""
     import pandas as pd
@@ -330,7 +457,9 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
             frame[name] = column.astype("Int64")
         elif name.startswith("dial_sched_time"):
             frame[name] = pd.to_datetime(column, utc=True)
-        elif column.dtype == object or isinstance(column.dtype, pd.CategoricalDtype):
+        elif column.dtype == object or isinstance(column.dtype, (pd.CategoricalDtype, pd.StringDtype)):
+            # pandas 3 reads text as its "str" dtype (missing as NaN), or as object when a page holds only
+            # missing values: "string" (missing as NA) in every case, so that pages concatenate alike
             frame[name] = column.astype("string")
     return frame
 

@@ -96,6 +96,32 @@ STATUS_MESSAGES: Final[dict[int, str]] = {
     20: "Not authenticated",
 }
 
+#: errorCode of an asynchronous ``Error`` notification -> what it means: the sandbox's own codes
+#: (docs/record-operations.md, "Asynchronous errors"); a real OCS may number its errors otherwise, and its
+#: errorMessage says what went wrong in its words
+OCS_ERROR_CODES: Final[dict[int, str]] = {
+    101: "Record not found: the record handle is unknown to OCS",
+    102: "Campaign not found: no loaded campaign has this name",
+    103: "Application not found: the application id is not OCS's",
+    104: "Injected error: the sandbox's fault switch error_handles names the handle",
+    105: "Record not held by this agent: the operation needs the record held by the caller's device",
+    106: "Record already processed: the record is final (Updated, Cancelled, Chain Updated, or No Call)",
+    107: "Calling list not found: the list is not the campaign's, or not the record's",
+    108: "No preview session: GetPreviewRecord before StartPreviewSession, or the campaign not in Preview mode",
+    109: "Chain not found: AddRecord's chainId is no chain of the list",
+    110: "Invalid value: a time zone OCS does not know",
+}
+
+
+def ocs_error_meaning(code: object) -> str | None:
+    """What the ``errorCode`` of an Error notification means (:data:`OCS_ERROR_CODES`), ``None`` when the
+    code is not in the table (codes come as integers or text)."""
+    try:
+        return OCS_ERROR_CODES.get(int(str(code)))
+    except ValueError:
+        return None
+
+
 # OCS calling-list columns carried in ChainedRecord userData (docs/notifications.md#chainedrecord-one-per-record)
 OCS_COLUMNS: Final = (
     "contact_info",

@@ -22,14 +22,15 @@ if TYPE_CHECKING:
     import duckdb
     import pandas as pd
 
-__all__ = ["EXTRA", "connect", "query", "register_frames", "register_parts", "require_duckdb"]
+__all__ = ["EXTRA", "connect", "copy_to_parquet", "query", "register_frames", "register_parts", "require_duckdb"]
 
 #: the extra that brings DuckDB (and pyarrow)
 EXTRA = "parquet"
 TABLES = ("records", "metrics", "calls")
 #: DuckDB's own memory ceiling; past it, tables, joins and windows spill to a temporary folder instead of
-#: growing (DuckDB keeps some allocations outside it: the process stays a few hundred MiB above it)
-MEMORY_LIMIT = "512MB"
+#: growing (DuckDB keeps some allocations outside it).  192 MB keeps compare_runs of two 4,000,000-record
+#: runs under 500 MiB of peak RSS (benchmarks/bench_progress.py; docs/campaign-progress.md#performance)
+MEMORY_LIMIT = "192MB"
 
 
 def require_duckdb() -> Any:
@@ -109,6 +110,15 @@ def _latest_view(con: duckdb.DuckDBPyConnection, prefix: str) -> None:
         f"  LEFT JOIN (SELECT reference_id AS _ref, sent AS _sent FROM {prefix}calls) c ON s.reference_id = c._ref"
         f") r QUALIFY row_number() OVER (PARTITION BY r.record_handle "
         f"ORDER BY r._sent DESC NULLS LAST, r._file DESC, r._row DESC) = 1")
+
+
+def copy_to_parquet(con: duckdb.DuckDBPyConnection, query: str, path: str) -> None:
+    """Write the answer of ``query`` to the Parquet file ``path`` (zstd) with DuckDB's COPY: streamed from
+    DuckDB's tables to the file, spilling as needed, never held whole in Python.  Written beside the
+    target, then moved in place, so that a reader never sees half a file."""
+    partial = path + ".partial"
+    con.execute(f"COPY ({query}) TO {_quote(partial)} (FORMAT parquet, COMPRESSION zstd)")
+    os.replace(partial, path)
 
 
 def query(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:

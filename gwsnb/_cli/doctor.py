@@ -52,13 +52,17 @@ def add_doctor(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _run_doctor(args: argparse.Namespace) -> int:
-    from ..doctor import diagnose
+    from ..doctor import checked_arguments, diagnose
 
     trip = [args.campaign, args.application_id, args.handle]
     if any(v is not None for v in trip) and any(v is None for v in trip):
         args.parser.error("--campaign, --application-id and --handle go together (all three or none)")
     verify: bool | str = False if args.insecure else (args.ca_file or True)
     try:
+        # every argument checked before the password is asked for (a refused URL asks for nothing)
+        checked_arguments(args.url, args.user, verify=verify, notifications_path=args.notifications_path,
+                          device_path=args.device, campaign_name=args.campaign, application_id=args.application_id,
+                          record_handle=args.handle, quick=args.quick, timeout=args.timeout)
         password = _password(args)
         diagnosis = diagnose(args.url, args.user, password, verify=verify,
                              notifications_path=args.notifications_path, device_path=args.device,

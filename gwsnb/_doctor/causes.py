@@ -68,7 +68,7 @@ _ALL = (
           "check that OCS runs the campaign for this application id"),
     Cause("ocs_error", "fail", "round-trip", "OCS answered the request with an Error notification",
           "check the campaign name, the application id and the record handle against OCS (the campaign must "
-          "be loaded); the errorCode is in docs/record-operations.md"),
+          "be loaded); the step's summary says what its errorCode means"),
     Cause("device_ambiguous", "warn", "devices", "the user has several devices and none was named",
           "pass device_path (CLI: --device) naming the device to use"),
     Cause("clock_skew", "warn", "clock", "the server's clock is far from ours",

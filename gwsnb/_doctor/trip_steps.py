@@ -19,6 +19,7 @@ from ..protocol import (
     CHANNEL_OUTBOUND,
     ERROR_NOTIFICATION,
     GET_CHAINED_RECORD,
+    ocs_error_meaning,
 )
 from .bayeux import BayeuxPeer, Message, error_of
 from .context import Context, failed, gws_error, passed, skipped, warned
@@ -168,8 +169,12 @@ def _round_trip_verdict(ctx: Context, trace: _Trace, device: str) -> Step:
         return failed(ctx, "round-trip", f"GetChainedRecord was refused at once: {gws_error(ack) if ack else '?'}",
                       None, fix="the statusMessage names the parameter; compare with docs/gws-flow.md", **evidence)
     if trace.error is not None:
+        code = trace.error.get("errorCode")
+        meaning = ocs_error_meaning(code)
+        said = (f" (errorCode {code}: {meaning}, in the sandbox's table of codes)" if meaning is not None
+                else " (a code outside the sandbox's table: the errorMessage is OCS's explanation)")
         return failed(ctx, "round-trip", f"OCS answered with an Error notification: errorCode "
-                      f"{trace.error.get('errorCode')} {trace.error.get('errorMessage')!r}", "ocs_error", **evidence)
+                      f"{code} {trace.error.get('errorMessage')!r}{said}", "ocs_error", **evidence)
     if trace.end == CHAINED_RECORDS_DATA_END:
         return passed(ctx, "round-trip", f"{trace.records} record(s) and ChainedRecordsDataEnd after "
                       f"{(trace.end_s or 0) * 1000:.0f} ms (HTTP answer after {ack.elapsed_ms:g} ms)", **evidence)

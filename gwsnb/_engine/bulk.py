@@ -10,7 +10,9 @@ outcome to its sink (:class:`gwsnb.runs.RunWriter`) instead of keeping it.
 Outages: when a call fails because the server cannot be reached (:func:`unreachable`), the run's
 :class:`OutageGate` closes: every worker waits at it instead of spending the handle's retries, one task
 probes the server with backoff, waits for CometD to be connected again, and reopens the gate; the
-failed attempt is made again without being counted.  Past ``max_outage`` seconds the run stops: the
+failed attempt is made again without being counted.  The gate also closes when CometD is down and the
+server does not answer a probe, before any call failed: every worker may be waiting on a call whose
+notifications went down with the server, and no call fails until its timeout.  Past ``max_outage`` seconds the run stops: the
 handles not finished are skipped and :class:`~gwsnb.errors.ServerUnavailableError` is raised.
 """
 
@@ -68,6 +70,8 @@ PROBE_BASE_S = 0.5
 PROBE_CAP_S = 1.0  # an anonymous GET a second costs a server nothing; the run resumes within 1 s of its return
 #: seconds one probe may take
 PROBE_TIMEOUT_S = 10.0
+#: seconds between two looks at CometD's state while a run's gate is open (a probe only when disconnected)
+WATCH_S = 0.5
 #: HTTP statuses of a gateway or server that is down or restarting
 UNAVAILABLE_HTTP = frozenset({502, 503, 504})
 PROGRESS_LABEL = "GetChainedRecord"
@@ -140,6 +144,7 @@ class OutageGate:
         self._open = asyncio.Event()
         self._open.set()
         self._prober: asyncio.Task[None] | None = None
+        self._watcher: asyncio.Task[None] | None = None
 
     @property
     def enabled(self) -> bool:
@@ -172,8 +177,36 @@ class OutageGate:
         self._prober = asyncio.get_running_loop().create_task(self._probe_until_back())
 
     def cancel(self) -> None:
-        if self._prober is not None and self._prober is not asyncio.current_task():
-            self._prober.cancel()
+        for task in (self._prober, self._watcher):
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
+
+    def watch(self) -> None:
+        """Start watching CometD for the run's duration (until :meth:`cancel`): see :meth:`_watch`."""
+        if self.enabled and self._watcher is None:
+            self._watcher = asyncio.get_running_loop().create_task(self._watch())
+
+    async def _watch(self) -> None:
+        """Close the gate when CometD is disconnected and the server does not answer a probe.
+
+        A failing call closes it too, but only a call that fails: when the server goes down while every
+        worker waits on a call in flight, their notifications are lost and none fails before its timeout,
+        so an outage shorter than the timeout would never be seen and ``max_outage`` never applied (a
+        flake of issue 26 on a loaded machine, where that is the usual moment for a server to stop).
+        """
+        assert self.hooks.probe is not None
+        while True:
+            await asyncio.sleep(WATCH_S)
+            if self.since is not None or self.error is not None or self.hooks.connected() or self.hooks.closed():
+                continue
+            try:
+                answered = await asyncio.wait_for(self.hooks.probe(), PROBE_TIMEOUT_S)
+            except Exception as exc:  # a probe must not end the watch (a timeout included)
+                LOGGER.debug("probe: %r", exc)
+                answered = False
+            if not answered and not self.hooks.connected() and self.since is None and self.error is None:
+                self.close(TransportError("CometD is disconnected and the server does not answer",
+                                          unreachable=True))
 
     async def _probe_until_back(self) -> None:
         assert self.since is not None and self.hooks.probe is not None
@@ -446,16 +479,17 @@ class BatchRun:
         self.workers = [loop.create_task(worker()) for _ in range(min(self.concurrency, len(self.handles)))]
         if not self.workers:  # nothing left to call (a resumed run that was complete)
             return self.batch()
+        self.gate.watch()
         try:
             await asyncio.wait(self.workers)
         except asyncio.CancelledError:
             self.stop()
             await asyncio.wait(self.workers, timeout=INTERRUPT_GRACE_S)
             raise
+        self.gate.cancel()
         for task in self.workers:
             if not task.cancelled() and task.exception() is not None:
                 raise task.exception()  # type: ignore[misc]  # a bug, not a call failure
-        self.gate.cancel()
         if self.gate.error is not None:
             self.gate.error.batch = self.batch()
             raise self.gate.error

@@ -226,6 +226,24 @@ def test_ocs_error_wrong_campaign(healthy: Sandbox) -> None:
     d = diagnose(healthy, campaign_name="NoSuchCampaign", quick=True)
     assert_names(d, "round-trip", "ocs_error")
     assert d.step("round-trip").evidence["timeline"]["error"]["errorCode"] == 102
+    # the code's meaning is said where the user reads it (a pip user has no docs/ folder)
+    step = d.step("round-trip")
+    assert "errorCode 102: Campaign not found" in step.summary and "docs/" not in (step.fix or "")
+    assert "Campaign not found" in d.text()
+
+
+def test_every_error_code_the_sandbox_answers_has_its_meaning_in_the_table() -> None:
+    import re
+
+    from gwsnb.protocol import OCS_ERROR_CODES, ocs_error_meaning
+    from gwsnb.sandbox import _operations
+
+    listed = {int(code): text for code, text in re.findall(r"^(1\d\d)\s+(.+)$", _operations.__doc__ or "", re.M)}
+    assert set(listed) == set(OCS_ERROR_CODES)
+    for code, text in listed.items():  # the same words first: "Record not found", "Campaign not found"...
+        head = re.split(r"[:(]", text.replace("(injected) ``Faults.error_handles`` names the handle", "Injected error"))[0].strip()
+        assert OCS_ERROR_CODES[code].startswith(head), (code, head)
+    assert ocs_error_meaning("101") == OCS_ERROR_CODES[101] and ocs_error_meaning("E42") is None
 
 
 def test_device_path_not_the_users(healthy: Sandbox) -> None:

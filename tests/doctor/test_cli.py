@@ -118,6 +118,23 @@ def test_bad_arguments_exit_2(argv: list[str]) -> None:
     assert code == 2 and out == "" and err
 
 
+@pytest.mark.parametrize("bad", [
+    ["--url", "ftp://x"],                                                      # the URL's scheme
+    ["--url", "http://127.0.0.1:9/api/v2", "--ca-file", "/no/such/ca.pem"],   # a CA bundle that is not there
+    ["--url", "http://127.0.0.1:9/api/v2", "--notifications-path", "no-slash"],
+])
+def test_a_bad_argument_is_refused_before_the_password_is_asked_for(bad: list[str]) -> None:
+    """No stdin at all (as CI runs it): a prompt would read an empty line and go on; the refusal comes
+    first, and no prompt is written."""
+    exe = Path(sys.executable).with_name("gwsnb")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "gwsnb.cli"]
+    proc = subprocess.run([*cmd, "doctor", *bad, "--user", "a"], stdin=subprocess.DEVNULL, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 2 and proc.stdout == "", proc.stderr
+    assert "password" not in proc.stderr.lower(), proc.stderr
+    assert proc.stderr.startswith("gwsnb doctor: "), proc.stderr
+
+
 def test_the_installed_command(healthy: Sandbox) -> None:
     exe = Path(sys.executable).with_name("gwsnb")
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "gwsnb.cli"]

@@ -63,6 +63,25 @@ def _outage(sb: Sandbox, after_posts: int, seconds: float) -> threading.Thread:
     return thread
 
 
+def _outage_at_next_ack(sb: Sandbox, after_posts: int, seconds: float) -> threading.Thread:
+    """Once ``after_posts`` GetChainedRecord POSTs were served, arm ``Faults.outage_after_ack_s``: the next
+    call the sandbox acknowledges freezes delivery at once and takes the server down for ``seconds``.
+
+    Not :func:`_outage`'s stop from this thread: between the count seen and the port closed (``stop()``
+    takes a while on a loaded machine, and serves calls meanwhile) a short run could finish every handle,
+    and then nothing raised (the flake of issue 26).  Armed here, no call completes after the next
+    acknowledgement, however slowly the machine runs.
+    """
+
+    def run() -> None:
+        _wait_for(lambda: _posts(sb) >= after_posts, 120.0, f"{after_posts} POSTs")
+        sb.faults.outage_after_ack_s = seconds
+
+    thread = threading.Thread(target=run, name="outage", daemon=True)
+    thread.start()
+    return thread
+
+
 @pytest.mark.slow
 def test_a_20_s_outage_in_the_middle_of_a_2000_handle_run_costs_nothing(big: Sandbox) -> None:
     handles = _heads(big, N)
@@ -93,11 +112,12 @@ def test_max_outage_stops_cleanly_and_the_streamed_run_resumes(big: Sandbox, tmp
     handles = _heads(big, 600)
     out = tmp_path / "run"
     with gwsnb.connect(big.url, big.username, big.password, timeout=10.0) as c:
-        outage = _outage(big, 200, 6.0)
+        outage = _outage_at_next_ack(big, 200, 6.0)
         with pytest.raises(gwsnb.ServerUnavailableError, match="max_outage=2") as info:
             c.get_chained_records(handles, campaign_name=big.campaign_name, application_id=big.application_id,
                                   progress=False, max_outage=2, out=out)
         outage.join(30)
+        _wait_for(lambda: len(big.outages) == 1, 30.0, "the server back after its one outage")
         stopped = info.value.batch
         assert isinstance(stopped, gwsnb.runs.Run)
         assert stopped.failed == 0 and stopped.remaining > 0 and stopped.done + stopped.remaining == len(handles)
@@ -117,7 +137,7 @@ def test_max_outage_stops_cleanly_and_the_streamed_run_resumes(big: Sandbox, tmp
 def test_max_outage_stops_an_in_memory_run_with_the_unfinished_handles_skipped(big: Sandbox) -> None:
     handles = _heads(big, 300)
     with gwsnb.connect(big.url, big.username, big.password, timeout=10.0) as c:
-        outage = _outage(big, 100, 5.0)
+        outage = _outage_at_next_ack(big, 100, 5.0)
         with pytest.raises(gwsnb.ServerUnavailableError) as info:
             c.get_chained_records(handles, campaign_name=big.campaign_name, application_id=big.application_id,
                                   progress=False, max_outage=1.5)
