@@ -42,6 +42,7 @@ if _typing.TYPE_CHECKING:
     from .batch import ChainedRecordBatch, HandleFailure
     from .client import Device, GwsClient, connect, connect_async
     from .doctor import Diagnosis, diagnose
+    from .pace import Pace
     from .progress import compare_runs
     from .record_form import RecordActionsForm
     from .results import CallTimings, ChainedRecordResult, CoveredHandle, Event, OperationResult
@@ -67,6 +68,7 @@ _LAZY = {
     "GwsClient": ".client",
     "HandleFailure": ".batch",
     "OperationResult": ".results",
+    "Pace": ".pace",
     "RecordActionsForm": ".record_form",
     "compare_runs": ".progress",
     "Sandbox": ".sandbox",
@@ -109,6 +111,7 @@ __all__ = [
     "NotificationTimeout",
     "OperationResult",
     "OutcomeUnknownError",
+    "Pace",
     "PasswordChangeRequiredError",
     "RecordActionsForm",
     "RecordOperationError",

@@ -318,6 +318,9 @@ class ChainedRecordBatch:
     - ``skipped``: handles neither succeeded nor failed (the run was interrupted, or ``fail_fast``
       stopped it; calls in flight at that moment were cancelled and are listed here);
     - ``interrupted``: ``True`` when Ctrl-C (or cancellation) stopped the run: the batch is partial;
+    - ``stopped_by``: ``"max_calls"`` when the run's budget (:attr:`gwsnb.Pace.max_calls`) stopped it
+      (the handles not done are in ``skipped``), else ``None``;
+    - ``calls_sent``: the GetChainedRecord calls the run sent, retries included (``None`` when unknown);
     - ``elapsed_s``: wall-clock seconds of the run.
 
     ``len(batch)`` is the number of requested handles.
@@ -330,6 +333,8 @@ class ChainedRecordBatch:
     interrupted: bool = False
     elapsed_s: float = 0.0
     covered: list[CoveredHandle] = field(default_factory=list)
+    stopped_by: str | None = None
+    calls_sent: int | None = None
 
     @classmethod
     def from_outcomes(cls, handles: Sequence[int], outcomes: dict[int, Any], *, interrupted: bool = False,
@@ -399,17 +404,22 @@ class ChainedRecordBatch:
         parts.append(f"records {self.record_count}")
         parts.append(f"{self.elapsed_s:.1f} s")
         text = ", ".join(parts)
+        if self.stopped_by is not None:
+            text += f" (stopped by {self.stopped_by} after {self.calls_sent} call(s))"
         return text + (" (interrupted)" if self.interrupted else "")
 
     def __repr__(self) -> str:
         return (f"<ChainedRecordBatch handles={len(self.handles)} ok={len(self.results) + len(self.covered)} "
                 f"failed={len(self.failures)} skipped={len(self.skipped)} called={self.called} "
                 f"covered={len(self.covered)} records={self.record_count}"
-                + (" interrupted" if self.interrupted else "") + ">")
+                + (" interrupted" if self.interrupted else "")
+                + (f" stopped_by={self.stopped_by}" if self.stopped_by else "") + ">")
 
     def _repr_html_(self) -> str:
         esc = html.escape
         state = " · <b>interrupted</b> (partial)" if self.interrupted else ""
+        if self.stopped_by is not None:
+            state += f" · <b>stopped by {esc(self.stopped_by)}</b> after {self.calls_sent} call(s) (partial)"
         head = (f"<p><b>GetChainedRecord batch</b> · {len(self.handles)} handle(s) · "
                 f"ok {len(self.results) + len(self.covered)} · failed {len(self.failures)} · called {self.called} · "
                 f"covered {len(self.covered)} · skipped {len(self.skipped)} · {self.record_count} record(s) · "

@@ -64,12 +64,41 @@ def _add_sandbox(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
                         help="record handles answered with the asynchronous Error notification")
     faults.add_argument("--clock-offset-ms", type=float, default=0.0, metavar="N",
                         help="the server's clock runs N ms ahead of this machine's (negative: behind)")
+    _add_capacity_flags(p)
     wrong = p.add_argument_group("misconfiguration (what gwsnb doctor diagnoses; docs/doctor.md)")
     wrong.add_argument("--misconfigure", metavar="NAME[,NAME...]", default=None,
                        help="play server-side misconfigurations, e.g. session_not_sticky,cometd_path")
     wrong.add_argument("--variant", metavar="NAME[,NAME...]", default=None,
                        help="healthy differences of a real GWS: no_features_list, no_csrf, balancer_cookie")
     p.set_defaults(func=_run_sandbox)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text!r}")
+    return value
+
+
+def _add_capacity_flags(p: argparse.ArgumentParser) -> None:
+    cap = p.add_argument_group("capacity and pushback (docs/guides/sandbox.md#capacity-and-pushback)")
+    cap.add_argument("--capacity", type=_positive_int, default=None, metavar="N",
+                     help="serve at most N GetChainedRecord requests at once, the others wait (default: unlimited)")
+    cap.add_argument("--service-ms", type=_non_negative_float, default=0.0, metavar="S",
+                     help="each request is served S ms before its notifications (default 0)")
+    cap.add_argument("--queue-limit", type=int, default=None, metavar="Q",
+                     help="beyond Q waiting requests answer HTTP 503 with Retry-After (default: no limit)")
+    cap.add_argument("--capacity-schedule", default=None, metavar="T:N,...",
+                     help='capacity over time, seconds since start -> N, e.g. "0:32,20:8,40:32"')
+    cap.add_argument("--throttle-429", type=_non_negative_float, default=None, metavar="RATE",
+                     help="answer HTTP 429 with Retry-After above RATE GetChainedRecord requests/s")
+    cap.add_argument("--retry-after", type=_non_negative_float, default=1.0, metavar="S",
+                     help="the Retry-After of the 503 and 429 answers, in seconds (default 1)")
+    cap.add_argument("--fail-calls", choices=("http500", "timeout"), default=None,
+                     help="every GetChainedRecord answers HTTP 500, or is acknowledged and never answered")
 
 
 def _run_sandbox(args: argparse.Namespace) -> int:
@@ -82,6 +111,7 @@ def _run_sandbox(args: argparse.Namespace) -> int:
         reorder=args.reorder,
         error_handles=set(args.error_handles),
         clock_offset_ms=args.clock_offset_ms,
+        fail_calls=args.fail_calls,
     )
     stop = threading.Event()
 
@@ -104,6 +134,12 @@ def _run_sandbox(args: argparse.Namespace) -> int:
                 tls=args.tls,
                 misconfigure=args.misconfigure,
                 variants=args.variant,
+                capacity=args.capacity,
+                service_ms=args.service_ms,
+                queue_limit=args.queue_limit,
+                capacity_schedule=args.capacity_schedule,
+                throttle_429=args.throttle_429,
+                retry_after_s=args.retry_after,
             )
             sb.start()
         except (CallingListError, ValueError, OSError, RuntimeError) as exc:
@@ -123,6 +159,9 @@ def _run_sandbox(args: argparse.Namespace) -> int:
             print(f"  campaign        : {sb.campaign_name} (calling list {sb.calling_list_name})")
             print(f"  application id  : {sb.application_id}")
             print(f"  record handles  : {handles}  ({len(sb.calling_list)} records)")
+            if sb.capacity is not None or args.capacity_schedule or args.throttle_429 is not None:
+                print(f"  capacity        : {_capacity_line(args)}")
+                print(f"  server's side   : GET {sb.url[: -len('/api/v2')]}/sandbox/stats (Basic auth)")
             if sb.misconfigured:
                 print(f"  misconfigured   : {', '.join(sorted(sb.misconfigured))}  (try: gwsnb doctor)")
             if sb.ca_path is not None:
@@ -143,6 +182,18 @@ def _run_sandbox(args: argparse.Namespace) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _capacity_line(args: argparse.Namespace) -> str:
+    parts = [f"{args.capacity if args.capacity is not None else 'unlimited'} at once",
+             f"{args.service_ms:g} ms each"]
+    if args.queue_limit is not None:
+        parts.append(f"queue limit {args.queue_limit} (then 503)")
+    if args.capacity_schedule:
+        parts.append(f"schedule {args.capacity_schedule}")
+    if args.throttle_429 is not None:
+        parts.append(f"429 above {args.throttle_429:g}/s")
+    return ", ".join(parts)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -25,12 +25,11 @@ import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from . import protocol
 from ._engine.bulk import (
     MAX_BATCH_HANDLES,
-    MAX_CONCURRENCY,
     MAX_OUTAGE_S,
     MAX_RETRIES,
     MAX_STREAMED_HANDLES,
@@ -58,6 +57,7 @@ from .errors import (
     TransportError,
 )
 from .operations import RecordOperations
+from .pace import Pace, resolve_pace
 from .params import ChainedRecordParams, check_int, check_timeout, parse_handles
 from .results import CallTimings, ChainedRecordResult
 
@@ -583,10 +583,9 @@ class GwsClient(RecordOperations):
     def _prepare_batch(self, handles: Any, campaign_name: Any, application_id: Any, device_path: Any,
                        concurrency: Any, timeout: Any, retries: Any, fail_fast: Any, *, keep_events: Any = False,
                        max_outage: Any = MAX_OUTAGE_S, out: Any = None,
-                       every_handle: Any = False) -> tuple[BatchRun, RunWriter | None]:
+                       every_handle: Any = False, pace: Pace) -> tuple[BatchRun, RunWriter | None]:
         handle_list = parse_handles(handles, limit=MAX_BATCH_HANDLES if out is None else MAX_STREAMED_HANDLES)
         params, device = self._prepare(handle_list[0], campaign_name, application_id, device_path, None, timeout)
-        concurrency = check_int("concurrency", concurrency, 1, MAX_CONCURRENCY)
         retries = check_int("retries", retries, 0, MAX_RETRIES)
         max_outage = check_timeout("max_outage", max_outage)
         for name, flag in (("fail_fast", fail_fast), ("keep_events", keep_events), ("every_handle", every_handle)):
@@ -607,31 +606,34 @@ class GwsClient(RecordOperations):
             handle_list = writer.remaining(handle_list)
         hooks = ClientHooks(call=self._get_chained_record, closed=lambda: self._closed,
                             connected=lambda: self.cometd_connected, probe=self._probe_server)
-        run = BatchRun(handle_list, params, device, concurrency=concurrency, retries=retries, fail_fast=fail_fast,
+        run = BatchRun(handle_list, params, device, concurrency=pace.workers, retries=retries, fail_fast=fail_fast,
                        hooks=hooks, keep_events=keep_events, max_outage=max_outage, sink=writer,
-                       every_handle=every_handle)
+                       every_handle=every_handle, pace=pace)
         return run, writer
 
     @overload
     def get_chained_records(self, handles: Iterable[int | str] | str | int, *, campaign_name: str,
-                            application_id: int, device_path: str | None = None, concurrency: int = 16,
+                            application_id: int, device_path: str | None = None, concurrency: int | Literal["auto"] | None = None,
                             timeout: float | None = None, progress: Any = True, retries: int = 2,
                             fail_fast: bool = False, keep_events: bool = False, max_outage: float = MAX_OUTAGE_S,
-                            out: None = None, every_handle: bool = False) -> ChainedRecordBatch: ...
+                            out: None = None, every_handle: bool = False,
+                            pace: Pace | None = None, rate: float | None = None, max_calls: int | None = None) -> ChainedRecordBatch: ...
 
     @overload
     def get_chained_records(self, handles: Iterable[int | str] | str | int, *, campaign_name: str,
-                            application_id: int, device_path: str | None = None, concurrency: int = 16,
+                            application_id: int, device_path: str | None = None, concurrency: int | Literal["auto"] | None = None,
                             timeout: float | None = None, progress: Any = True, retries: int = 2,
                             fail_fast: bool = False, keep_events: bool = False, max_outage: float = MAX_OUTAGE_S,
-                            out: str | os.PathLike[str], every_handle: bool = False) -> Run: ...
+                            out: str | os.PathLike[str], every_handle: bool = False,
+                            pace: Pace | None = None, rate: float | None = None, max_calls: int | None = None) -> Run: ...
 
     def get_chained_records(self, handles: Iterable[int | str] | str | int, *, campaign_name: str,
-                            application_id: int, device_path: str | None = None, concurrency: int = 16,
+                            application_id: int, device_path: str | None = None, concurrency: int | Literal["auto"] | None = None,
                             timeout: float | None = None, progress: Any = True, retries: int = 2,
                             fail_fast: bool = False, keep_events: bool = False, max_outage: float = MAX_OUTAGE_S,
                             out: str | os.PathLike[str] | None = None,
-                            every_handle: bool = False) -> ChainedRecordBatch | Run:
+                            every_handle: bool = False, pace: Pace | None = None, rate: float | None = None,
+                            max_calls: int | None = None) -> ChainedRecordBatch | Run:
         """GetChainedRecord for many record handles over the one CometD session, ``concurrency`` at a time.
 
         Blocking (safe in a running Jupyter kernel).  Every argument is validated before anything is sent.
@@ -683,6 +685,14 @@ class GwsClient(RecordOperations):
             another handle's chain in this run is not called: it is *covered* (``batch.covered``, status
             ``covered`` and ``covered_by`` in the calls table) and its records are that chain's, so each
             chain is fetched once and the frames hold each record once (``docs/engine.md``, "Each chain once").
+        :param pace: a :class:`gwsnb.Pace`: calls in flight (a number or ``"auto"``), a rate cap, a budget of
+            calls, working windows (``docs/production.md``).  Default: 16 calls in flight, no cap.
+        :param concurrency: shortcut for ``pace.concurrency`` (an int 1..1024 or ``"auto"``; default 16).
+        :param rate: shortcut for ``pace.rate``: calls per second across the whole run.
+        :param max_calls: shortcut for ``pace.max_calls``: the calls the run may send, retries included; the
+            run then stops cleanly (``batch.stopped_by == "max_calls"``, the rest in ``skipped``; a streamed
+            run resumes where it stopped).  A shortcut fills a field the pace leaves at its default; one
+            that contradicts the pace is refused.
         :raises InvalidParameterError: a bad argument (field ``record_handles``, ``campaign_name``,
             ``concurrency``, ``out``...); nothing was sent.  ``DeviceSelectionError`` when ``device_path``
             is needed.
@@ -691,7 +701,9 @@ class GwsClient(RecordOperations):
         """
         run, writer = self._prepare_batch(handles, campaign_name, application_id, device_path, concurrency,
                                           timeout, retries, fail_fast, keep_events=keep_events,
-                                          max_outage=max_outage, out=out, every_handle=every_handle)
+                                          max_outage=max_outage, out=out, every_handle=every_handle,
+                                          pace=resolve_pace(pace, concurrency=concurrency, rate=rate,
+                                                            max_calls=max_calls))
         assert self._loop is not None
         if writer is None:
             return run_blocking(self._loop, run, progress)
@@ -706,31 +718,36 @@ class GwsClient(RecordOperations):
             writer.close()
             raise
         writer.close()
-        return writer.run(interrupted=batch.interrupted, elapsed_s=batch.elapsed_s)
+        return writer.run(interrupted=batch.interrupted, elapsed_s=batch.elapsed_s, stopped_by=run.stopped_by,
+                          calls_sent=run.pacer.sent)
 
     @overload
     async def get_chained_records_async(self, handles: Iterable[int | str] | str | int, *, campaign_name: str,
                                         application_id: int, device_path: str | None = None,
-                                        concurrency: int = 16, timeout: float | None = None,
+                                        concurrency: int | Literal["auto"] | None = None, timeout: float | None = None,
                                         progress: Any = True, retries: int = 2, fail_fast: bool = False,
                                         keep_events: bool = False, max_outage: float = MAX_OUTAGE_S,
-                                        out: None = None, every_handle: bool = False) -> ChainedRecordBatch: ...
+                                        out: None = None, every_handle: bool = False,
+                            pace: Pace | None = None, rate: float | None = None, max_calls: int | None = None) -> ChainedRecordBatch: ...
 
     @overload
     async def get_chained_records_async(self, handles: Iterable[int | str] | str | int, *, campaign_name: str,
                                         application_id: int, device_path: str | None = None,
-                                        concurrency: int = 16, timeout: float | None = None,
+                                        concurrency: int | Literal["auto"] | None = None, timeout: float | None = None,
                                         progress: Any = True, retries: int = 2, fail_fast: bool = False,
                                         keep_events: bool = False, max_outage: float = MAX_OUTAGE_S,
-                                        out: str | os.PathLike[str], every_handle: bool = False) -> Run: ...
+                                        out: str | os.PathLike[str], every_handle: bool = False,
+                            pace: Pace | None = None, rate: float | None = None, max_calls: int | None = None) -> Run: ...
 
     async def get_chained_records_async(self, handles: Iterable[int | str] | str | int, *, campaign_name: str,
                                         application_id: int, device_path: str | None = None,
-                                        concurrency: int = 16, timeout: float | None = None,
+                                        concurrency: int | Literal["auto"] | None = None, timeout: float | None = None,
                                         progress: Any = True, retries: int = 2, fail_fast: bool = False,
                                         keep_events: bool = False, max_outage: float = MAX_OUTAGE_S,
                                         out: str | os.PathLike[str] | None = None,
-                                        every_handle: bool = False) -> ChainedRecordBatch | Run:
+                                        every_handle: bool = False, pace: Pace | None = None,
+                                        rate: float | None = None,
+                                        max_calls: int | None = None) -> ChainedRecordBatch | Run:
         """The awaitable twin of :meth:`get_chained_records` (same parameters, result and errors).
 
         Awaitable from any event loop; the calls run on the client's own loop and the progress bar is
@@ -742,7 +759,9 @@ class GwsClient(RecordOperations):
         """
         run, writer = self._prepare_batch(handles, campaign_name, application_id, device_path, concurrency,
                                           timeout, retries, fail_fast, keep_events=keep_events,
-                                          max_outage=max_outage, out=out, every_handle=every_handle)
+                                          max_outage=max_outage, out=out, every_handle=every_handle,
+                                          pace=resolve_pace(pace, concurrency=concurrency, rate=rate,
+                                                            max_calls=max_calls))
         assert self._loop is not None
         if writer is None:
             return await run_async(self._loop, run, progress)
@@ -758,7 +777,8 @@ class GwsClient(RecordOperations):
             await asyncio.to_thread(writer.close)
             raise
         await asyncio.to_thread(writer.close)
-        return writer.run(interrupted=batch.interrupted, elapsed_s=batch.elapsed_s)
+        return writer.run(interrupted=batch.interrupted, elapsed_s=batch.elapsed_s, stopped_by=run.stopped_by,
+                          calls_sent=run.pacer.sent)
 
 
 def _password(username: str, password: str | None) -> str:

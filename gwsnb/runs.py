@@ -389,9 +389,12 @@ class RunWriter:
     def _handle(outcome: ChainedRecordResult | HandleFailure | PackedResult | CoveredHandle) -> int:
         return outcome.record_handle
 
-    def run(self, *, interrupted: bool = False, elapsed_s: float | None = None) -> Run:
+    def run(self, *, interrupted: bool = False, elapsed_s: float | None = None, stopped_by: str | None = None,
+            calls_sent: int | None = None) -> Run:
         """The run as written so far."""
-        return Run(self.root, interrupted=interrupted, elapsed_s=elapsed_s)
+        run = Run(self.root, interrupted=interrupted, elapsed_s=elapsed_s)
+        run.stopped_by, run.calls_sent = stopped_by, calls_sent
+        return run
 
 
 # --------------------------------------------------------------------------- reading
@@ -401,9 +404,13 @@ class Run:
     ``done`` (handles that succeeded: ``called`` with success, or ``covered`` by another call's chain),
     ``failed``, ``remaining`` (neither: not run yet, or lost in flight), ``total``; :meth:`records_frame`, :meth:`metrics_frame`, :meth:`calls_frame` load the
     tables (``columns=`` and ``filters=`` are pushed down to pyarrow); :meth:`failures` lists the
-    failed handles with their errors.  ``interrupted`` and ``elapsed_s`` are set on the run returned by
-    ``get_chained_records(out=...)``.
+    failed handles with their errors.  ``interrupted``, ``elapsed_s``, ``stopped_by`` (``"max_calls"`` when the
+    pace's budget stopped it: call again with the same ``out`` to go on) and ``calls_sent`` are set on the
+    run returned by ``get_chained_records(out=...)``.
     """
+
+    stopped_by: str | None = None
+    calls_sent: int | None = None
 
     def __init__(self, path: str | os.PathLike[str], *, interrupted: bool = False,
                  elapsed_s: float | None = None) -> None:
@@ -584,6 +591,8 @@ class Run:
             parts.append(f"remaining {self.remaining}")
         if self.elapsed_s is not None:
             parts.append(f"{self.elapsed_s:.1f} s")
+        if self.stopped_by is not None:
+            parts.append(f"stopped by {self.stopped_by} after {self.calls_sent} call(s)")
         return ", ".join(parts) + (" (interrupted)" if self.interrupted else "")
 
     def __repr__(self) -> str:
@@ -596,7 +605,9 @@ class Run:
                 f"{esc(self.campaign_name)} · {self.total} handle(s) · done {self.done} · failed {self.failed} · "
                 f"called {self.called} · covered {self.covered} · "
                 f"remaining {self.remaining} · {len(self.state['parts'])} part(s)"
-                + (" · <b>interrupted</b>" if self.interrupted else "") + "</p>")
+                + (" · <b>interrupted</b>" if self.interrupted else "")
+                + (f" · <b>stopped by {esc(self.stopped_by)}</b> after {self.calls_sent} call(s) (resumable)"
+                   if self.stopped_by else "") + "</p>")
         pct = self.latency_percentiles()
         latency = ("<p>latency (POST to DataEnd) " + " · ".join(f"p{p} {v:.1f} ms" for p, v in pct.items())
                    + "</p>" if pct else "")

@@ -28,15 +28,18 @@ from typing import Any, Protocol
 from .._wire.loop import LoopThread
 from ..batch import ChainedRecordBatch, HandleFailure, ResultPacker, lean_outcome
 from ..errors import (
+    ChainedRecordError,
     GwsStatusError,
     InvalidParameterError,
     NotificationTimeout,
     ServerUnavailableError,
     TransportError,
 )
+from ..pace import Pace
 from ..params import ChainedRecordParams
 from ..results import ChainedRecordResult, CoveredHandle
 from .coverage import ChainCoverage
+from .pace import CallKind, Pacer
 
 __all__ = ["BatchRun", "ClientHooks", "MAX_BATCH_HANDLES", "MAX_CONCURRENCY", "MAX_OUTAGE_S", "MAX_RETRIES",
            "MAX_STREAMED_HANDLES", "OutageGate", "run_async", "run_blocking", "unreachable"]
@@ -69,6 +72,14 @@ UNAVAILABLE_HTTP = frozenset({502, 503, 504})
 PROGRESS_LABEL = "GetChainedRecord"
 
 Outcome = ChainedRecordResult | HandleFailure
+
+
+class _BudgetSpent:
+    """What :meth:`BatchRun._call_with_retries` returns when the pace's ``max_calls`` allowed no further
+    attempt: the handle has no outcome (it is not done; a streamed run calls it when resumed)."""
+
+
+BUDGET_SPENT = _BudgetSpent()
 CallOne = Callable[[ChainedRecordParams, str], Awaitable[ChainedRecordResult]]
 
 
@@ -234,6 +245,25 @@ def progress_bar(progress: Any, total: int) -> tuple[Any, bool]:
     raise InvalidParameterError("progress", progress, "expected True, False or a tqdm-like object with update()")
 
 
+def call_kind(error: BaseException | None) -> CallKind:
+    """What a call attempt's end says of the server's load, for :meth:`Pacer.done`: a handle's own OCS
+    error says nothing of it, a timeout or a 429/503 does."""
+    if error is None:
+        return "ok"
+    if isinstance(error, ChainedRecordError):
+        return "ocs_error"
+    if isinstance(error, NotificationTimeout):
+        return "timeout"
+    status = getattr(error, "http_status", None)
+    if status == 429:
+        return "http_429"
+    if status == 503:
+        return "http_503"
+    if isinstance(error, TransportError):
+        return "transport"
+    return "other"
+
+
 def failure(handle: int, error: BaseException, attempts: int) -> HandleFailure:
     """A :class:`HandleFailure`; the partial result the error carries (if any) gets the attempt count."""
     carried = getattr(error, "result", None)
@@ -254,11 +284,13 @@ class BatchRun:
 
     def __init__(self, handles: list[int], params: ChainedRecordParams, device_path: str, *, concurrency: int,
                  retries: int, fail_fast: bool, hooks: ClientHooks, keep_events: bool = False,
-                 max_outage: float = MAX_OUTAGE_S, sink: Sink | None = None, every_handle: bool = False) -> None:
+                 max_outage: float = MAX_OUTAGE_S, sink: Sink | None = None, every_handle: bool = False,
+                 pace: Pace | None = None) -> None:
         self.handles = handles
         self.params = params
         self.device_path = device_path
-        self.concurrency = concurrency
+        self.pacer = Pacer(pace if pace is not None else Pace(concurrency=concurrency))
+        self.concurrency = self.pacer.pace.workers  # workers started; the pacer's slots bound the calls in flight
         self.retries = retries
         self.fail_fast = fail_fast
         self.hooks = hooks
@@ -272,7 +304,7 @@ class BatchRun:
         self.failed = 0
         self.covered = 0
         self.coverage: ChainCoverage | None = (None if every_handle
-                                               else ChainCoverage(handles, concurrency=concurrency))
+                                               else ChainCoverage(handles, concurrency=self.concurrency))
         self.interrupted = False
         self.started = time.monotonic()
         self.workers: list[asyncio.Task[None]] = []
@@ -329,12 +361,21 @@ class BatchRun:
             self.record(handle, outcome)
         return kept
 
+    @property
+    def stopped_by(self) -> str | None:
+        """Why the run stopped before every handle was done, when its pace stopped it (``"max_calls"``)."""
+        return self.pacer.stopped_by
+
     def batch(self) -> ChainedRecordBatch:
         """The batch of the outcomes so far (a streamed run keeps none: its front-end reads the run back)."""
         if self.sink is not None:
-            return ChainedRecordBatch([], interrupted=self.interrupted, elapsed_s=time.monotonic() - self.started)
-        return ChainedRecordBatch.from_outcomes(self.handles, dict(self.outcomes), interrupted=self.interrupted,
-                                                elapsed_s=time.monotonic() - self.started, packer=self.packer)
+            batch = ChainedRecordBatch([], interrupted=self.interrupted, elapsed_s=time.monotonic() - self.started)
+        else:
+            batch = ChainedRecordBatch.from_outcomes(self.handles, dict(self.outcomes), interrupted=self.interrupted,
+                                                     elapsed_s=time.monotonic() - self.started, packer=self.packer)
+        batch.stopped_by = self.stopped_by
+        batch.calls_sent = self.pacer.sent
+        return batch
 
     def catch_up(self, bar: Any, shown: int) -> int:
         """Move the caller's progress bar from ``shown`` to the handles finished now, and return that count.
@@ -350,8 +391,8 @@ class BatchRun:
         return finished
 
     def show_status(self, bar: Any) -> None:
-        """Show the outage gate's state in the progress bar's description (only when it changed)."""
-        text = self.gate.status()
+        """Show the outage gate's or the pace's state in the progress bar's description (when it changed)."""
+        text = self.gate.status() or self.pacer.status()
         if bar is None or text == self._shown or not callable(getattr(bar, "set_description", None)):
             return
         self._shown = text
@@ -364,6 +405,20 @@ class BatchRun:
             return await self.coverage.take()
         return next(pending, None)
 
+    def _conclude(self, handle: int, outcome: Outcome | _BudgetSpent) -> bool:
+        """Settle a handle's outcome; whether its worker goes on to another handle."""
+        if isinstance(outcome, _BudgetSpent) or (self.stopping and self.gate.error is not None):
+            # the budget is spent (the calls in flight finish, no worker takes another handle), or the
+            # run gave up on the server: the handle is not done
+            if self.coverage is not None:
+                self.coverage.abandoned(handle)
+            return False
+        kept = self.settle(handle, outcome)
+        if self.fail_fast and kept and isinstance(outcome, HandleFailure):
+            self.stop()
+            return False
+        return True
+
     async def execute(self) -> ChainedRecordBatch:
         pending = iter(self.handles)  # shared by the workers: each next() hands out one handle
 
@@ -373,13 +428,7 @@ class BatchRun:
                 if handle is None:
                     return
                 outcome = await self._call_with_retries(dataclasses.replace(self.params, record_handle=handle))
-                if self.stopping and self.gate.error is not None:
-                    if self.coverage is not None:
-                        self.coverage.abandoned(handle)
-                    return  # the run gave up on the server: the handle is not done
-                kept = self.settle(handle, outcome)
-                if self.fail_fast and kept and isinstance(outcome, HandleFailure):
-                    self.stop()
+                if not self._conclude(handle, outcome):
                     return
 
         loop = asyncio.get_running_loop()
@@ -401,14 +450,33 @@ class BatchRun:
             raise self.gate.error
         return self.batch()
 
-    async def _call_with_retries(self, params: ChainedRecordParams) -> Outcome:
+    async def _paced_call(self, params: ChainedRecordParams) -> ChainedRecordResult | _BudgetSpent:
+        """One attempt, through the pacer: admitted (or refused by the budget), sent, reported."""
+        ticket = await self.pacer.admit()
+        if ticket is None:
+            return BUDGET_SPENT
+        error: BaseException | None = None
+        try:
+            return await self.hooks.call(params, self.device_path)
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            if not isinstance(error, asyncio.CancelledError):
+                self.pacer.done(ticket, call_kind(error), time.monotonic() - ticket.sent)
+            else:
+                self.pacer.release(ticket)
+
+    async def _call_with_retries(self, params: ChainedRecordParams) -> Outcome | _BudgetSpent:
         handle = params.record_handle
         attempt = 0
         while True:
             await self.gate.passage()
             attempt += 1
             try:
-                result = await self.hooks.call(params, self.device_path)
+                result = await self._paced_call(params)
+                if isinstance(result, _BudgetSpent):
+                    return result
             except Exception as exc:
                 if self.gate.enabled and not self.hooks.closed() and unreachable(exc, self.hooks.connected()):
                     attempt -= 1  # the server's outage, not this handle's: the attempt is made again

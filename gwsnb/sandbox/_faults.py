@@ -11,7 +11,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-__all__ = ["Faults"]
+__all__ = ["FAIL_KINDS", "Faults"]
+
+#: the values ``Faults.fail_calls`` accepts (``None``: off)
+FAIL_KINDS = ("http500", "timeout")
 
 
 @dataclass
@@ -51,6 +54,10 @@ class Faults:
         the server stops (its port refuses connections) and starts again on the same port this many
         seconds later, with its CometD state forgotten as after a restart.  One shot: the switch goes back
         to 0 when it fires.  Only a :class:`~gwsnb.sandbox.Sandbox` object can bounce itself.
+    :param fail_calls: ``"http500"``: every valid GetChainedRecord POST is answered HTTP 500 with a GWS
+        error envelope (``statusCode 4``); ``"timeout"``: it is acknowledged (``statusCode 0``) but no
+        notification is ever sent; ``None``: off.  ``Sandbox.fail_calls_for(seconds, kind)`` switches it on
+        for a while (docs/guides/sandbox.md#capacity-and-pushback).
     """
 
     latency_ms: float = 0.0
@@ -68,6 +75,12 @@ class Faults:
     refuse_handshakes: bool = False
     clock_offset_ms: float = 0.0
     outage_after_ack_s: float = 0.0
+    fail_calls: str | None = None
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name == "fail_calls" and value is not None and value not in FAIL_KINDS:
+            raise ValueError(f"fail_calls must be one of {', '.join(map(repr, FAIL_KINDS))} or None, got {value!r}")
+        object.__setattr__(self, name, value)
 
     def __post_init__(self) -> None:
         if self.latency_ms < 0:

@@ -18,8 +18,12 @@ Asynchronous errors ([choice]; the HTTP answer was ``statusCode 0``): an Outboun
 
 Metrics (on every DeviceUserEventMessage): ``serverGenerationTimestamp`` is the wall clock (epoch ms) when
 the message was built, ``nodeProcessingTimeNanos`` the ``perf_counter_ns`` time from the start of the
-sandbox's OCS processing of the call to that moment, ``serverProcessingTimeTotalMs`` the whole time in ms
-(floored) since the HTTP request reached the handler.
+sandbox's OCS processing of the call (its start of service, after any wait in the capacity queue) to that
+moment, ``serverProcessingTimeTotalMs`` the whole time in ms (floored) since the HTTP request reached the
+handler, the queue wait included (docs/choices.md#sandbox-capacity).
+
+With a capacity (:mod:`gwsnb.sandbox._capacity`) a call waits for a slot, is served ``service_ms`` (an
+asyncio sleep), queues its notifications, then frees its slot.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ from ..protocol import (
 )
 from ._bayeux import BayeuxServer
 from ._calling_list import CallingList
+from ._capacity import CANCELLED, Capacity, RequestEntry
 from ._faults import Faults
 from ._records import RecordStore
 
@@ -95,6 +100,7 @@ class OcsEmulator:
         campaign_name: str,
         application_id: int,
         seed: int = 1,
+        capacity: Capacity | None = None,
     ) -> None:
         self.calling_list = calling_list
         #: the list as the record operations left it; GetChainedRecord reads this
@@ -107,19 +113,35 @@ class OcsEmulator:
         self._tasks: set[asyncio.Task[None]] = set()
         #: GetChainedRecord requests accepted so far, by record handle (what a client really asked for)
         self.requested: Counter[int] = Counter()
+        #: admission, queue and request log of GetChainedRecord (unlimited unless the sandbox says otherwise)
+        self.capacity = capacity if capacity is not None else Capacity()
 
     def __repr__(self) -> str:
         return f"OcsEmulator(campaign={self.campaign_name!r}, calling_list={self.calling_list.name!r})"
 
-    def submit(self, request: ChainedRecordRequest) -> None:
-        """Start producing the call's notifications in the background (the HTTP answer does not wait)."""
+    def submit(self, request: ChainedRecordRequest, entry: RequestEntry) -> None:
+        """Start producing the call's notifications in the background (the HTTP answer does not wait);
+        ``entry`` is its admission by :class:`~gwsnb.sandbox._capacity.Capacity` (in service or queued)."""
         self.requested[request.handle] += 1
-        task = asyncio.get_running_loop().create_task(self._run(request))
+        task = asyncio.get_running_loop().create_task(self._serve(request, entry))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _run(self, request: ChainedRecordRequest) -> None:
-        start_ns = time.perf_counter_ns()
+    async def _serve(self, request: ChainedRecordRequest, entry: RequestEntry) -> None:
+        capacity = self.capacity
+        await capacity.enter(entry)
+        try:
+            start_ns = time.perf_counter_ns()  # the node's own processing starts here, not on receipt
+            if capacity.service_s > 0:
+                await asyncio.sleep(capacity.service_s)
+            await self._run(request, start_ns)
+        except asyncio.CancelledError:
+            entry.outcome = CANCELLED
+            raise
+        finally:
+            capacity.leave(entry)
+
+    async def _run(self, request: ChainedRecordRequest, start_ns: int) -> None:
         builders: list[Callable[[], Any]] = list(self._plan(request, start_ns))
         faults = self.faults
         extra: list[Callable[[], Any]] = []

@@ -5,7 +5,9 @@ contact-center session, the validation of GetChainedRecord, and the routing of t
 HTTP statuses ([choice]; clients decide on ``statusCode``): 200 for ``statusCode 0``; 401 for
 ``statusCode 20``; 403 text ``Missing or invalid Csrf token``; 413 with ``statusCode 10`` for a body over
 64 KiB; 400 for every other non-zero ``statusCode`` (1 missing, 6 unknown device, 10 invalid value,
-malformed JSON or unknown operationName).
+malformed JSON or unknown operationName).  A valid GetChainedRecord the capacity refuses gets 429 (throttle)
+or 503 (queue full) with ``Retry-After``, or 500 under ``Faults.fail_calls="http500"``, each with
+``statusCode 4`` (docs/choices.md#sandbox-capacity).
 
 ``RestApi.bodies`` keeps the last :data:`KEPT_BODIES` POST bodies as received (``ReceivedBody``: method,
 path, the text), for tests that check a request's exact shape.
@@ -35,6 +37,7 @@ from ..protocol import (
     OUTBOUND_OPERATIONS,
     SESSION_COOKIE,
     START_CONTACT_CENTER_SESSION,
+    STATUS_INTERNAL_ERROR,
     STATUS_INVALID_STATE,
     STATUS_INVALID_VALUE,
     STATUS_MESSAGES,
@@ -44,6 +47,7 @@ from ..protocol import (
     STATUS_OK,
 )
 from ._bayeux import BayeuxServer
+from ._capacity import DROPPED, retry_after_header
 from ._misconfig import MOVED_COMETD_PATH
 from ._ocs import ChainedRecordRequest, OcsEmulator
 from ._operations import OperationEngine, Refused, parse_request
@@ -328,9 +332,30 @@ class RestApi:
             req = self._chained_record_request(request[_SESSION_KEY], handle, body, received_ns)
         except _ApiError as err:
             return _status(err.status_code, err.message, err.http_status)
-        if not self._outage_after_ack():  # the server goes down before OCS even starts on it
-            self.ocs.submit(req)
+        if self._outage_after_ack():  # the server goes down before OCS even starts on it
+            self.ocs.capacity.lost(handle, received_ns)
+            return _status(STATUS_OK)
+        entry = self.ocs.capacity.admit(handle, received_ns, self.ocs.faults.fail_calls)
+        if entry.http_status != 200:
+            return self._refusal(entry.http_status)
+        if entry.outcome != DROPPED:
+            self.ocs.submit(req, entry)
         return _status(STATUS_OK)
+
+    def _refusal(self, http_status: int) -> web.Response:
+        """The 429, 500 or 503 answer of a request the capacity refused (docs/choices.md#sandbox-capacity)."""
+        capacity = self.ocs.capacity
+        if http_status == 500:
+            return _status(STATUS_INTERNAL_ERROR, "Internal server error (sandbox fault fail_calls='http500')", 500)
+        if http_status == 429:
+            message = f"Too many requests: over {capacity.throttle_429:g} GetChainedRecord requests per second"
+        else:
+            message = (f"Service unavailable: {len(capacity.waiting)} requests waiting, the queue limit "
+                       f"(capacity {capacity.capacity}, queue limit {capacity.queue_limit})")
+        response = _status(STATUS_INTERNAL_ERROR, f"{message}; retry after {capacity.retry_after_s:g} s",
+                           http_status)
+        response.headers["Retry-After"] = retry_after_header(capacity.retry_after_s)
+        return response
 
     def _outage_after_ack(self) -> bool:
         """Fire ``Faults.outage_after_ack_s`` (one shot): freeze delivery now, bounce the server."""

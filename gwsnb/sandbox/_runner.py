@@ -8,7 +8,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Coroutine, Iterable
+from collections.abc import Coroutine, Iterable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -16,10 +16,12 @@ from aiohttp import web
 
 from .._wire.loop import LoopThread
 from ..protocol import API_PREFIX
+from ._admin import add_stats_routes
 from ._bayeux import BayeuxServer
 from ._calling_list import CallingList
+from ._capacity import DEFAULT_LOG_LIMIT, Capacity, check_capacity
 from ._dialer import ADVANCE_PATH, advance, advance_route
-from ._faults import Faults
+from ._faults import FAIL_KINDS, Faults
 from ._misconfig import MOVED_COMETD_PATH, Misconfig
 from ._ocs import OcsEmulator
 from ._operations import OperationEngine
@@ -73,8 +75,20 @@ class Sandbox:
         docs/doctor.md): what ``gwsnb.diagnose()`` is there to find.
     :param variants: healthy differences from the sandbox a correct GWS may show (``no_features_list``,
         ``no_csrf``, ``balancer_cookie``), on which the doctor must raise no alarm.
+    :param capacity: at most this many GetChainedRecord requests are served at once, the others wait in a
+        FIFO queue and their notifications come late by the wait (None: unlimited, today's sandbox);
+        docs/guides/sandbox.md#capacity-and-pushback.
+    :param service_ms: how long each request is served (an asyncio sleep, no CPU), before its notifications.
+    :param queue_limit: at most this many requests wait; one more is answered HTTP 503 with ``Retry-After``
+        and not queued (None: no limit).
+    :param capacity_schedule: the capacity over time, ``"0:32,20:8,40:32"`` or ``[(0, 32), (20, 8), ...]``:
+        seconds since the first ``start()`` (``restart_schedule()`` starts it again) -> capacity.
+    :param throttle_429: GetChainedRecord requests per second (a token bucket holding one second's worth)
+        above which the POST is answered HTTP 429 with ``Retry-After`` (None: no throttle).
+    :param retry_after_s: the ``Retry-After`` of the 503 and 429 answers, in seconds.
+    :param request_log_limit: GetChainedRecord requests the request log keeps (the oldest dropped, counted).
     :raises gwsnb.sandbox.CallingListError: for a calling list that cannot be loaded.
-    :raises ValueError: for a bad keyword value, or an unknown misconfiguration or variant (named).
+    :raises ValueError: for a bad keyword value (named), or an unknown misconfiguration or variant (named).
     """
 
     def __init__(
@@ -98,6 +112,13 @@ class Sandbox:
         tls: bool = False,
         misconfigure: str | Iterable[str] | None = None,
         variants: str | Iterable[str] | None = None,
+        capacity: int | None = None,
+        service_ms: float = 0.0,
+        queue_limit: int | None = None,
+        capacity_schedule: str | Sequence[tuple[float, int]] | None = None,
+        throttle_429: float | None = None,
+        retry_after_s: float = 1.0,
+        request_log_limit: int = DEFAULT_LOG_LIMIT,
     ) -> None:
         if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
             raise ValueError(f"port must be an integer in 0..65535, got {port!r}")
@@ -112,6 +133,8 @@ class Sandbox:
         if not isinstance(campaign_name, str) or not campaign_name:
             raise ValueError(f"campaign_name must be a non-empty string, got {campaign_name!r}")
         self.misconfig = Misconfig.of(misconfigure, variants)
+        self._capacity = Capacity(capacity, service_ms, queue_limit, capacity_schedule, throttle_429,
+                                  retry_after_s, request_log_limit)
         self.host = host
         self.username = username
         self.password = password
@@ -149,6 +172,7 @@ class Sandbox:
             campaign_name=campaign_name,
             application_id=application_id,
             seed=seed,
+            capacity=self._capacity,
         )
         self._operations = OperationEngine(
             self._ocs.records, self._bayeux, self.faults, campaign_name=campaign_name,
@@ -162,6 +186,10 @@ class Sandbox:
         self._loop: LoopThread | None = None
         self._runner: web.AppRunner | None = None
         self._sweeper: asyncio.Task[None] | None = None
+        self._schedule_task: asyncio.Task[None] | None = None
+        self._schedule_anchor: float | None = None  # monotonic second 0 of capacity_schedule
+        self._fail_timer: asyncio.TimerHandle | None = None
+        self._fail_until: float | None = None  # monotonic end of fail_calls_for
         self._lock = threading.Lock()
 
     # ----- public attributes ---------------------------------------------------------------------
@@ -278,6 +306,7 @@ class Sandbox:
         self._bayeux.reopen()
         app = build_app(self._api)
         app.router.add_post(ADVANCE_PATH, advance_route(self._sessions, self.advance))
+        add_stats_routes(app, self._sessions, self._capacity)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self._port, reuse_address=True, backlog=1024,
@@ -292,9 +321,15 @@ class Sandbox:
         if sockets:
             self._port = int(sockets[0].getsockname()[1])
         self._runner = runner
-        self._sweeper = asyncio.get_running_loop().create_task(
-            self._bayeux.sweeper(min(5.0, max(0.05, self._bayeux.max_idle_s / 4)))
-        )
+        loop = asyncio.get_running_loop()
+        self._sweeper = loop.create_task(self._bayeux.sweeper(min(5.0, max(0.05, self._bayeux.max_idle_s / 4))))
+        self._capacity.restart()
+        if self._capacity.schedule:
+            if self._schedule_anchor is None:
+                self._schedule_anchor = time.monotonic()
+            self._schedule_task = loop.create_task(self._capacity.run_schedule(self._schedule_anchor))
+        if self._fail_until is not None:
+            self._fail_timer = loop.call_later(max(0.0, self._fail_until - time.monotonic()), self._end_fail_calls)
 
     def stop(self) -> None:
         """Stop serving and join the thread (no-op when stopped)."""
@@ -311,6 +346,12 @@ class Sandbox:
         if self._sweeper is not None:
             self._sweeper.cancel()
             self._sweeper = None
+        if self._schedule_task is not None:
+            self._schedule_task.cancel()
+            self._schedule_task = None
+        if self._fail_timer is not None:  # re-armed by the next start (fail_calls_for's deadline stands)
+            self._fail_timer.cancel()
+            self._fail_timer = None
         self._bayeux.close()
         runner, self._runner = self._runner, None
         if runner is not None:
@@ -413,6 +454,97 @@ class Sandbox:
     def chained_record_requests(self) -> dict[int, int]:
         """GetChainedRecord requests accepted so far, by record handle (the sandbox's side of a run's calls)."""
         return dict(self._run_on_loop(lambda: dict(self._ocs.requested)))
+
+    # ----- capacity (docs/guides/sandbox.md#capacity-and-pushback) ---------------------------------
+
+    @property
+    def capacity(self) -> int | None:
+        """The capacity in force (None: unlimited)."""
+        return self._capacity.capacity
+
+    def set_capacity(self, capacity: int | None) -> None:
+        """Change the capacity now, from any thread (a drop lets the requests in service finish, a rise
+        starts waiting ones at once).  It stops a running ``capacity_schedule``: what is set by hand stays.
+
+        :raises ValueError: ``capacity`` is not a positive integer or None.
+        """
+        check_capacity(capacity)
+
+        def apply() -> None:
+            if self._schedule_task is not None:
+                self._schedule_task.cancel()
+                self._schedule_task = None
+            self._capacity.schedule = ()
+            self._capacity.set_capacity(capacity)
+
+        self._run_on_loop(apply)
+
+    def restart_schedule(self) -> None:
+        """Start ``capacity_schedule`` again from its second 0, now (e.g. at the start of a measured run).
+
+        :raises RuntimeError: the sandbox has no schedule or is not running.
+        """
+        if not self._capacity.schedule:
+            raise RuntimeError("the sandbox has no capacity_schedule")
+
+        async def restart() -> None:
+            if self._schedule_task is not None:
+                self._schedule_task.cancel()
+            self._schedule_anchor = time.monotonic()
+            self._schedule_task = asyncio.get_running_loop().create_task(
+                self._capacity.run_schedule(self._schedule_anchor))
+
+        self._call(restart())
+
+    def stats(self) -> dict[str, Any]:
+        """The server's side of the GetChainedRecord requests since the start or ``reset_stats()``:
+        ``requests`` (valid ones received), ``processed`` (served), ``in_service`` and ``queued`` now,
+        ``max_queued``, ``max_in_service``, ``rejected_503``, ``rejected_429``, ``failed_500``, ``dropped``
+        (``fail_calls="timeout"``), the settings in force (``capacity``, ``service_ms``, ``queue_limit``,
+        ``throttle_429``, ``retry_after_s``), ``queue_wait_ms`` and ``service_time_ms`` (``count``, ``p50``,
+        ``p95``, ``p99``, ``max`` over the request log), ``since`` (epoch s), ``elapsed_s``, and the log's
+        ``log_size``, ``log_limit``, ``log_dropped``.  Remotely: ``GET /sandbox/stats``
+        (:func:`gwsnb.sandbox.remote_stats`)."""
+        return dict(self._run_on_loop(self._capacity.stats))
+
+    def request_log(self, last: int | None = None) -> list[dict[str, Any]]:
+        """One dict per valid GetChainedRecord POST, oldest first (at most ``request_log_limit``; ``last``:
+        only the last N): ``t`` (epoch s when received), ``t_mono`` (``time.monotonic()`` then), ``handle``,
+        ``http_status``, ``outcome`` (``served``, ``in_service``, ``queued``, ``refused_503``,
+        ``refused_429``, ``http500``, ``dropped``, ``lost``, ``cancelled``), ``queue_wait_ms`` (None if
+        never served) and ``service_ms`` (None until served)."""
+        return list(self._run_on_loop(lambda: self._capacity.request_log(last)))
+
+    def reset_stats(self) -> None:
+        """Forget the counters and the request log (requests in service or waiting carry on)."""
+        self._run_on_loop(self._capacity.reset_stats)
+
+    def fail_calls_for(self, seconds: float, kind: str = "http500") -> None:
+        """Switch ``faults.fail_calls`` to ``kind`` now and back off after ``seconds`` (a timer on the
+        sandbox's loop; a later call replaces the earlier one).
+
+        :raises ValueError: ``seconds`` not a finite number > 0, or ``kind`` not ``"http500"``/``"timeout"``.
+        """
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds < float("inf"):
+            raise ValueError(f"seconds must be a finite number > 0, got {seconds!r}")
+        if kind not in FAIL_KINDS:
+            raise ValueError(f"kind must be one of {', '.join(map(repr, FAIL_KINDS))}, got {kind!r}")
+
+        def arm() -> None:
+            if self._fail_timer is not None:
+                self._fail_timer.cancel()
+                self._fail_timer = None
+            self.faults.fail_calls = kind
+            self._fail_until = time.monotonic() + seconds
+            if self._loop is not None:
+                self._fail_timer = self._loop.loop.call_later(seconds, self._end_fail_calls)
+
+        self._run_on_loop(arm)
+
+    def _end_fail_calls(self) -> None:
+        self._fail_timer = None
+        self._fail_until = None
+        self.faults.fail_calls = None
 
     def cookies_seen(self) -> dict[str, frozenset[str]]:
         """Names of the cookies the last request of each ``"METHOD /path"`` carried (CometD ones included)."""
