@@ -127,6 +127,10 @@ class OutageGate:
     server that answers the probe but fails every call still ends within ``max_outage``.
     """
 
+    #: seconds before the first probe, doubled per probe up to the cap
+    probe_base_s = PROBE_BASE_S
+    probe_cap_s = PROBE_CAP_S
+
     def __init__(self, hooks: ClientHooks, max_outage: float, on_give_up: Callable[[], None]) -> None:
         self.hooks = hooks
         self.max_outage = max_outage
@@ -176,17 +180,21 @@ class OutageGate:
 
     async def _probe_until_back(self) -> None:
         assert self.since is not None and self.hooks.probe is not None
-        delay = PROBE_BASE_S
+        delay = self.probe_base_s
         while True:
             left = self.since + self.max_outage - time.monotonic()
             if left <= 0:
                 self._give_up()
                 return
-            await asyncio.sleep(min(delay, left))
-            delay = min(delay * 2, PROBE_CAP_S)
+            await asyncio.sleep(min(self._spread(delay), left))
+            delay = min(delay * 2, self.probe_cap_s)
             if await self._answers(self.since + self.max_outage - time.monotonic()):
                 self._reopen()
                 return
+
+    def _spread(self, delay: float) -> float:
+        """The wait before the next probe (a subclass adds jitter)."""
+        return delay
 
     async def _answers(self, left: float) -> bool:
         """The server answers the probe and CometD is connected again, within ``left`` seconds."""
@@ -212,11 +220,14 @@ class OutageGate:
         self.last_since, self.since = self.since, None
         self._open.set()
 
-    def _give_up(self) -> None:
-        waited = time.monotonic() - (self.since or time.monotonic())
-        self.error = ServerUnavailableError(
+    def _stop_error(self, waited: float) -> ServerUnavailableError:
+        return ServerUnavailableError(
             f"the server stayed unreachable for {waited:.0f} s (max_outage={self.max_outage:g} s); the run "
             f"stopped, unfinished handles are not done (last error: {self.cause})", waited_s=waited)
+
+    def _give_up(self) -> None:
+        waited = time.monotonic() - (self.since or time.monotonic())
+        self.error = self._stop_error(waited)
         self.since = None
         self._open.set()
         self.on_give_up()
