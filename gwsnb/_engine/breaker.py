@@ -1,6 +1,6 @@
 """The circuit breaker of a bulk run: when most recent calls fail, stop sending, probe, resume.
 
-It is an :class:`~gwsnb._engine.bulk.OutageGate` (the same gate the workers wait at, the same
+It is an :class:`~gwsnb._engine.outage.OutageGate` (the same gate the workers wait at, the same
 ``max_outage`` and clean stop) with another trigger and another probe:
 
 * **trigger**: every finished call attempt is counted (:meth:`CircuitBreaker.count`, a
@@ -27,7 +27,7 @@ from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 
 from ..errors import ServerFailingError, ServerUnavailableError
-from .bulk import ClientHooks, OutageGate
+from .outage import ClientHooks, OutageGate
 
 __all__ = ["CircuitBreaker", "COUNTED_OK", "PROBE_CALL_TIMEOUT_S"]
 
