@@ -17,9 +17,12 @@ The algorithm (docs/production.md, "Adaptive concurrency", says why this one):
   completion rate times the latency above the floor (the larger of the client's and the server's
   excess), in calls;
 * **a band**: below :attr:`~AdaptiveSettings.alpha` queued calls the limit grows (by ``sqrt(limit)/2``, at
-  least 1, Envoy's headroom halved), above :attr:`~AdaptiveSettings.beta` it shrinks by half the excess queue (at least 1), when the latency is
-  more than :attr:`~AdaptiveSettings.max_ratio` times its floor by the factor ``max_ratio × floor /
-  latency`` (at most halved, Gradient2's clamp), and in between it holds.  The hold band is what keeps it from oscillating;
+  least 1, Envoy's headroom halved), above :attr:`~AdaptiveSettings.beta` it shrinks by half the excess queue (at least 1), or by the factor
+  ``max_ratio × floor / latency`` (at most halved, Gradient2's clamp) when that is more and the latency is
+  over :attr:`~AdaptiveSettings.max_ratio` times its floor, and in between it holds.  A latency far above
+  its floor with no queue by Little's law (a few calls, each slow: the client's own machine starved of
+  CPU, say) does not shrink the limit: fewer calls would not make them faster.  The hold band is what keeps the
+  limit from oscillating;
 * **overload signals**: a timeout, an HTTP 429 or 503, or a transport failure in an interval multiplies
   the limit by :attr:`~AdaptiveSettings.backoff` (AIMD's decrease, as the AWS SDKs' adaptive retry
   does), once per interval however many calls failed together.  A handle's own OCS error (an ``Error``
@@ -56,7 +59,7 @@ class AdaptiveSettings:
         ``min_samples`` samples, or is ``max_interval_s`` old with at least one.
     :param alpha: below this many queued calls (estimated) the limit grows.
     :param beta: above this many it shrinks.
-    :param max_ratio: a latency above this multiple of its floor shrinks the limit whatever the estimate.
+    :param max_ratio: a latency above this multiple of its floor, with a queue, shrinks the limit faster.
     :param backoff: the factor applied to the limit on an overload signal.
     """
 
@@ -220,10 +223,10 @@ class AdaptiveLimit:
         self.latency_ms = client
         # Little's law: the calls waiting are the completion rate times the time spent above the floor
         self.queue = queue = rate_per_s * excess_ms / 1000.0
-        if queue > s.beta or ratio > s.max_ratio:
+        if queue > s.beta:
             target = self._estimate - max(1.0, (queue - s.beta) / 2)
-            if ratio > s.max_ratio:  # Gradient2's gradient, clamped to [0.5, 1] against outliers
-                target = min(target, self._estimate * max(0.5, s.max_ratio / ratio))
+            if ratio > s.max_ratio:  # a queue and a latency far above its floor: Gradient2's gradient,
+                target = min(target, self._estimate * max(0.5, s.max_ratio / ratio))  # clamped to [0.5, 1]
             self._set(target)
         elif queue < s.alpha and (inflight is None or inflight >= self._estimate / 2):
             self._set(self._estimate + max(1.0, math.sqrt(self._estimate) / 2))

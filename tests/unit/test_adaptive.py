@@ -20,11 +20,20 @@ from gwsnb._engine.adaptive import AdaptiveLimit, AdaptiveSettings
 
 
 def feed(ctl: AdaptiveLimit, t: float, latency_ms: float, n: int, *, server_ms: float | None = None,
-         kind: str = "ok", step: float = 0.001) -> float:
-    """``n`` calls of ``latency_ms`` finishing ``step`` s apart from ``t``; the time after the last."""
+         kind: str = "ok", step: float | None = None) -> float:
+    """``n`` calls of ``latency_ms`` finishing ``step`` s apart from ``t`` (by default as Little's law has
+    them: ``limit`` calls per latency); the time after the last."""
     for _ in range(n):
         ctl.observe(kind, latency_ms / 1000.0, server_ms, now=t)
-        t += step
+        t += step if step is not None else latency_ms / 1000.0 / ctl.limit
+    return t
+
+
+def span(ctl: AdaptiveLimit, t: float, seconds: float, latency_ms: float, **kw: float | None) -> float:
+    """Calls of ``latency_ms`` for ``seconds`` from ``t``, at the pace Little's law gives the limit."""
+    end = t + seconds
+    while t < end:
+        t = feed(ctl, t, latency_ms, 1, **kw)  # type: ignore[arg-type]
     return t
 
 
@@ -40,7 +49,7 @@ def test_the_floor_is_measured_first_at_the_probe_limit() -> None:
     ctl = AdaptiveLimit(AdaptiveSettings(probe_limit=3, probe_samples=12), now=0.0)
     assert ctl.probing and ctl.limit == 3
     # calls that finish before they could have been sent after the probe began are not the floor
-    feed(ctl, 0.005, 50.0, 20)
+    feed(ctl, 0.005, 50.0, 20, step=0.001)
     assert ctl.probing and ctl.floor_ms is None
     settled(ctl, 0.1, 8.0)
     assert not ctl.probing and ctl.floor_ms == pytest.approx(8.0)
@@ -50,8 +59,8 @@ def test_grows_to_the_ceiling_while_the_latency_stays_at_its_floor() -> None:
     ctl = AdaptiveLimit(AdaptiveSettings(max_limit=40, remeasure_s=1e9), now=0.0)
     t = settled(ctl, 0.0, 5.0)
     seen = [ctl.limit]
-    for _ in range(200):
-        t = feed(ctl, t, 5.0, 10, step=0.011)
+    for _ in range(100):
+        t = span(ctl, t, 0.2, 5.0)
         seen.append(ctl.limit)
     assert seen == sorted(seen), "the limit only grows at a flat latency"
     assert ctl.limit == 40
@@ -60,12 +69,10 @@ def test_grows_to_the_ceiling_while_the_latency_stays_at_its_floor() -> None:
 def test_shrinks_when_the_latency_rises_above_its_floor() -> None:
     ctl = AdaptiveLimit(AdaptiveSettings(max_limit=64, remeasure_s=1e9), now=0.0)
     t = settled(ctl, 0.0, 5.0)
-    for _ in range(100):
-        t = feed(ctl, t, 5.0, 10, step=0.011)
+    t = span(ctl, t, 11, 5.0)
     high = ctl.limit
     assert high == 64
-    for _ in range(8):  # latency x3: well above max_ratio x floor
-        t = feed(ctl, t, 15.0, 10, step=0.011)
+    t = span(ctl, t, 0.8, 15.0)  # latency x3: a queue of about 2/3 of the calls in flight
     assert ctl.limit < high / 2
     assert ctl.floor_ms == pytest.approx(5.0), "a higher latency does not move the floor between probes"
 
@@ -74,10 +81,9 @@ def test_overload_signals_back_off_once_per_interval_and_ocs_errors_do_nothing()
     s = AdaptiveSettings(max_limit=64, remeasure_s=1e9, backoff=0.5)
     ctl = AdaptiveLimit(s, now=0.0)
     t = settled(ctl, 0.0, 5.0)
-    for _ in range(100):
-        t = feed(ctl, t, 5.0, 10, step=0.011)
+    t = span(ctl, t, 11, 5.0)
     assert ctl.limit == 64
-    t = feed(ctl, t, 5.0, 200, kind="ocs_error", step=0.011)  # 2 s of handles' own errors
+    t = feed(ctl, t, 5.0, 200, kind="ocs_error", step=0.01)  # 2 s of handles' own errors
     assert ctl.limit == 64
     ctl.observe("ok", 0.005, None, now=t)  # the interval of the OCS errors closes, the limit unmoved
     assert ctl.limit == 64
@@ -96,11 +102,9 @@ def test_the_server_metric_alone_can_shrink_the_limit() -> None:
     processing time up: that is load too."""
     ctl = AdaptiveLimit(AdaptiveSettings(max_limit=64, remeasure_s=1e9), now=0.0)
     t = settled(ctl, 0.0, 20.0, server_ms=5.0)
-    for _ in range(100):
-        t = feed(ctl, t, 20.0, 10, server_ms=5.0, step=0.011)
+    t = span(ctl, t, 11, 20.0, server_ms=5.0)
     assert ctl.limit == 64 and ctl.server_floor_ms == pytest.approx(5.0)
-    for _ in range(20):
-        t = feed(ctl, t, 20.0, 10, server_ms=35.0, step=0.011)
+    t = span(ctl, t, 2.2, 20.0, server_ms=35.0)
     assert ctl.limit < 40
 
 
@@ -116,8 +120,7 @@ def test_the_floor_is_re_measured_when_the_server_becomes_slower_for_good() -> N
         t = feed(ctl, t, 10.0, 10, step=0.011)
     assert ctl.probes >= 2
     assert ctl.floor_ms == pytest.approx(10.0)
-    for _ in range(300):
-        t = feed(ctl, t, 10.0, 10, step=0.011)
+    t = span(ctl, t, 33, 10.0)
     assert ctl.limit == 64, "at its new floor the latency lets the limit grow again"
 
 
@@ -243,9 +246,9 @@ def test_model_capacity_8_keeps_the_wait_under_one_service_time_at_full_throughp
     assert model.wait_p95(5.0, 30.0) <= 5.0
     best = max(fixed(n, 8, 5.0, 10.0).done / 10.0 for n in (8, 16, 32))
     assert model.done / 30.0 >= 0.9 * best
-    # the stated band: after the climb, the limit stays within capacity + [-2, +beta + 4] calls
+    # the stated band: after the climb, the limit stays within [capacity, capacity + 12] calls
     low, high = model.limit_range(5.0, 30.0)
-    assert low >= 6 and high <= 8 + 10, (low, high)
+    assert low >= 8 and high <= 8 + 12, (low, high)
 
 
 def test_model_unlimited_server_costs_at_most_ten_percent_of_fixed_16() -> None:
