@@ -44,6 +44,7 @@ if _typing.TYPE_CHECKING:
     from .client import Device, GwsClient, connect, connect_async
     from .doctor import Diagnosis, diagnose
     from .pace import Pace
+    from .plan import Plan
     from .progress import compare_runs
     from .record_form import RecordActionsForm
     from .results import CallTimings, ChainedRecordResult, CoveredHandle, Event, OperationResult
@@ -70,6 +71,7 @@ _LAZY = {
     "HandleFailure": ".batch",
     "OperationResult": ".results",
     "Pace": ".pace",
+    "Plan": ".plan",
     "RecordActionsForm": ".record_form",
     "compare_runs": ".progress",
     "Sandbox": ".sandbox",
@@ -114,6 +116,7 @@ __all__ = [
     "OutcomeUnknownError",
     "Pace",
     "PasswordChangeRequiredError",
+    "Plan",
     "RecordActionsForm",
     "RecordOperationError",
     "Sandbox",

@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
 
+    from .pace import Load
+
 __all__ = ["ChainedRecordBatch", "HandleFailure", "PackedResult", "PackedResults", "ResultPacker", "lean_outcome",
            "lean_result", "percentiles"]
 
@@ -321,6 +323,8 @@ class ChainedRecordBatch:
     - ``stopped_by``: ``"max_calls"`` when the run's budget (:attr:`gwsnb.Pace.max_calls`) stopped it
       (the handles not done are in ``skipped``), else ``None``;
     - ``calls_sent``: the GetChainedRecord calls the run sent, retries included (``None`` when unknown);
+    - ``load``: the :class:`gwsnb.pace.Load` the run put on the server, one entry per call attempt
+      (``None`` for a batch not made by a run); :meth:`plot_load` draws it;
     - ``elapsed_s``: wall-clock seconds of the run.
 
     ``len(batch)`` is the number of requested handles.
@@ -335,6 +339,7 @@ class ChainedRecordBatch:
     covered: list[CoveredHandle] = field(default_factory=list)
     stopped_by: str | None = None
     calls_sent: int | None = None
+    load: Load | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_outcomes(cls, handles: Sequence[int], outcomes: dict[int, Any], *, interrupted: bool = False,
@@ -435,7 +440,8 @@ class ChainedRecordBatch:
             rows.append(f"<tr><td>{esc(reason)}</td><td>{len(handles)}</td><td>{esc(shown)}</td></tr>")
         table = ("<table><thead><tr><th>failure reason</th><th>count</th><th>handles</th></tr></thead><tbody>"
                  + "".join(rows) + "</tbody></table>") if rows else ""
-        return f"<div class='gwsnb-batch'>{head}{latency}{self._chart_html()}{table}</div>"
+        load = f"<p>load: {esc(self.load.text())}</p>" if self.load is not None and len(self.load) else ""
+        return f"<div class='gwsnb-batch'>{head}{load}{latency}{self._chart_html()}{table}</div>"
 
     def _chart_html(self) -> str:
         """The small inline latency chart of :meth:`_repr_html_` (see :mod:`gwsnb._display.render`)."""
@@ -446,6 +452,11 @@ class ChainedRecordBatch:
         """Histograms of the client's POST-to-DataEnd time and the server's processing time per event, with
         p50 / p90 / p99 (matplotlib); see :func:`gwsnb.plots.latency`.  Returns the Figure."""
         return _view("plots").latency(self, fig=fig)
+
+    def plot_load(self, *, fig: Figure | None = None) -> Figure:
+        """Calls per second, calls in flight (and the concurrency limit) and latency (with its floor) over
+        the run (matplotlib); see :func:`gwsnb.plots.load`.  Returns the Figure."""
+        return _view("plots").load(self, fig=fig)
 
     def plot_breakdown(self, *, fig: Figure | None = None) -> Figure:
         """Chain lengths, ``record_status`` and ``call_result`` counts as bar charts (matplotlib); see

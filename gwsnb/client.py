@@ -17,6 +17,7 @@ import getpass
 import itertools
 import logging
 import os
+import random
 import sys
 import threading
 import time
@@ -69,6 +70,7 @@ else:  # aiohttp depends on async-timeout below 3.11
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .plan import Plan
     from .runs import Run, RunWriter
     from .watch import Watch
 
@@ -719,7 +721,7 @@ class GwsClient(RecordOperations):
             raise
         writer.close()
         return writer.run(interrupted=batch.interrupted, elapsed_s=batch.elapsed_s, stopped_by=run.stopped_by,
-                          calls_sent=run.pacer.sent)
+                          calls_sent=run.pacer.sent, load=run.pacer.load)
 
     @overload
     async def get_chained_records_async(self, handles: Iterable[int | str] | str | int, *, campaign_name: str,
@@ -778,7 +780,41 @@ class GwsClient(RecordOperations):
             raise
         await asyncio.to_thread(writer.close)
         return writer.run(interrupted=batch.interrupted, elapsed_s=batch.elapsed_s, stopped_by=run.stopped_by,
-                          calls_sent=run.pacer.sent)
+                          calls_sent=run.pacer.sent, load=run.pacer.load)
+
+
+    def plan(self, handles: Iterable[int | str] | str | int, *, campaign_name: str, application_id: int,
+             device_path: str | None = None, pace: Pace | None = None,
+             concurrency: int | Literal["auto"] | None = None, rate: float | None = None,
+             max_calls: int | None = None, sample: int = 200, every_handle: bool = False,
+             seed: int | None = None) -> Plan:
+        """What :meth:`get_chained_records` would do with these arguments, from a small sample: the calls
+        (each chain once), the rate and concurrency that apply, the expected duration and the windows it
+        falls in (:class:`gwsnb.plan.Plan`; ``docs/production.md``).
+
+        Nothing is called but ``sample`` handles drawn at random (``seed`` repeats a draw), every one of
+        them, now, at the pace's rate and at most 16 at a time (the pace's window and budget do not apply
+        to the sample); ``sample=0`` calls nothing (then every handle counts as a call and the duration
+        comes from the rate alone).
+
+        :raises InvalidParameterError: a bad argument (as :meth:`get_chained_records`; ``sample`` 0..10000).
+        """
+        from .plan import make_plan
+
+        resolved = resolve_pace(pace, concurrency=concurrency, rate=rate, max_calls=max_calls)
+        count = check_int("sample", sample, 0, 10_000)
+        if not isinstance(every_handle, bool):
+            raise InvalidParameterError("every_handle", every_handle, "expected True or False")
+        handle_list = parse_handles(handles, limit=MAX_STREAMED_HANDLES)
+        self._prepare(handle_list[0], campaign_name, application_id, device_path, None, None)
+        picked = random.Random(seed).sample(handle_list, min(count, len(handle_list)))
+        results: list[ChainedRecordResult] = []
+        if picked:
+            batch = self.get_chained_records(
+                picked, campaign_name=campaign_name, application_id=application_id, device_path=device_path,
+                every_handle=True, progress=False, pace=Pace(concurrency=min(resolved.workers, 16), rate=resolved.rate))
+            results = list(batch.results)
+        return make_plan(resolved, handle_list, results, every_handle=every_handle)
 
 
 def _password(username: str, password: str | None) -> str:

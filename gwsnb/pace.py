@@ -279,3 +279,104 @@ def resolve_pace(pace: Any = None, **shortcuts: Any) -> Pace:
         if pace is not None and ours != _DEFAULTS[name] and ours != theirs:
             raise InvalidParameterError(name, given[name], f"contradicts pace.{name}={ours!r}; give one of them")
     return changed
+
+
+#: the kinds of a call attempt's end, as the load log stores them (index = code)
+CALL_KINDS = ("ok", "ocs_error", "timeout", "http_429", "http_503", "transport", "other")
+#: seconds over which the progress bar's rate and latency are taken
+RECENT_S = 5.0
+
+
+class Load:
+    """The load a run put on the server, one entry per call attempt (retries included), in compact arrays
+    (17 bytes an attempt): when it was sent (epoch seconds), its latency (seconds from the POST to its end),
+    the concurrency limit in force and the calls in flight when it was sent (itself included), and its kind
+    (:data:`CALL_KINDS`).  ``batch.load`` / ``run.load`` of a run made in this process; :meth:`frame` for
+    pandas, :meth:`summary` for the figures the summaries show, ``batch.plot_load()`` for the picture.
+    """
+
+    def __init__(self) -> None:
+        from array import array
+
+        self.sent = array("d")
+        self.latency = array("f")
+        self.concurrency = array("H")
+        self.in_flight = array("H")
+        self.kind = array("B")
+        self.floor_s: float | None = None  # the lowest latency of a successful call so far
+
+    def add(self, sent: float, latency_s: float, concurrency: int, in_flight: int, kind: str) -> None:
+        self.sent.append(sent)
+        self.latency.append(latency_s)
+        self.concurrency.append(min(concurrency, 65535))
+        self.in_flight.append(min(in_flight, 65535))
+        self.kind.append(CALL_KINDS.index(kind) if kind in CALL_KINDS else len(CALL_KINDS) - 1)
+        if kind == "ok" and (self.floor_s is None or latency_s < self.floor_s):
+            self.floor_s = latency_s
+
+    def __len__(self) -> int:
+        return len(self.sent)
+
+    def recent(self, now: float, seconds: float = RECENT_S) -> tuple[float, float | None]:
+        """``(calls per second, median latency in seconds)`` over the attempts that ended in the last
+        ``seconds`` before ``now`` (epoch seconds); the latency is ``None`` when none ended."""
+        latencies = []
+        # the loop thread appends while the progress bar reads: kind is appended last, so every array
+        # holds at least len(kind) entries
+        for i in range(len(self.kind) - 1, -1, -1):  # newest first: stops at the first one too old
+            if self.sent[i] + self.latency[i] < now - seconds:
+                break
+            latencies.append(self.latency[i])
+        if not latencies:
+            return 0.0, None
+        latencies.sort()
+        return len(latencies) / seconds, latencies[len(latencies) // 2]
+
+    def summary(self) -> dict[str, Any]:
+        """``calls``, ``seconds`` (first send to last end), ``rate`` (calls/s over those), ``concurrency``
+        (the limit in force: its last value, and its ``concurrency_min``/``concurrency_max``),
+        ``in_flight_max``, ``latency_p50_ms``/``latency_p95_ms`` (successful calls) and ``latency_floor_ms``
+        (the lowest); empty when no call ended."""
+        n = len(self.kind)  # appended last: the other arrays hold at least as many
+        if not n:
+            return {}
+        sent, latency, kinds = self.sent[:n], self.latency[:n], self.kind[:n]
+        seconds = max(max(s + lat for s, lat in zip(sent, latency, strict=True)) - min(sent), 1e-9)
+        ok = sorted(lat for lat, kind in zip(latency, kinds, strict=True) if kind == 0)
+
+        def pct(p: int) -> float | None:
+            return None if not ok else round(ok[min(len(ok) - 1, int(p / 100 * len(ok)))] * 1000, 1)
+
+        concurrency = self.concurrency[:n]
+        return {"calls": n, "seconds": round(seconds, 2), "rate": round(n / seconds, 1),
+                "concurrency": concurrency[-1], "concurrency_min": min(concurrency),
+                "concurrency_max": max(concurrency), "in_flight_max": max(self.in_flight[:n]),
+                "latency_p50_ms": pct(50), "latency_p95_ms": pct(95),
+                "latency_floor_ms": None if self.floor_s is None else round(self.floor_s * 1000, 1)}
+
+    def text(self) -> str:
+        """One line of :meth:`summary`: ``"1,500 calls in 30.0 s: 50.0 calls/s, concurrency 16 (max in
+        flight 3), latency p50 12.1 ms (floor 8.0 ms)"``."""
+        s = self.summary()
+        if not s:
+            return "no call"
+        conc = (f"concurrency {s['concurrency']}" if s["concurrency_min"] == s["concurrency_max"]
+                else f"concurrency {s['concurrency_min']}–{s['concurrency_max']} (last {s['concurrency']})")
+        latency = "" if s["latency_p50_ms"] is None else (
+            f", latency p50 {s['latency_p50_ms']:.1f} ms (floor {s['latency_floor_ms']:.1f} ms)")
+        return (f"{s['calls']:,} calls in {s['seconds']:.1f} s: {s['rate']:.1f} calls/s, {conc} "
+                f"(max in flight {s['in_flight_max']}){latency}")
+
+    def frame(self) -> Any:
+        """One row per call attempt: ``sent`` (``datetime64[ns, UTC]``), ``latency_ms`` (float64),
+        ``concurrency``, ``in_flight`` (int64), ``kind`` (category of :data:`CALL_KINDS`)."""
+        import numpy as np
+        import pandas as pd
+
+        return pd.DataFrame({
+            "sent": pd.to_datetime(np.asarray(self.sent, dtype="float64"), unit="s", utc=True),
+            "latency_ms": np.asarray(self.latency, dtype="float64") * 1000.0,
+            "concurrency": np.asarray(self.concurrency, dtype="int64"),
+            "in_flight": np.asarray(self.in_flight, dtype="int64"),
+            "kind": pd.Categorical.from_codes(np.asarray(self.kind, dtype="int64"), categories=list(CALL_KINDS)),
+        })

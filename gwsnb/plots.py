@@ -6,7 +6,9 @@
   histograms with their p50 / p90 / p99 (the percentiles of :func:`gwsnb.batch.percentiles`), and the
   calls' time split into POST round trip, server processing and delivery delay (an interval, read
   against the server's clock: docs/watch.md);
-- :func:`breakdown`: chain lengths, ``record_status`` and ``call_result`` counts.
+- :func:`breakdown`: chain lengths, ``record_status`` and ``call_result`` counts;
+- :func:`load`: the load a run put on the server: calls/s, calls in flight with the concurrency limit,
+  latency with its floor, over the run.
 
 The same functions are methods of the data model: ``result.plot_timeline()``, ``batch.plot_latency()``,
 ``batch.plot_breakdown()``.  Each returns what it drew on (the :class:`~matplotlib.axes.Axes` for one
@@ -37,7 +39,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["breakdown", "latency", "timeline"]
+__all__ = ["breakdown", "latency", "load", "load_frame", "timeline"]
 
 BLUE = "#1565c0"
 ORANGE = "#ef6c00"
@@ -278,5 +280,77 @@ def breakdown(source: Any, *, fig: Figure | None = None) -> Figure:
     results = records["call_result"].value_counts(sort=True)
     top = results[results > 0].head(_TOP_RESULTS)
     _barh(result_ax, top, color=ORANGE, title=f"call_result (top {_TOP_RESULTS})")
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------------------------------- load
+def load_frame(source: Any) -> pd.DataFrame:
+    """One row per call attempt of a run: ``sent`` (UTC), ``latency_ms``, ``concurrency`` (the limit in
+    force; NaN when unknown) and ``in_flight`` at send.  From the run's :class:`gwsnb.pace.Load` when it
+    has one (a batch or a run made in this process), else from its calls table (a run opened later: the
+    last attempt of each handle, the calls in flight counted from their send and end times)."""
+    import numpy as np
+    import pandas as pd
+
+    load = getattr(source, "load", None)
+    if load is not None and len(load):
+        return load.frame()
+    calls = source.calls_frame(columns=["sent", "total_ms"]) if hasattr(source, "meta") else _frame(source,
+                                                                                                    "calls_frame")
+    calls = calls[calls["sent"].notna() & calls["total_ms"].notna()].sort_values("sent")
+    starts = calls["sent"].astype("int64").to_numpy() / 1e9
+    latency = calls["total_ms"].to_numpy(dtype="float64")
+    ends = np.sort(starts + latency / 1000.0)
+    in_flight = np.arange(1, len(starts) + 1) - np.searchsorted(ends, starts, side="right")
+    return pd.DataFrame({"sent": calls["sent"].to_numpy(), "latency_ms": latency,
+                         "concurrency": np.full(len(starts), np.nan), "in_flight": in_flight.astype("int64")})
+
+
+def _per_second(frame: pd.DataFrame) -> pd.DataFrame:
+    """The load per second since the first send: calls, max in flight, concurrency, latency p50/p95."""
+    import numpy as np
+
+    seconds = ((frame["sent"] - frame["sent"].min()).dt.total_seconds()).to_numpy()
+    grouped = frame.assign(second=np.floor(seconds).astype("int64")).groupby("second")
+    per = grouped.agg(calls=("latency_ms", "size"), in_flight=("in_flight", "max"),
+                      concurrency=("concurrency", "last"), p50=("latency_ms", "median"))
+    per["p95"] = grouped["latency_ms"].quantile(0.95)
+    return per.reindex(range(int(per.index.max()) + 1)).fillna({"calls": 0})
+
+
+def load(source: Any, *, fig: Figure | None = None) -> Figure:
+    """Three panels over the run, per second since its first call: calls sent per second, calls in flight
+    (the most at a send in that second) with the concurrency limit in force, and the latency (POST to
+    DataEnd, p50 and p95) with its floor (the lowest).  ``source``: a batch or a streamed run (see
+    :func:`load_frame`).  Returns the Figure."""
+    frame = load_frame(source)
+    if fig is None:
+        import matplotlib.pyplot as plt
+
+        fig = plt.figure(figsize=(15, 3.5))
+    rate_ax, flight_ax, latency_ax = fig.subplots(1, 3, sharex=True)
+    if frame.empty:
+        for ax in (rate_ax, flight_ax, latency_ax):
+            ax.text(0.5, 0.5, "no calls", transform=ax.transAxes, ha="center", va="center", color=GREY)
+        return fig
+    per = _per_second(frame)
+    rate_ax.bar(per.index, per["calls"], width=1.0, align="edge", color=BLUE)
+    rate_ax.set_title(f"calls/s ({len(frame):,} calls)", fontsize=9)
+    flight_ax.step(per.index, per["in_flight"], where="post", color=PURPLE, label="in flight (max)")
+    if per["concurrency"].notna().any():
+        flight_ax.step(per.index, per["concurrency"], where="post", color=ORANGE, linestyle="--",
+                       label="concurrency limit")
+    flight_ax.set_title("calls in flight", fontsize=9)
+    flight_ax.set_ylim(bottom=0)
+    flight_ax.legend(fontsize=7)
+    latency_ax.plot(per.index, per["p50"], color=GREEN, label="p50")
+    latency_ax.plot(per.index, per["p95"], color=GREEN, linestyle=":", label="p95")
+    latency_ax.axhline(float(frame["latency_ms"].min()), color=GREY, linestyle="--", label="floor")
+    latency_ax.set_title("latency (ms)", fontsize=9)
+    latency_ax.set_ylim(bottom=0)
+    latency_ax.legend(fontsize=7)
+    for ax in (rate_ax, flight_ax, latency_ax):
+        ax.set_xlabel("seconds since the first call")
     fig.tight_layout()
     return fig

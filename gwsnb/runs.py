@@ -54,6 +54,9 @@ from .results import ChainedRecordResult, CoveredHandle
 if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
+    from matplotlib.figure import Figure
+
+    from .pace import Load
 
 __all__ = ["Run", "RunWriter", "open_run", "PART_HANDLES", "PART_SECONDS"]
 
@@ -390,10 +393,10 @@ class RunWriter:
         return outcome.record_handle
 
     def run(self, *, interrupted: bool = False, elapsed_s: float | None = None, stopped_by: str | None = None,
-            calls_sent: int | None = None) -> Run:
+            calls_sent: int | None = None, load: Load | None = None) -> Run:
         """The run as written so far."""
         run = Run(self.root, interrupted=interrupted, elapsed_s=elapsed_s)
-        run.stopped_by, run.calls_sent = stopped_by, calls_sent
+        run.stopped_by, run.calls_sent, run.load = stopped_by, calls_sent, load
         return run
 
 
@@ -411,6 +414,9 @@ class Run:
 
     stopped_by: str | None = None
     calls_sent: int | None = None
+    #: the load the run put on the server (:class:`gwsnb.pace.Load`), on the run returned by
+    #: ``get_chained_records(out=...)``; a run opened later has none (:meth:`plot_load` then reads the calls)
+    load: Load | None = None
 
     def __init__(self, path: str | os.PathLike[str], *, interrupted: bool = False,
                  elapsed_s: float | None = None) -> None:
@@ -621,7 +627,15 @@ class Run:
                 rows += f"<tr><td>{esc(str(reason))}</td><td>{len(group)}</td><td>{esc(shown)}{more}</td></tr>"
             rows = ("<table><thead><tr><th>failure reason</th><th>count</th><th>handles</th></tr></thead>"
                     f"<tbody>{rows}</tbody></table>")
-        return f"<div class='gwsnb-run'>{head}{latency}{rows}</div>"
+        load = f"<p>load: {esc(self.load.text())}</p>" if self.load is not None and len(self.load) else ""
+        return f"<div class='gwsnb-run'>{head}{load}{latency}{rows}</div>"
+
+    def plot_load(self, *, fig: Figure | None = None) -> Figure:
+        """Calls per second, calls in flight and latency over the run (matplotlib); see
+        :func:`gwsnb.plots.load` (from the calls table when the run has no ``load``).  Returns the Figure."""
+        from . import plots
+
+        return plots.load(self, fig=fig)
 
 
 def open_run(path: str | os.PathLike[str]) -> Run:

@@ -23,6 +23,7 @@ the form's repr nor any widget it renders shows it.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import html
 import os
 import threading
@@ -36,6 +37,7 @@ from . import frames
 from ._display import render as _render
 from .batch import ChainedRecordBatch
 from .errors import GwsError, InvalidParameterError, TransportError
+from .pace import Pace
 from .params import MAX_HANDLE, ChainedRecordParams, parse_handles
 from .results import ChainedRecordResult
 
@@ -75,7 +77,11 @@ class ChainedRecordForm(w.VBox):
     :param application_id: initial OCS application id.
     :param record_handles: initial handle text, e.g. ``"7, 9, 20-30"``.
     :param timeout: seconds to wait for ChainedRecordsDataEnd, per handle.
-    :param max_concurrency: calls in flight at once when several handles are asked for.
+    :param max_concurrency: calls in flight at once when several handles are asked for (the initial
+        "concurrency" of the pace fields, unless ``pace`` is given).
+    :param pace: the initial values of the "Pace" fields (a :class:`gwsnb.Pace`: concurrency or ``auto``,
+        its ceiling, rate, budget, working windows and zone, the breaker's thresholds; one field per
+        attribute, empty for ``None``); :attr:`pace` reads them back, checked (``docs/production.md``).
     :param out_dir: initial text of the optional "Output folder" field; when the field is filled the
         form passes ``out=<folder>`` to ``client.get_chained_records`` (records written there too).
     :param every_handle: initial state of the "Call every handle" box: by default a handle whose record
@@ -101,14 +107,18 @@ class ChainedRecordForm(w.VBox):
         verify: bool = True,
         out_dir: str = "",
         every_handle: bool = False,
+        pace: Pace | None = None,
     ) -> None:
         if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or max_concurrency < 1:
             raise InvalidParameterError("max_concurrency", max_concurrency, "expected an integer >= 1")
+        if pace is not None and not isinstance(pace, Pace):
+            raise InvalidParameterError("pace", pace, "expected a gwsnb.Pace (or None)")
         self._lock = threading.RLock()
         self._client: Any = None
         self._owns_client = False
         self._worker: threading.Thread | None = None
         self._max_concurrency = max_concurrency
+        self._pace = pace if pace is not None else Pace(concurrency=max_concurrency)  # the pace of the last submit
         self.results: list[ChainedRecordResult] = []
         self.errors: dict[int, BaseException] = {}
         self.error: BaseException | None = None
@@ -152,6 +162,12 @@ class ChainedRecordForm(w.VBox):
         params_grid = w.HBox([w.VBox([self.campaign, self.application_id, self.device]),
                               w.VBox([self.handles, self.handles_check, self.timeout, self.out_dir,
                                       self.every_handle])])
+        #: one text field per :class:`gwsnb.Pace` attribute, by name (``form.pace_fields["rate"]``)
+        self.pace_fields = _pace_fields(pace if pace is not None else Pace(concurrency=max_concurrency))
+        self.pace_box = w.Accordion(children=[w.GridBox(list(self.pace_fields.values()), layout=w.Layout(
+            grid_template_columns="repeat(2, 380px)"))], titles=("Pace: rate, budget, working windows",),
+            selected_index=None)
+        params_grid = w.VBox([params_grid, self.pace_box])
         self.handles.observe(self._on_handles_change, names="value")
         self.handles_check.value = _handles_check(self.handles.value)
 
@@ -182,7 +198,8 @@ class ChainedRecordForm(w.VBox):
         self.add_class("gwsnb-form")
         # Stable CSS hooks for the browser test and for user stylesheets.
         for name in ("url", "username", "password", "verify", "connect_button", "campaign", "application_id",
-                     "device", "handles", "handles_check", "timeout", "out_dir", "every_handle", "run_button", "progress",
+                     "device", "handles", "handles_check", "timeout", "out_dir", "every_handle", "pace_box",
+                     "run_button", "progress",
                      "status", "error_box", "summary", "records_table", "chart", "download"):
             getattr(self, name).add_class("gwsnb-" + name.replace("_", "-"))
         if client is not None:
@@ -274,6 +291,15 @@ class ChainedRecordForm(w.VBox):
             for handle in handles
         ]
 
+    @property
+    def pace(self) -> Pace:
+        """The :class:`gwsnb.Pace` of the pace fields (an empty field is ``None``; digits are numbers).
+
+        :raises InvalidParameterError: naming the bad field and its value.
+        """
+        typed = {name: _typed(field.value) for name, field in self.pace_fields.items()}
+        return Pace(**{name: value for name, value in typed.items() if value is not None})  # empty: the default
+
     def submit(self, *, wait: bool = True) -> list[ChainedRecordResult]:
         """Do what the "Get chained records" button does.
 
@@ -297,6 +323,7 @@ class ChainedRecordForm(w.VBox):
                 raise error
             try:
                 params = self.params()
+                self._pace = self.pace
                 self._check_out_dir()
             except InvalidParameterError as exc:
                 self._show_error(exc)
@@ -482,7 +509,7 @@ class ChainedRecordForm(w.VBox):
         first = params[0]  # the form has one campaign, application, device and timeout for all handles
         handles = [p.record_handle for p in params]
         common: dict[str, Any] = dict(campaign_name=first.campaign_name, application_id=first.application_id,
-                                      device_path=first.device_path, concurrency=self._max_concurrency,
+                                      device_path=first.device_path, pace=self._pace,
                                       timeout=first.timeout, retries=0, progress=_FormProgress(self, len(params)),
                                       every_handle=bool(self.every_handle.value))
         folder = self.out_dir.value.strip()
@@ -493,8 +520,10 @@ class ChainedRecordForm(w.VBox):
         self.batch = batch
         done.update((result.record_handle, result) for result in batch.results)
         failed.update((failure.record_handle, failure.error) for failure in batch.failures)
+        why = ("not run: the pace's budget (max_calls) was spent" if batch.stopped_by == "max_calls"
+               else "not run: the batch was interrupted")
         for handle in batch.skipped:
-            failed[handle] = RuntimeError("not run: the batch was interrupted")
+            failed[handle] = RuntimeError(why)
 
     def _call_streamed(self, handles: list[int], folder: str, common: dict[str, Any],
                        failed: dict[int, BaseException]) -> None:
@@ -561,7 +590,7 @@ class _FormProgress:
         self._total = total
         self._failed = 0
 
-    def set_postfix(self, failed: int = 0, refresh: bool = True) -> None:
+    def set_postfix(self, refresh: bool = True, failed: int = 0, **_load: Any) -> None:
         self._failed = failed
 
     def update(self, n: int = 1) -> None:
@@ -574,6 +603,36 @@ class _FormProgress:
 
 
 # ---------------------------------------------------------------------- small helpers
+_PACE_HINTS = {"concurrency": "auto or 1..1024", "rate": "calls/s, empty: no cap", "max_calls": "empty: no budget",
+               "window": "20:00-07:00", "tz": "Europe/Paris; empty: this machine's"}
+
+
+def _pace_fields(pace: Pace) -> dict[str, w.Text]:
+    """One text field per attribute of :class:`gwsnb.Pace` (composed from the dataclass, so a new setting
+    gets its field), filled from ``pace``."""
+    fields = {}
+    for spec in dataclasses.fields(Pace):
+        value = getattr(pace, spec.name)
+        fields[spec.name] = w.Text(value="" if value is None else f"{value:g}" if isinstance(value, float) else str(value),
+                                   description=spec.name.replace("_", " ").capitalize(),
+                                   placeholder=_PACE_HINTS.get(spec.name, ""), style=_style(), layout=_layout())
+        fields[spec.name].add_class("gwsnb-pace-" + spec.name.replace("_", "-"))
+    return fields
+
+
+def _typed(text: str) -> Any:
+    """A pace field's text as the value :class:`gwsnb.Pace` checks: ``None`` when empty, a number when it
+    reads as one, else the text (then Pace names it as invalid, or takes it: ``auto``, a window, a zone)."""
+    text = text.strip()
+    if not text:
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
 def _layout() -> w.Layout:
     return w.Layout(**_FIELD)
 

@@ -133,7 +133,7 @@ def test_importlib_only_where_pinned() -> None:
 @pytest.mark.parametrize("public", ["gwsnb.frames", "gwsnb.labels", "gwsnb.plots", "gwsnb.runs", "gwsnb.params",
                                     "gwsnb.errors", "gwsnb.protocol", "gwsnb.sandbox", "gwsnb.client",
                                     "gwsnb.batch", "gwsnb.results", "gwsnb.operations", "gwsnb.widgets",
-                                    "gwsnb.record_form", "gwsnb.cli", "gwsnb.doctor"])
+                                    "gwsnb.record_form", "gwsnb.cli", "gwsnb.doctor", "gwsnb.pace", "gwsnb.plan"])
 def test_public_modules_stay_where_users_import_them(public: str) -> None:
     assert importlib.import_module(public).__name__ == public
 

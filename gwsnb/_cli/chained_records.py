@@ -5,8 +5,9 @@ is streamed to a Parquet dataset in DIR (``--resume`` continues it); the progres
 to stderr.  Table, CSV and JSON write values in their readable forms (ISO 8601 UTC instants, ``HH:MM:SS``
 windows, units in the column names: :func:`gwsnb.frames.readable`); Parquet keeps the frame's native
 types.  Exit status: 0 when every handle succeeded, 1 when any failed (or the server could not be
-reached), 2 for a bad argument (argparse style, naming the option), 130 after Ctrl-C (what finished is
-still written).  The password comes from ``--password-env VAR`` or is asked for without echo (read from
+reached), 2 for a bad argument (argparse style, naming the option), 3 when ``--max-calls`` stopped the run
+(nothing failed; ``--resume`` goes on), 130 after Ctrl-C (what finished is still written).  The pace
+options and ``--plan`` are in :mod:`.pace_args`.  The password comes from ``--password-env VAR`` or is asked for without echo (read from
 stdin when stdin is not a terminal); it is never printed.
 """
 
@@ -20,10 +21,11 @@ import os
 import sys
 from typing import IO, TYPE_CHECKING, Any
 
-from .._engine.bulk import MAX_BATCH_HANDLES, MAX_CONCURRENCY, MAX_RETRIES, MAX_STREAMED_HANDLES
+from .._engine.bulk import MAX_BATCH_HANDLES, MAX_RETRIES, MAX_STREAMED_HANDLES
 from ..errors import GwsError, InvalidParameterError, ServerUnavailableError
 from ..params import MAX_HANDLE, ChainedRecordParams, parse_handles
 from .args import handles_arg, int_arg, seconds_arg
+from .pace_args import add_pace_options, pace_of, print_plan
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -36,6 +38,7 @@ __all__ = ["add_chained_records", "run_chained_records"]
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_BUDGET = 3
 EXIT_INTERRUPTED = 130
 #: the CLI's event log budget: nobody reads a CLI run's raw messages, so a small tail is enough (a notebook
 #: client keeps 32 MiB; see docs/engine.md, "Event log")
@@ -56,6 +59,7 @@ _OPTION = {
     "username": "--user",
     "out": "--out-dir",
     "max_outage": "--max-outage",
+    "sample": "--plan-sample",
 }
 #: columns the same on every row of one run: left out of the table format (kept in csv/json/parquet)
 _TABLE_HIDDEN = ("reference_id", "campaign_name", "calling_list", "application_id", "device_path")
@@ -83,8 +87,6 @@ def add_chained_records(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     source.add_argument("--handles", type=handles_arg, metavar='"7,9,20-30"', help="record handles and ranges")
     source.add_argument("--handles-file", metavar="FILE",
                         help="file of record handles (commas, spaces or new lines; ranges allowed)")
-    p.add_argument("--concurrency", type=int_arg("concurrency", 1, MAX_CONCURRENCY), default=16,
-                   help="calls in flight at once (default 16)")
     p.add_argument("--timeout", type=seconds_arg, metavar="S", help="seconds per attempt (default 30)")
     p.add_argument("--retries", type=int_arg("retries", 0, MAX_RETRIES), default=2, metavar="N",
                    help="retries of a call whose notifications were lost (default 2)")
@@ -105,6 +107,7 @@ def add_chained_records(sub: argparse._SubParsersAction[argparse.ArgumentParser]
                    help="seconds to wait for an unreachable server before stopping (default 600)")
     p.add_argument("--insecure", action="store_true", help="do not verify the server's TLS certificate")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    add_pace_options(p)
     p.set_defaults(func=run_chained_records, _parser=p)
 
 
@@ -200,6 +203,8 @@ def _write_csv(batch: ChainedRecordBatch, stream: IO[str]) -> None:
 
 def _report(batch: ChainedRecordBatch, stream: IO[str]) -> None:
     print(f"gwsnb chained-records: {batch.summary()}", file=stream)
+    if batch.load is not None and len(batch.load):
+        print(f"  load: {batch.load.text()}", file=stream)
     latency = batch.latency_percentiles()
     if latency:
         print("  POST to DataEnd: " + ", ".join(f"p{p} {ms:.1f} ms" for p, ms in latency.items()), file=stream)
@@ -255,6 +260,7 @@ def _run(args: argparse.Namespace) -> int:
         # everything the call will check, checked before the password prompt and before connecting
         ChainedRecordParams(handles[0], args.campaign, args.application_id, args.device, None,
                             args.timeout).validate()
+        args.pace = pace_of(args)
         password = _password(args)
     except InvalidParameterError as exc:
         return _usage_error(args, exc)
@@ -276,9 +282,11 @@ def _connect_and_run(args: argparse.Namespace, handles: list[int], password: str
     finally:
         del password
     try:
+        if args.plan:
+            return print_plan(client, handles, args, args.pace)
         batch = client.get_chained_records(
             handles, campaign_name=args.campaign, application_id=args.application_id,
-            device_path=args.device, concurrency=args.concurrency, timeout=args.timeout,
+            device_path=args.device, pace=args.pace, timeout=args.timeout,
             progress=not args.no_progress, retries=args.retries, fail_fast=args.fail_fast,
             max_outage=args.max_outage, out=args.out_dir, every_handle=args.every_handle)
     except InvalidParameterError as exc:
@@ -327,11 +335,16 @@ def _report_any(batch: Any, args: argparse.Namespace) -> int:
     sys.stderr.write(stream.getvalue())
     if batch.interrupted:
         return EXIT_INTERRUPTED
+    failed = batch.failed if isinstance(getattr(batch, "failed", None), int) else len(batch.failures)
+    if getattr(batch, "stopped_by", None) == "max_calls" and not failed:
+        return EXIT_BUDGET
     return EXIT_OK if batch.ok else EXIT_FAILED
 
 
 def _report_run(run: Any, stream: IO[str]) -> None:
     print(f"gwsnb chained-records: {run.summary()} -> {os.fspath(run.path)}", file=stream)
+    if run.load is not None and len(run.load):
+        print(f"  load: {run.load.text()}", file=stream)
     if run.failed:
         failures = run.failures()
         for handle, error in zip(failures["record_handle"][:_FAILURES_LISTED],

@@ -40,9 +40,9 @@ from ..pace import Pace
 from ..params import ChainedRecordParams
 from ..results import ChainedRecordResult, CoveredHandle
 from .coverage import ChainCoverage
-from .guard import RESEND, STOP, RunGuard, server_ms
+from .guard import RESEND, STOP, RunGuard
 from .outage import UNAVAILABLE_HTTP, ClientHooks, OutageGate, unreachable
-from .pace import CallKind, Pacer
+from .pace import CallKind, Pacer, server_ms
 
 __all__ = ["BatchRun", "ClientHooks", "MAX_BATCH_HANDLES", "MAX_CONCURRENCY", "MAX_OUTAGE_S", "MAX_RETRIES",
            "MAX_STREAMED_HANDLES", "OutageGate", "UNAVAILABLE_HTTP", "run_async", "run_blocking", "unreachable"]
@@ -60,6 +60,8 @@ RETRY_CAP_S = 8.0
 #: seconds an interrupted batch waits for its cancelled calls to unwind before returning anyway
 #: seconds between two looks at a run's progress from the caller's thread or loop
 PROGRESS_TICK_S = 0.1
+#: seconds between two updates of the progress bar's load figures (rate, concurrency, latency)
+POSTFIX_TICK_S = 1.0
 INTERRUPT_GRACE_S = 10.0
 #: errors meaning the notifications (or the answer) were lost, not a verdict: GetChainedRecord only reads
 RETRIABLE = (NotificationTimeout, TransportError)
@@ -178,6 +180,8 @@ class BatchRun:
         self.workers: list[asyncio.Task[None]] = []
         self.stopping = False
         self._shown: str | None = None
+        self._postfix_at = 0.0
+        self._postfix: dict[str, str] = {}
 
     def stop(self) -> None:
         """Cancel the workers (loop thread only); calls in flight unwind and their handles are skipped."""
@@ -245,6 +249,7 @@ class BatchRun:
                                                      elapsed_s=time.monotonic() - self.started, packer=self.packer)
         batch.stopped_by = self.stopped_by
         batch.calls_sent = self.pacer.sent
+        batch.load = self.pacer.load
         return batch
 
     def catch_up(self, bar: Any, shown: int) -> int:
@@ -254,9 +259,16 @@ class BatchRun:
         cross-thread wake-up per finished handle costs the run a GIL hand-off each.
         """
         finished = self.finished
-        if bar is not None and finished > shown:
-            if self.failed:
-                bar.set_postfix(failed=self.failed, refresh=False)
+        if bar is None:
+            return finished
+        now = time.monotonic()
+        if now - self._postfix_at >= POSTFIX_TICK_S:  # the load's figures once a second: they scan the log
+            self._postfix_at = now
+            self._postfix = self.pacer.postfix()
+        failed = self.failed
+        if self._postfix or failed:
+            bar.set_postfix(refresh=False, **self._postfix, **({"failed": failed} if failed else {}))
+        if finished > shown:
             bar.update(finished - shown)
         return finished
 
@@ -352,7 +364,8 @@ class BatchRun:
         finally:
             if not isinstance(error, asyncio.CancelledError):
                 kind = call_kind(error)
-                self.pacer.done(ticket, kind, time.monotonic() - ticket.sent, server_ms(result))
+                answer = result if result is not None else getattr(error, "result", None)
+                self.pacer.done(ticket, kind, time.monotonic() - ticket.sent, server_ms(answer))
                 self.guard.count(error, kind)
             else:
                 self.pacer.release(ticket)

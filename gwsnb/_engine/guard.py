@@ -16,37 +16,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from ..errors import GwsStatusError, ServerUnavailableError
-from ..protocol import CHAINED_RECORDS_DATA_END
 from .adaptive import AdaptiveLimit, AdaptiveSettings
 from .breaker import COUNTED_OK, CircuitBreaker
 from .outage import ClientHooks
 from .pace import CallKind, Pacer, Ticket
 
-__all__ = ["DEFAULT_429_PAUSE_S", "RESEND", "RunGuard", "STOP", "server_ms"]
+__all__ = ["DEFAULT_429_PAUSE_S", "RESEND", "RunGuard", "STOP"]
 
 #: the pause after an HTTP 429 that named no ``Retry-After``
 DEFAULT_429_PAUSE_S = 1.0
 #: :meth:`RunGuard.judge`'s verdicts: send the call again without spending a retry; stop the run
 RESEND = "resend"
 STOP = "stop"
-
-
-def server_ms(result: Any) -> float | None:
-    """The server's own processing time of a call (``serverProcessingTimeTotalMs`` of its DataEnd user
-    event), ``None`` when the notifications did not carry it."""
-    for event in reversed(getattr(result, "user_events", None) or ()):
-        data = event.data
-        user_data = data.get("userData")
-        if not isinstance(user_data, dict) or user_data.get("GSW_USER_EVENT") != CHAINED_RECORDS_DATA_END:
-            continue
-        metrics = data.get("metrics")
-        processing = metrics.get("eventProcessing") if isinstance(metrics, dict) else None
-        value = processing.get("serverProcessingTimeTotalMs") if isinstance(processing, dict) else None
-        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-    return None
 
 
 def _pushback(error: BaseException, kind: str) -> float | None:
@@ -166,10 +149,5 @@ class RunGuard:
         self.breaker.cancel()
 
     def status(self) -> str | None:
-        text = self.breaker.status()
-        if text is None and self.adaptive is not None:
-            latency = self.adaptive.latency_ms
-            floor = self.adaptive.floor_ms
-            if latency is not None and floor is not None:
-                return f"auto: {self.pacer.limit} in flight, latency {latency:.0f} ms (floor {floor:.0f} ms)"
-        return text
+        """The breaker's line for the progress bar while it is open (the pacer's postfix shows the limit)."""
+        return self.breaker.status()

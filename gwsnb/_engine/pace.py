@@ -20,11 +20,12 @@ import datetime as dt
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Literal
+from typing import Any, Literal
 
-from ..pace import Pace
+from .. import protocol
+from ..pace import Load, Pace
 
-__all__ = ["CallKind", "Pacer", "Ticket", "DoneHook", "WINDOW_RECHECK_S"]
+__all__ = ["CallKind", "Pacer", "Ticket", "DoneHook", "WINDOW_RECHECK_S", "server_ms"]
 
 #: what became of a call attempt, as :meth:`Pacer.done` is told
 CallKind = Literal["ok", "ocs_error", "timeout", "http_429", "http_503", "transport", "other"]
@@ -104,12 +105,16 @@ class Pacer:
             self._limiter = AsyncLimiter(pace.rate * period, period)
         self.hooks: list[DoneHook] = []
         self.sent = 0
+        self._sending = 0
         #: why the run stopped sending, when the pacer stopped it ("max_calls")
         self.stopped_by: str | None = None
         self._paused_until = 0.0
         self._pause_reason: str | None = None
         self._waiting_window: dt.datetime | None = None  # next opening while the window is closed
+        self._open_until = 0.0  # monotonic deadline until which the window is known to be open
         self.window_waits = 0  # times the run waited for a window (at the start or in the middle)
+        self.load = Load()
+        self._epoch_offset = time.time() - monotonic()  # monotonic -> epoch seconds, for the load log
 
     # --- the settings a controller may change -------------------------------------------------------
     @property
@@ -124,8 +129,9 @@ class Pacer:
 
     @property
     def in_flight(self) -> int:
-        """Calls admitted and not done yet."""
-        return self._slots.in_flight
+        """Calls sent and not done yet (a worker that holds a slot while it waits for the rate limiter is
+        not counted)."""
+        return self._sending
 
     def pause_until(self, deadline: float, reason: str) -> None:
         """Admit nothing before ``deadline`` (monotonic seconds), e.g. a server's ``Retry-After``; a later
@@ -174,17 +180,21 @@ class Pacer:
 
     def _issue(self) -> Ticket:
         self.sent += 1
-        return Ticket(self._monotonic(), self._slots.limit, self._slots.in_flight)
+        self._sending += 1
+        return Ticket(self._monotonic(), self._slots.limit, self._sending)
 
     def done(self, ticket: Ticket, kind: CallKind, latency_s: float, server_ms: float | None = None) -> None:
         """A call admitted with ``ticket`` ended: free its slot and tell the hooks."""
         self._slots.release()
+        self._sending -= 1
+        self.load.add(ticket.sent + self._epoch_offset, latency_s, ticket.concurrency, ticket.in_flight, kind)
         for hook in self.hooks:
             hook(ticket, kind, latency_s, server_ms)
 
     def release(self, ticket: Ticket) -> None:
         """A call admitted with ``ticket`` was cancelled (the run stops): free its slot, tell no hook."""
         self._slots.release()
+        self._sending -= 1
 
     def _spent(self) -> bool:
         if self.pace.max_calls is not None and self.sent >= self.pace.max_calls:
@@ -195,7 +205,23 @@ class Pacer:
     def _sendable(self) -> bool:
         if self._monotonic() < self._paused_until:
             return False
-        return self.pace.window is None or self.pace.open_until(self._wall()) is not None
+        return self._in_window()
+
+    def _in_window(self) -> bool:
+        """Whether a window is open now.  The window's end is kept as a monotonic deadline (looked up again
+        at least every :data:`WINDOW_RECHECK_S`, should the wall clock jump), so that a call's admission
+        costs a comparison, not the zone arithmetic (measured: benchmarks/bench_pace.py)."""
+        if self.pace.window is None:
+            return True
+        mono = self._monotonic()
+        if mono < self._open_until:
+            return True
+        now = self._wall()
+        end = self.pace.open_until(now)
+        if end is None:
+            return False
+        self._open_until = mono + min((end - now).total_seconds(), WINDOW_RECHECK_S)
+        return True
 
     async def _pause_over(self) -> None:
         while (left := self._paused_until - self._monotonic()) > 0:
@@ -206,10 +232,10 @@ class Pacer:
         if self.pace.window is None:
             return
         while True:
-            now = self._wall()
-            if self.pace.open_until(now) is not None:
+            if self._in_window():
                 self._waiting_window = None
                 return
+            now = self._wall()
             opening = self.pace.next_opening(now)
             if self._waiting_window is None:
                 self.window_waits += 1
@@ -217,6 +243,18 @@ class Pacer:
             await asyncio.sleep(max(0.001, min((opening - now).total_seconds(), WINDOW_RECHECK_S)))
 
     # --- for the progress bar ---------------------------------------------------------------------------
+    def postfix(self) -> dict[str, str]:
+        """The progress bar's figures: the rate over the last seconds, the concurrency in force and the
+        latency against its floor (empty before the first call ended)."""
+        rate, latency = self.load.recent(time.time())
+        if latency is None:
+            return {}
+        floor = self.load.floor_s
+        shown = {"rate": f"{rate:.0f}/s", "conc": str(self.limit), "lat": f"{latency * 1000:.0f}ms"}
+        if floor is not None:
+            shown["floor"] = f"{floor * 1000:.0f}ms"
+        return shown
+
     def status(self) -> str | None:
         """A short line while the run waits for its window or a pause, else ``None``."""
         opening = self._waiting_window
@@ -228,6 +266,20 @@ class Pacer:
         if left > 0 and self._pause_reason:
             return f"{self._pause_reason}, paused for {_duration(left)}"
         return None
+
+
+def server_ms(result: Any) -> float | None:
+    """The server's own processing time of a call (``serverProcessingTimeTotalMs`` of the user event paired
+    with its ChainedRecordsDataEnd; docs/notifications.md), ``None`` when the call has none."""
+    for event in reversed(getattr(result, "user_events", ())):
+        data = event.data
+        user_data = data.get("userData")
+        if isinstance(user_data, dict) and user_data.get("GSW_USER_EVENT") == protocol.CHAINED_RECORDS_DATA_END:
+            metrics = data.get("metrics")
+            processing = metrics.get("eventProcessing") if isinstance(metrics, dict) else None
+            value = processing.get("serverProcessingTimeTotalMs") if isinstance(processing, dict) else None
+            return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    return None
 
 
 def _duration(seconds: float) -> str:
