@@ -46,6 +46,8 @@ __all__ = [
 
 #: request log entries kept by default (about 20 MB at most)
 DEFAULT_LOG_LIMIT = 100_000
+#: capacity changes kept (``stats()["capacity_changes"]``)
+KEPT_CAPACITY_CHANGES = 1000
 
 # outcomes of a request (RequestEntry.outcome)
 QUEUED = "queued"
@@ -64,13 +66,13 @@ _STEP_RE = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?)\s*:\s*([0-9]+)\s*$")
 class RequestEntry:
     """One GetChainedRecord request as the server saw it (perf_counter_ns times; dict via :meth:`as_dict`)."""
 
-    __slots__ = ("end_ns", "handle", "http_status", "outcome", "received_ns", "start_ns", "t", "t_mono", "waiter")
+    __slots__ = ("admitted_ns", "end_ns", "handle", "http_status", "outcome", "start_ns", "t", "t_mono", "waiter")
 
-    def __init__(self, handle: int, received_ns: int) -> None:
+    def __init__(self, handle: int) -> None:
         self.t = time.time()
         self.t_mono = time.monotonic()
+        self.admitted_ns = time.perf_counter_ns()
         self.handle = handle
-        self.received_ns = received_ns
         self.http_status = 200
         self.outcome = IN_SERVICE
         self.start_ns = 0
@@ -82,7 +84,7 @@ class RequestEntry:
         """From admission to the start of service (0 when a slot was free); None if never served."""
         if not self.start_ns:
             return None
-        return max(0.0, (self.start_ns - self.received_ns) / 1e6)
+        return (self.start_ns - self.admitted_ns) / 1e6
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -194,6 +196,8 @@ class Capacity:
         self.log: deque[RequestEntry] = deque(maxlen=log_limit)
         self.in_service = 0
         self.waiting: deque[RequestEntry] = deque()
+        #: (epoch s, monotonic s, capacity) of each change since the start, oldest first
+        self.changes: deque[tuple[float, float, int | None]] = deque(maxlen=KEPT_CAPACITY_CHANGES)
         self._tokens = self._burst
         self._tokens_at = time.monotonic()
         self._reset_counters()
@@ -221,8 +225,8 @@ class Capacity:
 
     # ----- admission (in the REST handler, before the answer) -------------------------------------
 
-    def _record(self, handle: int, received_ns: int) -> RequestEntry:
-        entry = RequestEntry(handle, received_ns)
+    def _record(self, handle: int) -> RequestEntry:
+        entry = RequestEntry(handle)
         log = self.log
         if len(log) == log.maxlen:
             self.log_dropped += 1
@@ -230,11 +234,11 @@ class Capacity:
         self.requests += 1
         return entry
 
-    def admit(self, handle: int, received_ns: int, fail_calls: str | None) -> RequestEntry:
+    def admit(self, handle: int, fail_calls: str | None) -> RequestEntry:
         """Decide what happens to a valid GetChainedRecord request; the entry's ``http_status`` and
         ``outcome`` say it (200 ``in_service`` or ``queued``: submit it to OCS; 200 ``dropped``: answer,
         never serve; 429, 500, 503: answer that)."""
-        entry = self._record(handle, received_ns)
+        entry = self._record(handle)
         if self.throttle_429 is not None and not self._take_token():
             entry.http_status, entry.outcome = 429, REFUSED_429
             self.rejected_429 += 1
@@ -246,7 +250,7 @@ class Capacity:
                 entry.http_status, entry.outcome = 500, FAILED_500
                 self.failed_500 += 1
         elif self.capacity is None or (self.in_service < self.capacity and not self.waiting):
-            self._start(entry, received_ns)
+            self._start(entry, entry.admitted_ns)
         elif self.queue_limit is not None and len(self.waiting) >= self.queue_limit:
             entry.http_status, entry.outcome = 503, REFUSED_503
             self.rejected_503 += 1
@@ -258,9 +262,9 @@ class Capacity:
                 self.max_queued = len(self.waiting)
         return entry
 
-    def lost(self, handle: int, received_ns: int) -> None:
+    def lost(self, handle: int) -> None:
         """Log a request acknowledged just before an outage (never served)."""
-        self._record(handle, received_ns).outcome = LOST
+        self._record(handle).outcome = LOST
 
     def _start(self, entry: RequestEntry, now_ns: int) -> None:
         entry.start_ns = now_ns
@@ -321,6 +325,7 @@ class Capacity:
     def set_capacity(self, capacity: int | None) -> None:
         """Change the capacity now (a drop lets the requests in service finish; a rise starts waiting ones)."""
         self.capacity = check_capacity(capacity)
+        self.changes.append((time.time(), time.monotonic(), self.capacity))
         self._pump()
 
     async def run_schedule(self, anchor: float) -> None:
@@ -343,7 +348,7 @@ class Capacity:
 
     def stats(self) -> dict[str, Any]:
         """Counters since the last reset, the live queue, and the queue wait's percentiles over the log."""
-        waits = sorted(max(0.0, (e.start_ns - e.received_ns) / 1e6) for e in self.log if e.start_ns)
+        waits = sorted((e.start_ns - e.admitted_ns) / 1e6 for e in self.log if e.start_ns)
         services = sorted((e.end_ns - e.start_ns) / 1e6 for e in self.log if e.end_ns and e.start_ns)
         return {
             "requests": self.requests,
@@ -368,6 +373,7 @@ class Capacity:
             "log_size": len(self.log),
             "log_limit": self.log.maxlen,
             "log_dropped": self.log_dropped,
+            "capacity_changes": [{"t": t, "t_mono": m, "capacity": c} for t, m, c in self.changes],
         }
 
     def request_log(self, last: int | None = None) -> list[dict[str, Any]]:

@@ -129,7 +129,8 @@ class OcsEmulator:
 
     async def _serve(self, request: ChainedRecordRequest, entry: RequestEntry) -> None:
         capacity = self.capacity
-        await capacity.enter(entry)
+        if entry.waiter is not None:  # queued: wait for a slot (the hot path without a capacity skips the call)
+            await capacity.enter(entry)
         try:
             start_ns = time.perf_counter_ns()  # the node's own processing starts here, not on receipt
             if capacity.service_s > 0:

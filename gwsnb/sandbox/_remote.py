@@ -16,10 +16,13 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
-from ._admin import STATS_PATH, STATS_RESET_PATH, parse_log_query
+from ._admin import CAPACITY_PATH, FAIL_CALLS_PATH, STATS_PATH, STATS_RESET_PATH, parse_log_query
+from ._capacity import check_capacity
 from ._dialer import ADVANCE_PATH, check_advance
+from ._faults import FAIL_KINDS
 
-__all__ = ["admin_url", "advance_url", "remote_advance", "remote_reset_stats", "remote_stats"]
+__all__ = ["admin_url", "advance_url", "remote_advance", "remote_fail_calls_for", "remote_reset_stats",
+           "remote_restart_schedule", "remote_set_capacity", "remote_stats"]
 
 
 def admin_url(url: str, path: str, query: str = "") -> str:
@@ -125,3 +128,50 @@ def remote_reset_stats(url: str, username: str, password: str, verify: bool | st
 
 
 
+
+
+def remote_set_capacity(url: str, username: str, password: str, capacity: int | None, verify: bool | str = True, *,
+                        timeout: float = 30.0) -> dict[str, Any]:
+    """``Sandbox.set_capacity(capacity)`` on the sandbox at ``url`` (``POST /sandbox/capacity``).
+
+    :returns: its statistics after the change.
+    :raises ValueError: a bad ``url`` or ``capacity`` (nothing sent), or the sandbox refused the request.
+    :raises PermissionError: the credentials were refused.
+    :raises OSError: the sandbox could not be reached.
+    """
+    check_capacity(capacity)
+    body = json.dumps({"capacity": capacity}).encode()
+    return _admin_request(admin_url(url, CAPACITY_PATH), "POST", body, username, password, verify, timeout,
+                          "capacity change")
+
+
+def remote_restart_schedule(url: str, username: str, password: str, verify: bool | str = True, *,
+                            timeout: float = 30.0) -> dict[str, Any]:
+    """``Sandbox.restart_schedule()`` on the sandbox at ``url``: its ``--capacity-schedule`` from second 0, now.
+
+    :returns: its statistics after the restart.
+    :raises ValueError: a bad ``url``, or the sandbox refused (e.g. it has no schedule).
+    :raises PermissionError: the credentials were refused.
+    :raises OSError: the sandbox could not be reached.
+    """
+    body = json.dumps({"restart_schedule": True}).encode()
+    return _admin_request(admin_url(url, CAPACITY_PATH), "POST", body, username, password, verify, timeout,
+                          "schedule restart")
+
+
+def remote_fail_calls_for(url: str, username: str, password: str, seconds: float, kind: str = "http500",
+                          verify: bool | str = True, *, timeout: float = 30.0) -> dict[str, Any]:
+    """``Sandbox.fail_calls_for(seconds, kind)`` on the sandbox at ``url`` (``POST /sandbox/fail-calls``).
+
+    :returns: its statistics after the switch.
+    :raises ValueError: a bad ``url``, ``seconds`` or ``kind`` (nothing sent), or the sandbox refused.
+    :raises PermissionError: the credentials were refused.
+    :raises OSError: the sandbox could not be reached.
+    """
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds < float("inf"):
+        raise ValueError(f"seconds must be a finite number > 0, got {seconds!r}")
+    if kind not in FAIL_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(map(repr, FAIL_KINDS))}, got {kind!r}")
+    body = json.dumps({"seconds": seconds, "kind": kind}).encode()
+    return _admin_request(admin_url(url, FAIL_CALLS_PATH), "POST", body, username, password, verify, timeout,
+                          "fail-calls switch")

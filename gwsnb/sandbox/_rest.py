@@ -333,9 +333,9 @@ class RestApi:
         except _ApiError as err:
             return _status(err.status_code, err.message, err.http_status)
         if self._outage_after_ack():  # the server goes down before OCS even starts on it
-            self.ocs.capacity.lost(handle, received_ns)
+            self.ocs.capacity.lost(handle)
             return _status(STATUS_OK)
-        entry = self.ocs.capacity.admit(handle, received_ns, self.ocs.faults.fail_calls)
+        entry = self.ocs.capacity.admit(handle, self.ocs.faults.fail_calls)
         if entry.http_status != 200:
             return self._refusal(entry.http_status)
         if entry.outcome != DROPPED:

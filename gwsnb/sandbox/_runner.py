@@ -16,7 +16,7 @@ from aiohttp import web
 
 from .._wire.loop import LoopThread
 from ..protocol import API_PREFIX
-from ._admin import add_stats_routes
+from ._admin import add_control_routes, add_stats_routes
 from ._bayeux import BayeuxServer
 from ._calling_list import CallingList
 from ._capacity import DEFAULT_LOG_LIMIT, Capacity, check_capacity
@@ -307,6 +307,7 @@ class Sandbox:
         app = build_app(self._api)
         app.router.add_post(ADVANCE_PATH, advance_route(self._sessions, self.advance))
         add_stats_routes(app, self._sessions, self._capacity)
+        add_control_routes(app, self._sessions, self)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self._port, reuse_address=True, backlog=1024,
@@ -464,7 +465,8 @@ class Sandbox:
 
     def set_capacity(self, capacity: int | None) -> None:
         """Change the capacity now, from any thread (a drop lets the requests in service finish, a rise
-        starts waiting ones at once).  It stops a running ``capacity_schedule``: what is set by hand stays.
+        starts waiting ones at once).  It stops a running ``capacity_schedule`` (what is set by hand stays;
+        ``restart_schedule()`` starts it again).
 
         :raises ValueError: ``capacity`` is not a positive integer or None.
         """
@@ -474,7 +476,6 @@ class Sandbox:
             if self._schedule_task is not None:
                 self._schedule_task.cancel()
                 self._schedule_task = None
-            self._capacity.schedule = ()
             self._capacity.set_capacity(capacity)
 
         self._run_on_loop(apply)
@@ -486,15 +487,17 @@ class Sandbox:
         """
         if not self._capacity.schedule:
             raise RuntimeError("the sandbox has no capacity_schedule")
+        if self._loop is None:
+            raise RuntimeError("the sandbox is not running")
 
-        async def restart() -> None:
+        def restart() -> None:
             if self._schedule_task is not None:
                 self._schedule_task.cancel()
             self._schedule_anchor = time.monotonic()
             self._schedule_task = asyncio.get_running_loop().create_task(
                 self._capacity.run_schedule(self._schedule_anchor))
 
-        self._call(restart())
+        self._run_on_loop(restart)
 
     def stats(self) -> dict[str, Any]:
         """The server's side of the GetChainedRecord requests since the start or ``reset_stats()``:
@@ -502,8 +505,9 @@ class Sandbox:
         ``max_queued``, ``max_in_service``, ``rejected_503``, ``rejected_429``, ``failed_500``, ``dropped``
         (``fail_calls="timeout"``), the settings in force (``capacity``, ``service_ms``, ``queue_limit``,
         ``throttle_429``, ``retry_after_s``), ``queue_wait_ms`` and ``service_time_ms`` (``count``, ``p50``,
-        ``p95``, ``p99``, ``max`` over the request log), ``since`` (epoch s), ``elapsed_s``, and the log's
-        ``log_size``, ``log_limit``, ``log_dropped``.  Remotely: ``GET /sandbox/stats``
+        ``p95``, ``p99``, ``max`` over the request log), ``since`` (epoch s), ``elapsed_s``, the log's
+        ``log_size``, ``log_limit``, ``log_dropped``, and ``capacity_changes`` (``t``, ``t_mono``,
+        ``capacity`` of each change by the schedule or ``set_capacity``, the last 1,000; not reset).  Remotely: ``GET /sandbox/stats``
         (:func:`gwsnb.sandbox.remote_stats`)."""
         return dict(self._run_on_loop(self._capacity.stats))
 
