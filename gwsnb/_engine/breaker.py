@@ -6,9 +6,11 @@ It is an :class:`~gwsnb._engine.outage.OutageGate` (the same gate the workers wa
 * **trigger**: every finished call attempt is counted (:meth:`CircuitBreaker.count`, a
   :class:`~gwsnb._engine.pace.Pacer` hook); when more than ``threshold`` of the last ``window`` calls
   failed (any kind but ``"ok"`` and a handle's own ``"ocs_error"``, which says nothing of the server),
-  the gate closes;
+  the gate closes.  Until ``window`` calls were seen, the share is of those seen, at least
+  :data:`MIN_CALLS`: a run that starts against a failing server must not spend its first handles'
+  retries before the window fills (8 workers, 3 attempts each, are 24 failures: fewer than 26 of 50);
 * **probe**: one real GetChainedRecord call (the server may answer an anonymous ``GET /me`` and still
-  fail every call), at a growing interval (0.5 s doubled up to 8 s) with jitter, so that many runs
+  fail every call), at a growing interval (0.5 s doubled up to 4 s, times 0.5-1.5 at random), so that many runs
   stopped by the same failure do not probe in step;
 * **stop**: past ``max_outage`` the run stops with :class:`~gwsnb.errors.ServerFailingError`, whose
   ``failures`` counts what was seen by kind.
@@ -29,12 +31,14 @@ from collections.abc import Awaitable, Callable
 from ..errors import ServerFailingError, ServerUnavailableError
 from .outage import ClientHooks, OutageGate
 
-__all__ = ["CircuitBreaker", "COUNTED_OK", "PROBE_CALL_TIMEOUT_S"]
+__all__ = ["CircuitBreaker", "COUNTED_OK", "MIN_CALLS", "PROBE_CALL_TIMEOUT_S"]
 
 LOGGER = logging.getLogger("gwsnb.client")
 
 #: outcome kinds that are not failures of the server
 COUNTED_OK = frozenset({"ok", "ocs_error"})
+#: the fewest recent calls the breaker judges on (a run's first calls, a window not full yet)
+MIN_CALLS = 10
 #: the longest one probe call may take before it counts as failed
 PROBE_CALL_TIMEOUT_S = 60.0
 
@@ -52,7 +56,8 @@ class CircuitBreaker(OutageGate):
     """
 
     probe_base_s = 0.5
-    probe_cap_s = 8.0
+    probe_cap_s = 4.0  # one call every 2-6 s costs a server nothing; the run resumes within 6 s of its return
+    closing = "circuit breaker open"
 
     def __init__(self, hooks: ClientHooks, max_outage: float, on_give_up: Callable[[], None], *, window: int,
                  threshold: float, probe: Callable[[], Awaitable[str]],
@@ -90,9 +95,10 @@ class CircuitBreaker(OutageGate):
             if not self._failing:
                 self.failures.clear()
             return
-        if self._failing > self.threshold * self.window:
+        seen = len(self._recent)
+        if seen >= min(MIN_CALLS, self.window) and self._failing > self.threshold * seen:
             self.trips += 1
-            self.close(RuntimeError(f"{self._failing} of the last {len(self._recent)} calls failed "
+            self.close(RuntimeError(f"{self._failing} of the last {seen} calls failed "
                                     f"({self._summary()})"))
 
     def excuses(self, trips_before: int) -> bool:

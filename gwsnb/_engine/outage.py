@@ -75,6 +75,8 @@ class OutageGate:
     #: seconds before the first probe, doubled per probe up to the cap
     probe_base_s = PROBE_BASE_S
     probe_cap_s = PROBE_CAP_S
+    #: what the log says when the gate closes
+    closing = "server unreachable"
 
     def __init__(self, hooks: ClientHooks, max_outage: float, on_give_up: Callable[[], None]) -> None:
         self.hooks = hooks
@@ -116,7 +118,7 @@ class OutageGate:
         self.cause = cause
         self.outages += 1
         self._open.clear()
-        LOGGER.warning("server unreachable (%s): pausing the run, waiting up to %.0f s", cause, self.max_outage)
+        LOGGER.warning("%s (%s): pausing the run, waiting up to %.0f s", self.closing, cause, self.max_outage)
         self._prober = asyncio.get_running_loop().create_task(self._probe_until_back())
 
     def cancel(self) -> None:
