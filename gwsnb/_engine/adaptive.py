@@ -15,7 +15,9 @@ The algorithm (docs/production.md, "Adaptive concurrency", says why this one):
   processing time;
 * **a queue estimate, as TCP Vegas makes it**: by Little's law, the calls waiting somewhere are the
   completion rate times the latency above the floor (the larger of the client's and the server's
-  excess), in calls;
+  excess), in calls.  The client's latency counts only above twice its floor
+  (:attr:`~AdaptiveSettings.client_tolerance`): on a loaded machine the client's own CPU makes it rise
+  with any concurrency, and the server's processing time shows the server's queue from its floor;
 * **a band**: below :attr:`~AdaptiveSettings.alpha` queued calls the limit grows (by ``sqrt(limit)/2``, at
   least 1, Envoy's headroom halved), above :attr:`~AdaptiveSettings.beta` it shrinks by half the excess queue (at least 1), or by the factor
   ``max_ratio × floor / latency`` (at most halved, Gradient2's clamp) when that is more and the latency is
@@ -61,6 +63,9 @@ class AdaptiveSettings:
     :param beta: above this many it shrinks.
     :param max_ratio: a latency above this multiple of its floor, with a queue, shrinks the limit faster.
     :param backoff: the factor applied to the limit on an overload signal.
+    :param client_tolerance: the client's latency counts as queueing only above ``(1 + client_tolerance) ×
+        floor``: a client starved of CPU (another process, its own parsing) is slow at any concurrency, and
+        a wait of one floor is the issue's bound; the server's own processing time counts from its floor.
     """
 
     max_limit: int = 64
@@ -76,6 +81,7 @@ class AdaptiveSettings:
     beta: float = 6.0
     max_ratio: float = 2.0
     backoff: float = 0.7
+    client_tolerance: float = 1.0
 
     def __post_init__(self) -> None:
         if not 1 <= self.min_limit <= self.max_limit:
@@ -214,7 +220,7 @@ class AdaptiveLimit:
         server = statistics.median(interval.server_ms) if interval.server_ms else None
         assert self.floor_ms is not None
         self.floor_ms = min(self.floor_ms, client)
-        excess_ms = client - self.floor_ms
+        excess_ms = max(0.0, client - self.floor_ms * (1.0 + s.client_tolerance))
         if server is not None:
             self.server_floor_ms = server if self.server_floor_ms is None else min(self.server_floor_ms, server)
             excess_ms = max(excess_ms, server - self.server_floor_ms)
