@@ -24,7 +24,6 @@ import dataclasses
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from .._wire.loop import LoopThread
@@ -78,7 +77,6 @@ class _BudgetSpent:
 
 
 BUDGET_SPENT = _BudgetSpent()
-CallOne = Callable[[ChainedRecordParams, str], Awaitable[ChainedRecordResult]]
 
 
 class Sink(Protocol):
@@ -167,6 +165,7 @@ class BatchRun:
         self.gate = OutageGate(hooks, max_outage, self.stop)
         #: adaptive concurrency, server pushback and the circuit breaker (docs/production.md)
         self.guard = RunGuard(self.pacer, hooks, max_outage, self.stop, probe=self._probe)
+        self._answered: int | None = None  # the last handle whose call succeeded (the breaker probes with it)
         self.outcomes: dict[int, Any] = {}  # handle -> Outcome, or PackedResult in a lean run
         self.packer: ResultPacker | None = (sink.packer if sink is not None
                                             else None if keep_events else ResultPacker())
@@ -208,6 +207,7 @@ class BatchRun:
         else:
             self.gate.succeeded()
             self.guard.succeeded()
+            self._answered = handle
 
     def record_covered(self, handles: list[int], by: int) -> None:
         """``handles`` came back in the chain of ``by``'s call: finished without a call of their own."""
@@ -341,9 +341,11 @@ class BatchRun:
         return self.gate.error or self.guard.error
 
     async def _probe(self) -> str:
-        """The breaker's probe: one call (the first handle's; its outcome is not kept), its kind."""
+        """The breaker's probe: one call, of the handle answered last (a handle the server can answer), else
+        the first; its outcome is not kept, its kind is returned."""
+        handle = self._answered if self._answered is not None else self.handles[0]
         try:
-            await self.hooks.call(dataclasses.replace(self.params, record_handle=self.handles[0]), self.device_path)
+            await self.hooks.call(dataclasses.replace(self.params, record_handle=handle), self.device_path)
         except Exception as exc:
             return call_kind(exc)
         return "ok"

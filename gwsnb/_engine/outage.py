@@ -22,7 +22,7 @@ from ..errors import GwsStatusError, NotificationTimeout, ServerUnavailableError
 from ..params import ChainedRecordParams
 from ..results import ChainedRecordResult
 
-__all__ = ["ClientHooks", "OutageGate", "PROBE_BASE_S", "PROBE_CAP_S", "PROBE_TIMEOUT_S", "UNAVAILABLE_HTTP",
+__all__ = ["CallOne", "ClientHooks", "OutageGate", "PROBE_BASE_S", "PROBE_CAP_S", "PROBE_TIMEOUT_S", "UNAVAILABLE_HTTP",
            "unreachable"]
 
 LOGGER = logging.getLogger("gwsnb.client")
