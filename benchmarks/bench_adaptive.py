@@ -80,18 +80,22 @@ def one_run(url: str, handles: list[int], concurrency: int | str) -> dict[str, A
     stats = remote_stats(url, USER, PASSWORD)
     summary = batch.load.summary() if batch.load is not None else {}
     return {"rate": len(handles) / elapsed, "p95": stats["queue_wait_ms"]["p95"] or 0.0,
+            "service": stats["service_time_ms"]["p50"] or 0.0,
             "conc": (summary.get("concurrency_min"), summary.get("concurrency_max")), "load": loadavg()}
 
 
 def table(title: str, rows: dict[str, list[dict[str, Any]]], best_of: list[str]) -> None:
     """Each configuration's rounds, and auto's throughput against the best fixed row of the same round."""
     print(f"\n{title}")
-    print(f"{'concurrency':>12} | {'handles/s (each round)':>28} | {'queue wait p95 ms':>22} | limit min-max | load")
+    print(f"{'concurrency':>12} | {'handles/s (each round)':>24} | {'queue wait p95 ms':>20} | "
+          f"{'service p50 ms':>16} | limit min-max | load")
     for name, runs in rows.items():
         rates = ", ".join(f"{r['rate']:.0f}" for r in runs)
         waits = ", ".join(f"{r['p95']:.1f}" for r in runs)
+        service = ", ".join(f"{r['service']:.1f}" for r in runs)
         conc = ", ".join(f"{r['conc'][0]}-{r['conc'][1]}" for r in runs)
-        print(f"{name:>12} | {rates:>28} | {waits:>22} | {conc} | {'; '.join(r['load'] for r in runs)}")
+        print(f"{name:>12} | {rates:>24} | {waits:>20} | {service:>16} | {conc} | "
+              f"{'; '.join(r['load'] for r in runs)}")
     ratios = []
     for i, auto in enumerate(rows["auto"]):
         best = max(rows[name][i]["rate"] for name in best_of)

@@ -20,7 +20,7 @@ SERVICE_MS = 5.0
 
 @pytest.fixture(scope="module")
 def capacity8() -> Iterator[Sandbox]:
-    with Sandbox(chains=1500, seed=21, password=PASSWORD, capacity=8, service_ms=SERVICE_MS,
+    with Sandbox(chains=800, seed=21, password=PASSWORD, capacity=8, service_ms=SERVICE_MS,
                  request_log_limit=50_000) as sb:
         yield sb
 
@@ -33,24 +33,26 @@ def _run(sb: Sandbox, handles: list[int], **kw: Any) -> gwsnb.ChainedRecordBatch
 
 
 def test_auto_keeps_the_queue_wait_under_one_service_time_where_fixed_64_queues(capacity8: Sandbox) -> None:
+    """The bound is one service time *as the server measured it* (``service_time_ms``): 5 ms asked, more
+    on a machine so loaded that the sandbox's 5 ms sleeps wake late; fixed 64 then waits as much longer."""
     handles = all_handles(capacity8)
     capacity8.reset_stats()
-    _run(capacity8, handles[:1500], concurrency=64)
-    fixed = capacity8.stats()["queue_wait_ms"]
-    # 56 waiting for 8 servers of 5 ms: about 7 service times
-    assert fixed["p95"] >= 5 * SERVICE_MS, fixed
+    _run(capacity8, handles[:800], concurrency=64)
+    fixed = capacity8.stats()
+    # 56 waiting for 8 servers: about 7 service times
+    assert fixed["queue_wait_ms"]["p95"] >= 5 * fixed["service_time_ms"]["p50"], fixed
 
     capacity8.reset_stats()
     _run(capacity8, handles, concurrency="auto")
     auto = capacity8.stats()
     assert auto["requests"] == len(handles)
-    assert auto["queue_wait_ms"]["p95"] <= SERVICE_MS, auto["queue_wait_ms"]
+    assert auto["queue_wait_ms"]["p95"] <= max(SERVICE_MS, auto["service_time_ms"]["p50"]), auto
     assert auto["max_in_service"] == 8, "auto kept the server busy"
 
 
 def test_auto_follows_a_capacity_drop_and_climbs_again() -> None:
     """Capacity 32, then 8 from 3 s to 9 s, then 32 until the run is stopped at 12 s: the wait is back under
-    one service time within 5 s of the drop, and the limit climbs again once the capacity is back.  (12 s:
+    one service time (as the server measured it) within 5 s of the drop, and the limit climbs again once the capacity is back.  (12 s:
     the schedule's three phases, each long enough for the controller to settle, are the test.)"""
     with Sandbox(chains=20_000, seed=22, password=PASSWORD, service_ms=SERVICE_MS,
                  capacity_schedule="0:32,3:8,9:32", request_log_limit=200_000) as sb:
@@ -73,9 +75,10 @@ def test_auto_follows_a_capacity_drop_and_climbs_again() -> None:
             epoch_zero = time.time()
             batch = asyncio.run(twelve_seconds())
         log = sb.request_log()
-    late = sorted(e["queue_wait_ms"] for e in log
-                  if 3 + 5 <= e["t_mono"] - zero < 9 and e["queue_wait_ms"] is not None)
-    assert late and late[int(0.95 * (len(late) - 1))] <= SERVICE_MS
+    late = [e for e in log if 3 + 5 <= e["t_mono"] - zero < 9 and e["service_ms"] is not None]
+    waits = sorted(e["queue_wait_ms"] for e in late)
+    service = sorted(e["service_ms"] for e in late)
+    assert late and waits[int(0.95 * (len(waits) - 1))] <= max(SERVICE_MS, service[len(service) // 2])
     assert batch.load is not None
     load = batch.load.frame()
     at = load["sent"].astype("int64") / 1e9 - epoch_zero
