@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 BENCHMARKS = ("bench_import", "bench_calling_list", "bench_sandbox", "bench_percall", "bench_frames", "bench_bulk",
-              "bench_runs", "bench_progress", "bench_watch", "bench_engine")
+              "bench_runs", "bench_progress", "bench_watch", "bench_engine", "bench_adaptive")
 
 
 def main() -> int:
