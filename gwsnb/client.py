@@ -611,6 +611,8 @@ class GwsClient(RecordOperations):
         run = BatchRun(handle_list, params, device, concurrency=pace.workers, retries=retries, fail_fast=fail_fast,
                        hooks=hooks, keep_events=keep_events, max_outage=max_outage, sink=writer,
                        every_handle=every_handle, pace=pace)
+        if writer is not None:
+            writer.load = run.pacer.load  # written to the run's load/ folder when the writer closes
         return run, writer
 
     @overload

@@ -319,7 +319,8 @@ class Load:
 
     def recent(self, now: float, seconds: float = RECENT_S) -> tuple[float, float | None]:
         """``(calls per second, median latency in seconds)`` over the attempts that ended in the last
-        ``seconds`` before ``now`` (epoch seconds); the latency is ``None`` when none ended."""
+        ``seconds`` before ``now`` (epoch seconds; over the run's age when it is younger); the latency is
+        ``None`` when none ended."""
         latencies = []
         # the loop thread appends while the progress bar reads: kind is appended last, so every array
         # holds at least len(kind) entries
@@ -330,7 +331,8 @@ class Load:
         if not latencies:
             return 0.0, None
         latencies.sort()
-        return len(latencies) / seconds, latencies[len(latencies) // 2]
+        span = min(seconds, now - self.sent[0])  # a run younger than `seconds` is measured over its age
+        return len(latencies) / max(span, 0.1), latencies[len(latencies) // 2]
 
     def summary(self) -> dict[str, Any]:
         """``calls``, ``seconds`` (first send to last end), ``rate`` (calls/s over those), ``concurrency``

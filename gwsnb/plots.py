@@ -288,7 +288,8 @@ def breakdown(source: Any, *, fig: Figure | None = None) -> Figure:
 def load_frame(source: Any) -> pd.DataFrame:
     """One row per call attempt of a run: ``sent`` (UTC), ``latency_ms``, ``concurrency`` (the limit in
     force; NaN when unknown) and ``in_flight`` at send.  From the run's :class:`gwsnb.pace.Load` when it
-    has one (a batch or a run made in this process), else from its calls table (a run opened later: the
+    has one (a batch or a run made in this process), else a streamed run's load logs
+    (:meth:`gwsnb.runs.Run.load_frame`), else its calls table (a run written before the load logs: the
     last attempt of each handle, the calls in flight counted from their send and end times)."""
     import numpy as np
     import pandas as pd
@@ -296,6 +297,9 @@ def load_frame(source: Any) -> pd.DataFrame:
     load = getattr(source, "load", None)
     if load is not None and len(load):
         return load.frame()
+    stored = source.load_frame() if callable(getattr(source, "load_frame", None)) else None
+    if stored is not None and len(stored):
+        return stored.sort_values("sent", ignore_index=True)
     calls = source.calls_frame(columns=["sent", "total_ms"]) if hasattr(source, "meta") else _frame(source,
                                                                                                     "calls_frame")
     calls = calls[calls["sent"].notna() & calls["total_ms"].notna()].sort_values("sent")

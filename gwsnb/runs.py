@@ -8,6 +8,8 @@ back with :func:`open_run`.
     records/part-000001.parquet   one row per chained record   (columns of gwsnb.frames.records_frame)
     metrics/part-000001.parquet   one row per server event     (columns of gwsnb.frames.metrics_frame)
     calls/part-000001.parquet     one row per finished handle  (columns of ChainedRecordBatch.calls_frame)
+    load/session-<UTC>.parquet    one row per call attempt of one session (gwsnb.pace.Load.frame), written
+                                  when the session ends; a resumed run adds one (:meth:`Run.load_frame`)
 
 A handle not called because its record came back in another call's chain (``every_handle=False``, the
 default) is finished too: its row in the calls table has status ``covered`` and ``covered_by``, and it is
@@ -65,6 +67,8 @@ LOGGER = logging.getLogger("gwsnb.runs")
 FORMAT = "gwsnb-run"
 VERSION = 1
 TABLES = ("records", "metrics", "calls")
+#: the folder of the load logs, one file per session (not a table of the run's handles: never resumed over)
+LOAD_FOLDER = "load"
 RUN_FILE = "_run.json"
 STATE_FILE = "_state.json"
 #: a part is written every this many finished handles ...
@@ -311,8 +315,11 @@ class RunWriter:
             if len(self._buffer) >= self.part_handles:
                 self._cond.notify()
 
+    #: the session's load log (set by the client), written to ``load/`` by :meth:`close`
+    load: Load | None = None
+
     def close(self) -> None:
-        """Write what is buffered and stop the writer thread.
+        """Write what is buffered and stop the writer thread; then the session's load log.
 
         :raises OSError: a part could not be written (the run can be resumed from the last committed part).
         """
@@ -324,9 +331,30 @@ class RunWriter:
             self._thread = None
         else:
             self._flush(self._take())
+        self._write_load()
         if self.error is not None:
             error, self.error = self.error, None
             raise error
+
+    def _write_load(self) -> None:
+        """The session's load log as ``load/session-<UTC>.parquet`` (once; a failure to write it is logged,
+        not raised: the run's tables are what matters)."""
+        load, self.load = self.load, None
+        if load is None or not len(load):
+            return
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        folder = self.root / LOAD_FOLDER
+        stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        path = folder / f"session-{stamp}.parquet"
+        tmp = folder / f".{path.name}.tmp"
+        try:
+            folder.mkdir(exist_ok=True)
+            pq.write_table(pa.Table.from_pandas(load.frame(), preserve_index=False), tmp)
+            os.replace(tmp, path)
+        except OSError as exc:
+            LOGGER.warning("run %s: the load log was not written: %s", self.root, exc)
 
     def _take(self) -> list[ChainedRecordResult | PackedResult | HandleFailure | CoveredHandle]:
         taken, self._buffer = self._buffer, []
@@ -414,8 +442,8 @@ class Run:
 
     stopped_by: str | None = None
     calls_sent: int | None = None
-    #: the load the run put on the server (:class:`gwsnb.pace.Load`), on the run returned by
-    #: ``get_chained_records(out=...)``; a run opened later has none (:meth:`plot_load` then reads the calls)
+    #: the load this session put on the server (:class:`gwsnb.pace.Load`), on the run returned by
+    #: ``get_chained_records(out=...)``; every session's, written to ``load/``: :meth:`load_frame`
     load: Load | None = None
 
     def __init__(self, path: str | os.PathLike[str], *, interrupted: bool = False,
@@ -630,9 +658,25 @@ class Run:
         load = f"<p>load: {esc(self.load.text())}</p>" if self.load is not None and len(self.load) else ""
         return f"<div class='gwsnb-run'>{head}{load}{latency}{rows}</div>"
 
+    def load_frame(self) -> pd.DataFrame | None:
+        """One row per call attempt of every session of the run, oldest session first (the columns of
+        :meth:`gwsnb.pace.Load.frame`), from ``load/``; ``None`` when none was written (a run made before
+        the load logs, or whose sessions made no call)."""
+        files = sorted((self.path / LOAD_FOLDER).glob("session-*.parquet"))
+        if not files:
+            return None
+        import pandas as pd
+        import pyarrow.parquet as pq
+
+        from .pace import CALL_KINDS
+
+        frame = pd.concat([pq.read_table(f).to_pandas() for f in files], ignore_index=True)
+        frame["kind"] = pd.Categorical(frame["kind"].astype(str), categories=list(CALL_KINDS))
+        return frame
+
     def plot_load(self, *, fig: Figure | None = None) -> Figure:
         """Calls per second, calls in flight and latency over the run (matplotlib); see
-        :func:`gwsnb.plots.load` (from the calls table when the run has no ``load``).  Returns the Figure."""
+        :func:`gwsnb.plots.load` (from the load logs in ``load/``, else the calls table).  Returns the Figure."""
         from . import plots
 
         return plots.load(self, fig=fig)

@@ -35,7 +35,7 @@ from ..errors import (
     ServerUnavailableError,
     TransportError,
 )
-from ..pace import Pace
+from ..pace import MAX_CONCURRENCY, Pace
 from ..params import ChainedRecordParams
 from ..results import ChainedRecordResult, CoveredHandle
 from .coverage import ChainCoverage
@@ -48,7 +48,6 @@ __all__ = ["BatchRun", "ClientHooks", "MAX_BATCH_HANDLES", "MAX_CONCURRENCY", "M
 
 LOGGER = logging.getLogger("gwsnb.client")
 
-MAX_CONCURRENCY = 1024
 MAX_RETRIES = 10
 #: most handles of one run kept in memory (lean: well under 1 KiB each), and of one run streamed (``out=``)
 MAX_BATCH_HANDLES = 1_000_000
@@ -69,6 +68,7 @@ MAX_OUTAGE_S = 600.0
 PROGRESS_LABEL = "GetChainedRecord"
 
 Outcome = ChainedRecordResult | HandleFailure
+CallOne = Callable[[ChainedRecordParams, str], Awaitable[ChainedRecordResult]]
 
 
 class _BudgetSpent:

@@ -59,9 +59,28 @@ def test_streamed_run_load_and_a_run_opened_later(client: gwsnb.GwsClient, sb: S
     assert later.load is None
     from gwsnb.plots import load_frame
 
-    frame = load_frame(later)  # the last attempt of each handle, from the calls table
-    assert len(frame) == later.called and frame["in_flight"].between(1, 16).all()
+    stored = later.load_frame()  # the session's load log, written to load/ when the run ended
+    assert stored is not None and len(stored) == run.calls_sent
+    assert [str(t) for t in stored.dtypes] == ["datetime64[ns, UTC]", "float64", "int64", "int64", "category"]
+    assert set(stored["concurrency"]) == {16}
     assert len(later.plot_load().axes) == 3
+    # a run written before the load logs: drawn from its calls table (the last attempt of each handle)
+    for file in (tmp_path / "run" / "load").iterdir():
+        file.unlink()
+    assert gwsnb.open_run(tmp_path / "run").load_frame() is None
+    frame = load_frame(gwsnb.open_run(tmp_path / "run"))
+    assert len(frame) == later.called and frame["in_flight"].between(1, 16).all()
+
+
+def test_a_resumed_run_adds_its_sessions_load(client: gwsnb.GwsClient, sb: Sandbox, tmp_path: Path) -> None:
+    pytest.importorskip("pyarrow")
+    handles = all_handles(sb)[:300]
+    first = client.get_chained_records(handles, **target(sb), out=tmp_path / "run", max_calls=20, progress=False)
+    second = client.get_chained_records(handles, **target(sb), out=tmp_path / "run", progress=False)
+    assert first.calls_sent == 20 and second.calls_sent is not None and second.calls_sent > 0
+    stored = second.load_frame()
+    assert stored is not None and len(stored) == 20 + second.calls_sent == sb.stats()["requests"]
+    assert len(list((tmp_path / "run" / "load").glob("session-*.parquet"))) == 2
 
 
 def test_the_hooks_get_the_servers_processing_time(client: gwsnb.GwsClient, sb: Sandbox) -> None:
@@ -73,3 +92,11 @@ def test_the_hooks_get_the_servers_processing_time(client: gwsnb.GwsClient, sb: 
     value = server_ms(result)
     assert isinstance(value, float) and value >= 0
     assert server_ms(None) is None
+
+
+def test_auto_is_accepted_and_stays_under_its_ceiling(client: gwsnb.GwsClient, sb: Sandbox) -> None:
+    batch = client.get_chained_records(all_handles(sb)[:60], **target(sb), progress=False,
+                                       pace=gwsnb.Pace(concurrency="auto", max_concurrency=4))
+    assert batch.ok and batch.load is not None
+    frame = batch.load.frame()
+    assert frame["concurrency"].between(1, 4).all() and frame["in_flight"].between(1, 4).all()
