@@ -97,6 +97,8 @@ def _add_capacity_flags(p: argparse.ArgumentParser) -> None:
                      help="answer HTTP 429 with Retry-After above RATE GetChainedRecord requests/s")
     cap.add_argument("--retry-after", type=_non_negative_float, default=1.0, metavar="S",
                      help="the Retry-After of the 503 and 429 answers, in seconds (default 1)")
+    cap.add_argument("--retry-after-date", action="store_true",
+                     help="send that Retry-After as an HTTP date instead of seconds")
     cap.add_argument("--fail-calls", choices=("http500", "timeout"), default=None,
                      help="every GetChainedRecord answers HTTP 500, or is acknowledged and never answered")
 
@@ -140,6 +142,7 @@ def _run_sandbox(args: argparse.Namespace) -> int:
                 capacity_schedule=args.capacity_schedule,
                 throttle_429=args.throttle_429,
                 retry_after_s=args.retry_after,
+                retry_after_date=args.retry_after_date,
             )
             sb.start()
         except (CallingListError, ValueError, OSError, RuntimeError) as exc:
@@ -175,9 +178,15 @@ def _run_sandbox(args: argparse.Namespace) -> int:
                 pass
         finally:
             requests = sb.chained_record_requests()
+            stats = sb.stats()
             sb.stop()
         print(f"GWS sandbox stopped: {sum(requests.values())} GetChainedRecord request(s) for {len(requests)} "
               "handle(s).", flush=True)
+        if stats["rejected_503"] or stats["rejected_429"] or stats["queue_wait_ms"]["max"]:
+            wait = stats["queue_wait_ms"]
+            print(f"  since the last stats reset: {stats['processed']} served, queue wait p50 "
+                  f"{wait['p50'] or 0:.1f} ms, p95 {wait['p95'] or 0:.1f} ms; {stats['rejected_503']} answered 503, "
+                  f"{stats['rejected_429']} 429", flush=True)
         return 0
     finally:
         for sig, handler in previous.items():

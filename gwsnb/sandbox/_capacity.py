@@ -24,6 +24,7 @@ Everything here runs on the sandbox's event-loop thread.
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import itertools
 import math
 import re
@@ -44,7 +45,7 @@ __all__ = [
     "retry_after_header",
 ]
 
-#: request log entries kept by default (about 20 MB at most)
+#: request log entries kept by default (about 26 MB at most: 256 bytes an entry, measured with tracemalloc)
 DEFAULT_LOG_LIMIT = 100_000
 #: capacity changes kept (``stats()["capacity_changes"]``)
 KEPT_CAPACITY_CHANGES = 1000
@@ -158,9 +159,13 @@ def parse_schedule(value: str | Sequence[tuple[float, int]] | None) -> tuple[tup
     return tuple(steps)
 
 
-def retry_after_header(seconds: float) -> str:
-    """``Retry-After`` delta-seconds: an integer when whole, else the decimal (a sandbox liberty, for short
-    tests; docs/choices.md#sandbox-capacity)."""
+def retry_after_header(seconds: float, as_date: bool = False, now_ms: int | None = None) -> str:
+    """``Retry-After``: delta-seconds, an integer when whole, else the decimal (a sandbox liberty, for short
+    tests; docs/choices.md#sandbox-capacity); or with ``as_date`` the HTTP date ``seconds`` after ``now_ms``
+    (the server's clock, epoch ms), rounded up to the second so that it is never earlier."""
+    if as_date:
+        base_ms = time.time_ns() // 1_000_000 if now_ms is None else now_ms
+        return email.utils.formatdate(math.ceil((base_ms + seconds * 1000) / 1000), usegmt=True)
     return str(int(seconds)) if float(seconds).is_integer() else f"{seconds:g}"
 
 
@@ -173,6 +178,7 @@ class Capacity:
     :param capacity_schedule: see :func:`parse_schedule`; applied by :meth:`run_schedule`.
     :param throttle_429: requests per second above which 429 is answered (None: no throttle).
     :param retry_after_s: the ``Retry-After`` of the 503 and 429 answers.
+    :param retry_after_date: send it as an HTTP date instead of seconds.
     :param log_limit: request log entries kept (the oldest dropped and counted).
     :raises ValueError: a bad value, naming the parameter.
     """
@@ -180,7 +186,7 @@ class Capacity:
     def __init__(self, capacity: int | None = None, service_ms: float = 0.0, queue_limit: int | None = None,
                  capacity_schedule: str | Sequence[tuple[float, int]] | None = None,
                  throttle_429: float | None = None, retry_after_s: float = 1.0,
-                 log_limit: int = DEFAULT_LOG_LIMIT) -> None:
+                 log_limit: int = DEFAULT_LOG_LIMIT, retry_after_date: bool = False) -> None:
         self.capacity = check_capacity(capacity)
         self.service_s = _check_number(service_ms, "service_ms") / 1000.0
         if queue_limit is not None and (not isinstance(queue_limit, int) or isinstance(queue_limit, bool)
@@ -191,6 +197,9 @@ class Capacity:
         self.throttle_429 = None if throttle_429 is None else _check_number(
             throttle_429, "throttle_429", positive=True, none_ok=" or None")
         self.retry_after_s = _check_number(retry_after_s, "retry_after_s")
+        if not isinstance(retry_after_date, bool):
+            raise ValueError(f"retry_after_date must be True or False, got {retry_after_date!r}")
+        self.retry_after_date = retry_after_date
         if not isinstance(log_limit, int) or isinstance(log_limit, bool) or log_limit < 1:
             raise ValueError(f"request_log_limit must be a positive integer, got {log_limit!r}")
         self.log: deque[RequestEntry] = deque(maxlen=log_limit)
@@ -366,6 +375,7 @@ class Capacity:
             "queue_limit": self.queue_limit,
             "throttle_429": self.throttle_429,
             "retry_after_s": self.retry_after_s,
+            "retry_after_date": self.retry_after_date,
             "queue_wait_ms": _summary(waits),
             "service_time_ms": _summary(services),
             "since": self.since,

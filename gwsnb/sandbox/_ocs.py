@@ -128,6 +128,7 @@ class OcsEmulator:
         task.add_done_callback(self._tasks.discard)
 
     async def _serve(self, request: ChainedRecordRequest, entry: RequestEntry) -> None:
+        """Wait for a slot, serve, queue the notifications, free the slot (one coroutine: the hot path)."""
         capacity = self.capacity
         if entry.waiter is not None:  # queued: wait for a slot (the hot path without a capacity skips the call)
             await capacity.enter(entry)
@@ -135,14 +136,27 @@ class OcsEmulator:
             start_ns = time.perf_counter_ns()  # the node's own processing starts here, not on receipt
             if capacity.service_s > 0:
                 await asyncio.sleep(capacity.service_s)
-            await self._run(request, start_ns)
+            faults = self.faults
+            bayeux = self.bayeux
+            for build in self._sequence(request, start_ns):
+                if faults.latency_ms > 0:
+                    await asyncio.sleep(faults.latency_ms / 1000.0)
+                message = build()
+                for _ in range(2 if faults.duplicate else 1):
+                    if isinstance(message, dict) and "channel" in message:
+                        bayeux.deliver(request.session_id, message)
+                    else:
+                        bayeux.deliver_to_session(request.session_id, message)
+                    if faults.foreign:
+                        bayeux.deliver_foreign(request.session_id, message)
         except asyncio.CancelledError:
             entry.outcome = CANCELLED
             raise
         finally:
             capacity.leave(entry)
 
-    async def _run(self, request: ChainedRecordRequest, start_ns: int) -> None:
+    def _sequence(self, request: ChainedRecordRequest, start_ns: int) -> list[Callable[[], Any]]:
+        """The builders of the call's messages in sending order, the injected faults included."""
         builders: list[Callable[[], Any]] = list(self._plan(request, start_ns))
         faults = self.faults
         extra: list[Callable[[], Any]] = []
@@ -155,17 +169,7 @@ class OcsEmulator:
         builders[middle:middle] = extra
         if faults.reorder:
             self._random.shuffle(builders)
-        for build in builders:
-            if faults.latency_ms > 0:
-                await asyncio.sleep(faults.latency_ms / 1000.0)
-            message = build()
-            for _ in range(2 if faults.duplicate else 1):
-                if isinstance(message, dict) and "channel" in message:
-                    self.bayeux.deliver(request.session_id, message)
-                else:
-                    self.bayeux.deliver_to_session(request.session_id, message)
-                if faults.foreign:
-                    self.bayeux.deliver_foreign(request.session_id, message)
+        return builders
 
     # ----- injected faults ----------------------------------------------------------------------
 

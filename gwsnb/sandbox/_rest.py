@@ -354,7 +354,8 @@ class RestApi:
                        f"(capacity {capacity.capacity}, queue limit {capacity.queue_limit})")
         response = _status(STATUS_INTERNAL_ERROR, f"{message}; retry after {capacity.retry_after_s:g} s",
                            http_status)
-        response.headers["Retry-After"] = retry_after_header(capacity.retry_after_s)
+        response.headers["Retry-After"] = retry_after_header(capacity.retry_after_s, capacity.retry_after_date,
+                                                             self.ocs.faults.server_time_ms())
         return response
 
     def _outage_after_ack(self) -> bool:

@@ -86,6 +86,8 @@ class Sandbox:
     :param throttle_429: GetChainedRecord requests per second (a token bucket holding one second's worth)
         above which the POST is answered HTTP 429 with ``Retry-After`` (None: no throttle).
     :param retry_after_s: the ``Retry-After`` of the 503 and 429 answers, in seconds.
+    :param retry_after_date: send that ``Retry-After`` as an HTTP date (the server's clock plus
+        ``retry_after_s``, rounded up to the second) instead of seconds.
     :param request_log_limit: GetChainedRecord requests the request log keeps (the oldest dropped, counted).
     :raises gwsnb.sandbox.CallingListError: for a calling list that cannot be loaded.
     :raises ValueError: for a bad keyword value (named), or an unknown misconfiguration or variant (named).
@@ -119,6 +121,7 @@ class Sandbox:
         throttle_429: float | None = None,
         retry_after_s: float = 1.0,
         request_log_limit: int = DEFAULT_LOG_LIMIT,
+        retry_after_date: bool = False,
     ) -> None:
         if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
             raise ValueError(f"port must be an integer in 0..65535, got {port!r}")
@@ -134,7 +137,7 @@ class Sandbox:
             raise ValueError(f"campaign_name must be a non-empty string, got {campaign_name!r}")
         self.misconfig = Misconfig.of(misconfigure, variants)
         self._capacity = Capacity(capacity, service_ms, queue_limit, capacity_schedule, throttle_429,
-                                  retry_after_s, request_log_limit)
+                                  retry_after_s, request_log_limit, retry_after_date)
         self.host = host
         self.username = username
         self.password = password
