@@ -68,7 +68,6 @@ MAX_OUTAGE_S = 600.0
 PROGRESS_LABEL = "GetChainedRecord"
 
 Outcome = ChainedRecordResult | HandleFailure
-CallOne = Callable[[ChainedRecordParams, str], Awaitable[ChainedRecordResult]]
 
 
 class _BudgetSpent:
