@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 
 BENCHMARKS = ("bench_import", "bench_calling_list", "bench_sandbox", "bench_percall", "bench_frames", "bench_bulk",
-              "bench_runs", "bench_progress", "bench_history", "bench_watch", "bench_codec", "bench_engine", "bench_capture")
+              "bench_runs", "bench_progress", "bench_history", "bench_watch", "bench_codec", "bench_engine", "bench_capture",
+              "bench_adaptive")
 
 
 def main() -> int:

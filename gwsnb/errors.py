@@ -25,6 +25,8 @@
     │   │                                    non-JSON answer, CometD handshake refused, client closed)
     │   └── ServerUnavailableError           a bulk run gave up waiting for an unreachable server
     │                                        (``max_outage``); ``.batch`` holds what was done
+    │       └── ServerFailingError           ... its circuit breaker stayed open (most calls failing);
+    │                                        ``.failures`` counts them by kind
     ├── ChainedRecordError                   the asynchronous ``Error`` notification (.error_code,
     │   │                                    .error_message)
     │   └── RecordOperationError             ... answering a record operation (.operation, .operation_result)
@@ -72,6 +74,7 @@ __all__ = [
     "CsrfError",
     "TransportError",
     "ServerUnavailableError",
+    "ServerFailingError",
     "ChainedRecordError",
     "RecordOperationError",
     "OutcomeUnknownError",
@@ -149,14 +152,16 @@ class TransportError(GwsError):
 
     ``unreachable`` is ``True`` when the server could not be reached at all (connection refused or
     reset): a bulk run then waits for the server instead of spending the handle's retries.
-    ``http_status`` is the HTTP status when the failure was an HTTP error answer, else ``None``.
+    ``http_status`` is the HTTP status when the failure was an HTTP error answer, else ``None``;
+    ``retry_after`` the seconds its ``Retry-After`` header asked for (HTTP 429 and 503), else ``None``.
     """
 
     def __init__(self, message: str, *, unreachable: bool = False, http_status: int | None = None,
-                 **kwargs: Any) -> None:
+                 retry_after: float | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.unreachable = unreachable
         self.http_status = http_status
+        self.retry_after = retry_after
 
 
 class ServerUnavailableError(TransportError):
@@ -173,13 +178,32 @@ class ServerUnavailableError(TransportError):
         self.batch = batch
 
 
+class ServerFailingError(ServerUnavailableError):
+    """A bulk run stopped because its circuit breaker stayed open longer than ``max_outage``: the server
+    answered, but most calls failed (HTTP 5xx, timeouts, refusals), and no probe call succeeded.
+
+    ``failures`` counts the failures seen by kind (``"timeout"``, ``"http_429"``, ``"http_503"``,
+    ``"transport"``, ``"other"``) from the breaker's opening to the stop, the ones that opened it
+    included; ``batch`` and ``waited_s`` as for :class:`ServerUnavailableError` (docs/production.md).
+    """
+
+    def __init__(self, message: str, *, failures: dict[str, int] | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.failures = dict(failures or {})
+
+
 class GwsStatusError(GwsError):
-    """GWS answered with a non-zero ``statusCode``.  See :func:`status_error` for the subclass mapping."""
+    """GWS answered with a non-zero ``statusCode``.  See :func:`status_error` for the subclass mapping.
+
+    ``http_status`` is the answer's HTTP status; ``retry_after`` the seconds its ``Retry-After`` header
+    asked for (HTTP 429 and 503, docs/production.md), else ``None``.
+    """
 
     status_code_default: int | None = None
 
     def __init__(self, status_code: int, status_message: str | None = None, *,
-                 http_status: int | None = None, body: Any = None, **kwargs: Any) -> None:
+                 http_status: int | None = None, body: Any = None, retry_after: float | None = None,
+                 **kwargs: Any) -> None:
         label = STATUS_MESSAGES.get(status_code, "unknown status")
         text = f"GWS statusCode {status_code} ({label})"
         if status_message:
@@ -191,6 +215,7 @@ class GwsStatusError(GwsError):
         self.status_message = status_message
         self.http_status = http_status
         self.body = body
+        self.retry_after = retry_after
 
 
 class MissingParameterError(GwsStatusError):

@@ -12,8 +12,10 @@ Outages: when a call fails because the server cannot be reached (:func:`unreacha
 probes the server with backoff, waits for CometD to be connected again, and reopens the gate; the
 failed attempt is made again without being counted.  The gate also closes when CometD is down and the
 server does not answer a probe, before any call failed: every worker may be waiting on a call whose
-notifications went down with the server, and no call fails until its timeout.  Past ``max_outage`` seconds the run stops: the
-handles not finished are skipped and :class:`~gwsnb.errors.ServerUnavailableError` is raised.
+notifications went down with the server, and no call fails until its timeout.  Past ``max_outage`` seconds
+the run stops: the handles not finished are skipped and :class:`~gwsnb.errors.ServerUnavailableError` is
+raised (the gate lives in :mod:`.outage`).  Adaptive concurrency, server pushback (429/503 with
+``Retry-After``) and the circuit breaker are the run's :class:`~.guard.RunGuard` (docs/production.md).
 """
 
 from __future__ import annotations
@@ -24,14 +26,13 @@ import dataclasses
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from .._wire.loop import LoopThread
 from ..batch import ChainedRecordBatch, HandleFailure, ResultPacker, lean_outcome
 from ..errors import (
     ChainedRecordError,
-    GwsStatusError,
     InvalidParameterError,
     NotificationTimeout,
     ServerUnavailableError,
@@ -41,10 +42,12 @@ from ..pace import MAX_CONCURRENCY, Pace
 from ..params import ChainedRecordParams
 from ..results import ChainedRecordResult, CoveredHandle
 from .coverage import ChainCoverage
+from .guard import RESEND, STOP, RunGuard
+from .outage import UNAVAILABLE_HTTP, ClientHooks, OutageGate, unreachable
 from .pace import CallKind, Pacer, server_ms
 
 __all__ = ["BatchRun", "ClientHooks", "MAX_BATCH_HANDLES", "MAX_CONCURRENCY", "MAX_OUTAGE_S", "MAX_RETRIES",
-           "MAX_STREAMED_HANDLES", "OutageGate", "run_async", "run_blocking", "unreachable"]
+           "MAX_STREAMED_HANDLES", "OutageGate", "UNAVAILABLE_HTTP", "run_async", "run_blocking", "unreachable"]
 
 LOGGER = logging.getLogger("gwsnb.client")
 
@@ -65,19 +68,9 @@ INTERRUPT_GRACE_S = 10.0
 RETRIABLE = (NotificationTimeout, TransportError)
 #: default seconds a run waits for an unreachable server before it stops
 MAX_OUTAGE_S = 600.0
-#: seconds between probes of an unreachable server: doubled from the base up to the cap
-PROBE_BASE_S = 0.5
-PROBE_CAP_S = 1.0  # an anonymous GET a second costs a server nothing; the run resumes within 1 s of its return
-#: seconds one probe may take
-PROBE_TIMEOUT_S = 10.0
-#: seconds between two looks at CometD's state while a run's gate is open (a probe only when disconnected)
-WATCH_S = 0.5
-#: HTTP statuses of a gateway or server that is down or restarting
-UNAVAILABLE_HTTP = frozenset({502, 503, 504})
 PROGRESS_LABEL = "GetChainedRecord"
 
 Outcome = ChainedRecordResult | HandleFailure
-CallOne = Callable[[ChainedRecordParams, str], Awaitable[ChainedRecordResult]]
 
 
 class _BudgetSpent:
@@ -95,165 +88,6 @@ class Sink(Protocol):
     packer: ResultPacker
 
     def add(self, outcome: ChainedRecordResult | HandleFailure | CoveredHandle) -> None: ...
-
-
-@dataclasses.dataclass(frozen=True)
-class ClientHooks:
-    """What the engine needs of the client: its one-handle coroutine, whether it was closed, whether its
-    CometD session is connected, and a probe that says whether the server answers (never raises)."""
-
-    call: CallOne
-    closed: Callable[[], bool]
-    connected: Callable[[], bool] = lambda: True
-    probe: Callable[[], Awaitable[bool]] | None = None
-
-
-def unreachable(error: BaseException, cometd_connected: bool) -> bool:
-    """Whether ``error`` means the server cannot be reached (rather than a lost call on a healthy server).
-
-    The one place that decides it: a :class:`TransportError` flagged ``unreachable`` (connection refused
-    or reset), an HTTP 502/503/504 answer (a gateway or server that is down or restarting), or a call
-    that timed out while CometD was disconnected (the notifications had nowhere to go).
-    """
-    if isinstance(error, (TransportError, GwsStatusError)):
-        if getattr(error, "unreachable", False):
-            return True
-        if getattr(error, "http_status", None) in UNAVAILABLE_HTTP:
-            return True
-    return isinstance(error, NotificationTimeout) and not cometd_connected
-
-
-class OutageGate:
-    """Holds every worker of a run while the server is unreachable (loop thread only).
-
-    :meth:`close` starts one probing task; it reopens the gate once the server answers and CometD is
-    connected, or gives up after ``max_outage`` seconds (then ``error`` is set and ``on_give_up`` runs).
-    A gate closed again before any call succeeded since it reopened continues the same outage, so a
-    server that answers the probe but fails every call still ends within ``max_outage``.
-    """
-
-    def __init__(self, hooks: ClientHooks, max_outage: float, on_give_up: Callable[[], None]) -> None:
-        self.hooks = hooks
-        self.max_outage = max_outage
-        self.on_give_up = on_give_up
-        self.since: float | None = None  # monotonic start of the current outage; None when open
-        self.last_since: float | None = None  # start of the last outage, while no call succeeded since
-        self.cause: BaseException | None = None
-        self.error: ServerUnavailableError | None = None
-        self.outages = 0
-        self._open = asyncio.Event()
-        self._open.set()
-        self._prober: asyncio.Task[None] | None = None
-        self._watcher: asyncio.Task[None] | None = None
-
-    @property
-    def enabled(self) -> bool:
-        return self.hooks.probe is not None
-
-    def status(self) -> str | None:
-        """``None`` when open, else a short line for the progress bar."""
-        if self.since is None:
-            return None
-        waited = time.monotonic() - self.since
-        return f"server unreachable, waiting {waited:.0f} s (max {self.max_outage:.0f} s)"
-
-    async def passage(self) -> None:
-        """Return when the gate is open (at once when it is)."""
-        while not self._open.is_set():
-            await self._open.wait()
-
-    def succeeded(self) -> None:
-        """A call succeeded: a later closing is a new outage."""
-        self.last_since = None
-
-    def close(self, cause: BaseException) -> None:
-        if self.since is not None or self.error is not None:
-            return
-        self.since = self.last_since if self.last_since is not None else time.monotonic()
-        self.cause = cause
-        self.outages += 1
-        self._open.clear()
-        LOGGER.warning("server unreachable (%s): pausing the run, waiting up to %.0f s", cause, self.max_outage)
-        self._prober = asyncio.get_running_loop().create_task(self._probe_until_back())
-
-    def cancel(self) -> None:
-        for task in (self._prober, self._watcher):
-            if task is not None and task is not asyncio.current_task():
-                task.cancel()
-
-    def watch(self) -> None:
-        """Start watching CometD for the run's duration (until :meth:`cancel`): see :meth:`_watch`."""
-        if self.enabled and self._watcher is None:
-            self._watcher = asyncio.get_running_loop().create_task(self._watch())
-
-    async def _watch(self) -> None:
-        """Close the gate when CometD is disconnected and the server does not answer a probe.
-
-        A failing call closes it too, but only a call that fails: when the server goes down while every
-        worker waits on a call in flight, their notifications are lost and none fails before its timeout,
-        so an outage shorter than the timeout would never be seen and ``max_outage`` never applied (a
-        flake of issue 26 on a loaded machine, where that is the usual moment for a server to stop).
-        """
-        assert self.hooks.probe is not None
-        while True:
-            await asyncio.sleep(WATCH_S)
-            if self.since is not None or self.error is not None or self.hooks.connected() or self.hooks.closed():
-                continue
-            try:
-                answered = await asyncio.wait_for(self.hooks.probe(), PROBE_TIMEOUT_S)
-            except Exception as exc:  # a probe must not end the watch (a timeout included)
-                LOGGER.debug("probe: %r", exc)
-                answered = False
-            if not answered and not self.hooks.connected() and self.since is None and self.error is None:
-                self.close(TransportError("CometD is disconnected and the server does not answer",
-                                          unreachable=True))
-
-    async def _probe_until_back(self) -> None:
-        assert self.since is not None and self.hooks.probe is not None
-        delay = PROBE_BASE_S
-        while True:
-            left = self.since + self.max_outage - time.monotonic()
-            if left <= 0:
-                self._give_up()
-                return
-            await asyncio.sleep(min(delay, left))
-            delay = min(delay * 2, PROBE_CAP_S)
-            if await self._answers(self.since + self.max_outage - time.monotonic()):
-                self._reopen()
-                return
-
-    async def _answers(self, left: float) -> bool:
-        """The server answers the probe and CometD is connected again, within ``left`` seconds."""
-        if left <= 0 or self.hooks.closed():
-            return False
-        assert self.hooks.probe is not None
-        try:
-            if not await asyncio.wait_for(self.hooks.probe(), min(left, PROBE_TIMEOUT_S)):
-                return False
-        except Exception as exc:  # a probe must not end the run (a timeout included)
-            LOGGER.debug("probe: %r", exc)
-            return False
-        deadline = time.monotonic() + left
-        while not self.hooks.connected():  # CometD reconnects (and re-handshakes) by itself
-            if time.monotonic() >= deadline or self.hooks.closed():
-                return False
-            await asyncio.sleep(0.05)
-        return True
-
-    def _reopen(self) -> None:
-        assert self.since is not None
-        LOGGER.warning("server back after %.1f s: resuming the run", time.monotonic() - self.since)
-        self.last_since, self.since = self.since, None
-        self._open.set()
-
-    def _give_up(self) -> None:
-        waited = time.monotonic() - (self.since or time.monotonic())
-        self.error = ServerUnavailableError(
-            f"the server stayed unreachable for {waited:.0f} s (max_outage={self.max_outage:g} s); the run "
-            f"stopped, unfinished handles are not done (last error: {self.cause})", waited_s=waited)
-        self.since = None
-        self._open.set()
-        self.on_give_up()
 
 
 def retry_delay(attempt: int) -> float:
@@ -331,6 +165,9 @@ class BatchRun:
         self.keep_events = keep_events
         self.sink = sink
         self.gate = OutageGate(hooks, max_outage, self.stop)
+        #: adaptive concurrency, server pushback and the circuit breaker (docs/production.md)
+        self.guard = RunGuard(self.pacer, hooks, max_outage, self.stop, probe=self._probe)
+        self._answered: int | None = None  # the last handle whose call succeeded (the breaker probes with it)
         self.outcomes: dict[int, Any] = {}  # handle -> Outcome, or PackedResult in a lean run
         self.packer: ResultPacker | None = (sink.packer if sink is not None
                                             else None if keep_events else ResultPacker())
@@ -353,6 +190,7 @@ class BatchRun:
         # just as the awaited call finishes, and such a worker must still not take another handle
         self.stopping = True
         self.gate.cancel()
+        self.guard.cancel()
         current = asyncio.current_task()
         for worker in self.workers:
             if worker is not current:
@@ -370,6 +208,8 @@ class BatchRun:
             self.failed += 1
         else:
             self.gate.succeeded()
+            self.guard.succeeded()
+            self._answered = handle
 
     def record_covered(self, handles: list[int], by: int) -> None:
         """``handles`` came back in the chain of ``by``'s call: finished without a call of their own."""
@@ -436,7 +276,7 @@ class BatchRun:
 
     def show_status(self, bar: Any) -> None:
         """Show the outage gate's or the pace's state in the progress bar's description (when it changed)."""
-        text = self.gate.status() or self.pacer.status()
+        text = self.gate.status() or self.pacer.status() or self.guard.status()
         if bar is None or text == self._shown or not callable(getattr(bar, "set_description", None)):
             return
         self._shown = text
@@ -451,7 +291,7 @@ class BatchRun:
 
     def _conclude(self, handle: int, outcome: Outcome | _BudgetSpent) -> bool:
         """Settle a handle's outcome; whether its worker goes on to another handle."""
-        if isinstance(outcome, _BudgetSpent) or (self.stopping and self.gate.error is not None):
+        if isinstance(outcome, _BudgetSpent) or (self.stopping and self.stop_error is not None):
             # the budget is spent (the calls in flight finish, no worker takes another handle), or the
             # run gave up on the server: the handle is not done
             if self.coverage is not None:
@@ -486,14 +326,33 @@ class BatchRun:
             self.stop()
             await asyncio.wait(self.workers, timeout=INTERRUPT_GRACE_S)
             raise
-        self.gate.cancel()
+        finally:  # the gate's watch and probes and the guard's tasks end with the run, cancelled or not
+            self.gate.cancel()
+            self.guard.cancel()
         for task in self.workers:
             if not task.cancelled() and task.exception() is not None:
                 raise task.exception()  # type: ignore[misc]  # a bug, not a call failure
-        if self.gate.error is not None:
-            self.gate.error.batch = self.batch()
-            raise self.gate.error
+        error = self.stop_error
+        if error is not None:
+            error.batch = self.batch()
+            raise error
         return self.batch()
+
+    @property
+    def stop_error(self) -> ServerUnavailableError | None:
+        """Why the run gave up on the server: an outage past ``max_outage``, the breaker open as long, or a
+        ``Retry-After`` beyond it."""
+        return self.gate.error or self.guard.error
+
+    async def _probe(self) -> str:
+        """The breaker's probe: one call, of the handle answered last (a handle the server can answer), else
+        the first; its outcome is not kept, its kind is returned."""
+        handle = self._answered if self._answered is not None else self.handles[0]
+        try:
+            await self.hooks.call(dataclasses.replace(self.params, record_handle=handle), self.device_path)
+        except Exception as exc:
+            return call_kind(exc)
+        return "ok"
 
     async def _paced_call(self, params: ChainedRecordParams) -> ChainedRecordResult | _BudgetSpent:
         """One attempt, through the pacer: admitted (or refused by the budget), sent, reported."""
@@ -510,8 +369,10 @@ class BatchRun:
             raise
         finally:
             if not isinstance(error, asyncio.CancelledError):
+                kind = call_kind(error)
                 answer = result if result is not None else getattr(error, "result", None)
-                self.pacer.done(ticket, call_kind(error), time.monotonic() - ticket.sent, server_ms(answer))
+                self.pacer.done(ticket, kind, time.monotonic() - ticket.sent, server_ms(answer))
+                self.guard.count(error, kind)
             else:
                 self.pacer.release(ticket)
 
@@ -520,30 +381,45 @@ class BatchRun:
         attempt = 0
         while True:
             await self.gate.passage()
+            await self.guard.passage()
+            trips = self.guard.trips
             attempt += 1
             try:
                 result = await self._paced_call(params)
-                if isinstance(result, _BudgetSpent):
-                    return result
             except Exception as exc:
-                if self.gate.enabled and not self.hooks.closed() and unreachable(exc, self.hooks.connected()):
-                    attempt -= 1  # the server's outage, not this handle's: the attempt is made again
-                    self.gate.close(exc)
-                    if self.gate.error is not None:
-                        return failure(handle, exc, max(attempt, 1))
-                    continue
-                if not isinstance(exc, RETRIABLE):  # a server verdict (Error notification, statusCode)
-                    return failure(handle, exc, attempt)
-                if attempt > self.retries or self.hooks.closed():
-                    return failure(handle, exc, attempt)
-                delay = retry_delay(attempt)
-                LOGGER.debug("handle %s attempt %d: %s; retrying in %.2f s", handle, attempt, exc, delay)
-                await asyncio.sleep(delay)
-                if self.coverage is not None and self.coverage.covered(handle):
-                    return failure(handle, exc, attempt)  # dropped by settle(): another call covered it
-            else:
+                failed, attempt = await self._after_failure(handle, exc, attempt, trips)
+                if failed is not None:
+                    return failed
+                continue
+            if not isinstance(result, _BudgetSpent):
                 result.attempts = attempt
-                return result
+            return result
+
+    async def _after_failure(self, handle: int, exc: Exception, attempt: int,
+                             trips: int) -> tuple[HandleFailure | None, int]:
+        """What a failed attempt means: the handle's failure, or ``None`` (after the backoff, if any) and the
+        attempts charged so far when it is to be sent again."""
+        verdict = self.guard.judge(exc, call_kind(exc), trips)
+        if verdict == RESEND:  # the server's pushback or the breaker's time, not this handle's
+            return None, attempt - 1
+        if verdict == STOP:
+            return failure(handle, exc, max(attempt, 1)), attempt
+        if self.gate.enabled and not self.hooks.closed() and unreachable(exc, self.hooks.connected()):
+            attempt -= 1  # the server's outage, not this handle's: the attempt is made again
+            self.gate.close(exc)
+            return (failure(handle, exc, max(attempt, 1)) if self.gate.error is not None else None), attempt
+        if not isinstance(exc, RETRIABLE) and not self.guard.retriable(exc):  # a server verdict
+            return failure(handle, exc, attempt), attempt
+        if attempt > self.retries or self.hooks.closed():
+            return failure(handle, exc, attempt), attempt
+        delay = retry_delay(attempt)
+        LOGGER.debug("handle %s attempt %d: %s; retrying in %.2f s", handle, attempt, exc, delay)
+        await asyncio.sleep(delay)
+        if self.guard.excuses(trips):
+            attempt -= 1  # one of the calls that opened the breaker: not the handle's retry
+        if self.coverage is not None and self.coverage.covered(handle):
+            return failure(handle, exc, attempt), attempt  # dropped by settle(): another call covered it
+        return None, attempt
 
 
 def run_blocking(loop: LoopThread, run: BatchRun, progress: Any) -> ChainedRecordBatch:

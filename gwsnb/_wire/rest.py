@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import datetime
+import email.utils
 import logging
 import os
 import ssl
@@ -46,11 +48,13 @@ from ..errors import (
 from . import jsoncodec
 from .cookies import HeaderJar, cookie_header, jar_cookies
 
-__all__ = ["RestSession", "check_base_url", "decode", "ssl_context", "env_proxy"]
+__all__ = ["RestSession", "check_base_url", "decode", "ssl_context", "env_proxy", "parse_retry_after"]
 
 LOGGER = logging.getLogger(__name__)
 _insecure_warned = False
 _SUCCESS_CODES = (protocol.STATUS_OK, protocol.STATUS_PARTIAL_SUCCESS)
+#: the HTTP statuses whose ``Retry-After`` a bulk run obeys (RFC 9110 §10.2.3, RFC 6585 §4)
+PUSHBACK_STATUSES = frozenset({429, 503})
 #: connections kept per host (REST calls in flight plus the long-poll)
 POOL_SIZE = 100
 
@@ -110,6 +114,32 @@ def env_proxy(url: str) -> str | None:
     if not proxy or urllib.request.proxy_bypass(parts.hostname or ""):
         return None
     return proxy
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """The seconds a ``Retry-After`` header value asks to wait (RFC 9110 §10.2.3), ``None`` when absent or
+    unreadable.
+
+    Either delta-seconds (digits; a decimal is accepted too, as some servers and the sandbox send one)
+    or an HTTP-date (IMF-fixdate, and the obsolete RFC 850 and asctime forms a recipient must accept),
+    read against ``now`` (``time.time()`` by default); a date in the past means 0.
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = None
+    if seconds is not None:
+        return seconds if seconds >= 0 and seconds != float("inf") else None
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # asctime carries no zone: HTTP dates are GMT (RFC 9110 §5.6.7)
+        when = when.replace(tzinfo=datetime.timezone.utc)
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 def _describe_client_error(method: str, path: str, exc: BaseException, timeout: float) -> TransportError:
@@ -265,6 +295,7 @@ class RestSession:
                 raw = await response.read()
                 status = response.status
                 self._remember_csrf(response.headers)
+                retry_after = response.headers.get("Retry-After") if status in PUSHBACK_STATUSES else None
                 if self.on_answer is not None:
                     self.on_answer(sent, time.time(), response.headers.get("Date"))
                 if recorder is not None:
@@ -278,7 +309,12 @@ class RestSession:
                                 error=describe(exc))
             raise _describe_client_error(method, path, exc, self.timeout) from None
         LOGGER.debug("%s %s -> HTTP %s", method, path, status)
-        return decode(method, path, status, raw)
+        try:
+            return decode(method, path, status, raw)
+        except (GwsStatusError, TransportError) as exc:
+            if retry_after is not None:  # the server's pushback: a bulk run pauses for it (docs/production.md)
+                exc.retry_after = parse_retry_after(retry_after)
+            raise
 
     async def probe(self) -> int | None:
         """The HTTP status of an anonymous ``GET /me`` on a connection of its own (no cookie, no
