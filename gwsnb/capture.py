@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from ._doctor.report import Diagnosis
     from .results import ChainedRecordResult, Event
 
-__all__ = ["Capture", "CaptureMessage", "CaptureSecretsWarning", "Entry", "read_capture"]
+__all__ = ["Capture", "CaptureMessage", "CaptureSecretsWarning", "Creator", "Entry", "read_capture"]
 
 
 class CaptureSecretsWarning(UserWarning):

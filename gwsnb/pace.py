@@ -39,7 +39,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from .errors import InvalidParameterError
 from .params import check_int
 
-__all__ = ["Pace", "Window", "DEFAULT_CONCURRENCY", "MAX_CONCURRENCY", "parse_windows"]
+__all__ = ["CALL_KINDS", "DEFAULT_CONCURRENCY", "Load", "MAX_CONCURRENCY", "Pace", "Window", "parse_windows"]
 
 DEFAULT_CONCURRENCY = 16
 #: the most calls in flight a run may have (fixed or auto)

@@ -67,7 +67,7 @@ def estimate_calls(handles: int, handle_set: set[int], chains: Iterable[Sequence
 def schedule(pace: Pace, work_s: float, start: dt.datetime) -> list[tuple[dt.datetime, dt.datetime]]:
     """The spans a run that needs ``work_s`` seconds of sending spends sending, from ``start`` (a datetime
     in the pace's zone) through the pace's windows: one span without windows; empty when it does not end
-    within :data:`HORIZON_DAYS`."""
+    within ``HORIZON_DAYS`` (366 days)."""
     if pace.window is None:
         return [(start, start + dt.timedelta(seconds=work_s))]
     spans: list[tuple[dt.datetime, dt.datetime]] = []
