@@ -66,6 +66,10 @@ POSTFIX_TICK_S = 1.0
 INTERRUPT_GRACE_S = 10.0
 #: errors meaning the notifications (or the answer) were lost, not a verdict: GetChainedRecord only reads
 RETRIABLE = (NotificationTimeout, TransportError)
+#: times one handle's failures may be excused because the circuit breaker opened around them; beyond, they
+#: count as the handle's retries: a handle that fails whatever the server's state (its calls time out while
+#: the others succeed) must not keep a run going by tripping the breaker again and again
+MAX_EXCUSED = 3
 #: default seconds a run waits for an unreachable server before it stops
 MAX_OUTAGE_S = 600.0
 PROGRESS_LABEL = "GetChainedRecord"
@@ -168,6 +172,7 @@ class BatchRun:
         #: adaptive concurrency, server pushback and the circuit breaker (docs/production.md)
         self.guard = RunGuard(self.pacer, hooks, max_outage, self.stop, probe=self._probe)
         self._answered: int | None = None  # the last handle whose call succeeded (the breaker probes with it)
+        self._excused: dict[int, int] = {}  # handle -> failures excused by the breaker (MAX_EXCUSED)
         self.outcomes: dict[int, Any] = {}  # handle -> Outcome, or PackedResult in a lean run
         self.packer: ResultPacker | None = (sink.packer if sink is not None
                                             else None if keep_events else ResultPacker())
@@ -346,8 +351,11 @@ class BatchRun:
 
     async def _probe(self) -> str:
         """The breaker's probe: one call, of the handle answered last (a handle the server can answer), else
-        the first; its outcome is not kept, its kind is returned."""
-        handle = self._answered if self._answered is not None else self.handles[0]
+        of a handle drawn at random (the first one may be one the server never answers, and a breaker opened
+        by such handles would probe with it until ``max_outage``); its outcome is not kept, its kind is
+        returned."""
+        handle = (self._answered if self._answered is not None
+                  else self.handles[random.randrange(len(self.handles))])
         try:
             await self.hooks.call(dataclasses.replace(self.params, record_handle=handle), self.device_path)
         except Exception as exc:
@@ -395,13 +403,22 @@ class BatchRun:
                 result.attempts = attempt
             return result
 
+    def _excuse(self, handle: int) -> bool:
+        """Whether a failure of ``handle`` the breaker would excuse is excused (at most MAX_EXCUSED times)."""
+        excused = self._excused.get(handle, 0)
+        if excused >= MAX_EXCUSED:
+            return False
+        self._excused[handle] = excused + 1
+        return True
+
     async def _after_failure(self, handle: int, exc: Exception, attempt: int,
                              trips: int) -> tuple[HandleFailure | None, int]:
         """What a failed attempt means: the handle's failure, or ``None`` (after the backoff, if any) and the
         attempts charged so far when it is to be sent again."""
-        verdict = self.guard.judge(exc, call_kind(exc), trips)
-        if verdict == RESEND:  # the server's pushback or the breaker's time, not this handle's
-            return None, attempt - 1
+        kind = call_kind(exc)
+        verdict = self.guard.judge(exc, kind, trips)
+        if verdict == RESEND and (self.guard.pushed_back(exc, kind) or self._excuse(handle)):
+            return None, attempt - 1  # the server's pushback or the breaker's time, not this handle's
         if verdict == STOP:
             return failure(handle, exc, max(attempt, 1)), attempt
         if self.gate.enabled and not self.hooks.closed() and unreachable(exc, self.hooks.connected()):
@@ -415,7 +432,7 @@ class BatchRun:
         delay = retry_delay(attempt)
         LOGGER.debug("handle %s attempt %d: %s; retrying in %.2f s", handle, attempt, exc, delay)
         await asyncio.sleep(delay)
-        if self.guard.excuses(trips):
+        if self.guard.excuses(trips) and self._excuse(handle):
             attempt -= 1  # one of the calls that opened the breaker: not the handle's retry
         if self.coverage is not None and self.coverage.covered(handle):
             return failure(handle, exc, attempt), attempt  # dropped by settle(): another call covered it

@@ -109,6 +109,11 @@ class RunGuard:
             return RESEND
         return None
 
+    @staticmethod
+    def pushed_back(error: BaseException, kind: CallKind) -> bool:
+        """Whether ``error`` is the server's pushback (429, or 503 with ``Retry-After``)."""
+        return _pushback(error, kind) is not None
+
     def excuses(self, trips: int) -> bool:
         """Whether the breaker opened since an attempt noted ``trips`` (its failure is then not charged)."""
         return self.breaker.excuses(trips)

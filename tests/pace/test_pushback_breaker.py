@@ -126,3 +126,25 @@ def test_a_server_that_keeps_failing_stops_the_run_after_max_outage_and_it_resum
             resumed = client.get_chained_records(handles, **target(sb), progress=False, concurrency=8,
                                                  out=tmp_path / "run")
         assert resumed.failed == 0 and resumed.remaining == 0
+
+
+def test_handles_that_always_time_out_do_not_keep_the_breaker_excusing_them() -> None:
+    """Two handles in three never get their DataEnd while the others succeed: their timeouts open the
+    breaker, which probes with a handle the server answered and reopens.  The run ends with exactly those
+    handles failed (timed out), not stopped as a failing server, and no handle is sent more than its own
+    attempts plus ``MAX_EXCUSED`` calls excused by the breaker."""
+    from gwsnb._engine.bulk import MAX_EXCUSED
+
+    with Sandbox(chains=CHAINS, seed=33, password=PASSWORD) as sb:
+        handles = all_handles(sb)[:24]
+        bad = {h for i, h in enumerate(handles) if i % 3}  # two of three
+        sb.faults.drop_data_end_handles = bad
+        with gwsnb.connect(sb.url, sb.username, PASSWORD, timeout=0.4) as client:
+            batch = client.get_chained_records(handles, **target(sb), progress=False, every_handle=True,
+                                               concurrency=8, retries=1, max_outage=60)
+        sent = Counter(e["handle"] for e in sb.request_log())
+    assert {f.record_handle for f in batch.failures} == bad
+    assert all(type(f.error).__name__ == "NotificationTimeout" for f in batch.failures)
+    assert {r.record_handle for r in batch.results} == set(handles) - bad
+    # each bad handle: its own two attempts plus at most MAX_EXCUSED excused ones (the probe uses good ones)
+    assert all(2 <= sent[h] <= 2 + MAX_EXCUSED for h in bad), {h: sent[h] for h in bad}
