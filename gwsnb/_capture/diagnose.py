@@ -641,9 +641,17 @@ def ocs_error(ev: Evidence) -> Finding | None:
     failed = [(entry, errors[reference]) for entry, reference in ev.memo(_acknowledged) if reference in errors]
     if not failed:
         return None
-    codes = sorted({f"errorCode {d.get('errorCode')!r}: {d.get('errorMessage')!r}" for _, d in failed})
+    codes = sorted({_error_text(d) for _, d in failed})
     return Finding("ocs_error", f"{len(failed)} call(s) answered with an Error notification ({codes[0]})",
                    [e for e, _ in failed], {"errors": codes[:10]})
+
+
+def _error_text(notification: dict[str, Any]) -> str:
+    """An Error notification's code, OCS's message, and what the code means where the table has it."""
+    code = notification.get("errorCode")
+    meaning = protocol.ocs_error_meaning(code)
+    said = f" ({meaning}, in the sandbox's table of codes)" if meaning is not None else ""
+    return f"errorCode {code}: {notification.get('errorMessage')!r}{said}"
 
 
 def _connects_after(ev: Evidence, entry: Entry) -> int:

@@ -202,6 +202,8 @@ def test_support_case() -> None:
     calls = plain(book, "calls = capture.calls_frame()")
     assert calls.count(" ok ") == 3 and "IncompleteResult" in calls and "ChainedRecordError" in calls
     assert "connect replies" in plain(book, "connects = messages[")
+    diagnosis = plain(book, "diagnosis = capture.diagnose()")
+    assert "[ocs_error]" in diagnosis and "Record not found" in diagnosis and "✓ session" in diagnosis
     redacted = plain(book, "redacted_path = folder")
     assert "secrets left: none" in redacted and "same sessions: True | same calls: True" in redacted
     assert "gwsnb-redacted-phone-" in redacted and "'jsessionid'" in redacted
