@@ -258,7 +258,7 @@ class HandleList(Sequence[int]):
 
     def without(self, ranges: Sequence[Sequence[int]]) -> HandleList:
         """The handles not in ``ranges`` (sorted, disjoint ``[first, last]`` pairs), in the same order."""
-        if not ranges:
+        if len(ranges) == 0:  # a list, or the (n, 2) array a run reads back
             return self
         firsts = [r[0] for r in ranges]
         builder = HandleBuilder()

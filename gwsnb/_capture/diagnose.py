@@ -654,9 +654,18 @@ def _error_text(notification: dict[str, Any]) -> str:
     return f"errorCode {code}: {notification.get('errorMessage')!r}{said}"
 
 
+def _first_connect_start(ev: Evidence) -> float:
+    return min((e.started_s for e, _ in ev.connects), default=float("inf"))
+
+
 def _connects_after(ev: Evidence, entry: Entry) -> int:
-    """How many held connects started after ``entry`` ended and returned successfully."""
+    """How many held connects started after ``entry`` ended and returned successfully; 0 when no connect of
+    the capture started before it ended: then the connect in flight at that moment, which would carry the
+    call's first notifications, began before the capture did and is not in it (a capture started
+    mid-session), so its silence proves nothing."""
     starts = ev.served_connect_starts
+    if entry.ended_s <= ev.memo(_first_connect_start):
+        return 0
     return len(starts) - bisect.bisect_left(starts, entry.ended_s)
 
 

@@ -26,6 +26,7 @@ def big() -> Iterator[Sandbox]:
 
 
 @pytest.mark.slow
+@pytest.mark.main_only
 def test_a_20000_handle_run_keeps_the_log_within_its_budget(big: Sandbox) -> None:
     handles = [int(h) for h in big.calling_list["record_handle"]][:N]
     assert len(handles) == N

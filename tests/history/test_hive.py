@@ -31,6 +31,7 @@ def _history(folder: Path) -> None:
             sb.advance(hours=3, seed=step)
 
 
+@pytest.mark.main_only
 def test_dask_reads_the_history_as_one_table_and_finds_the_kpis(tmp_path: Path) -> None:
     _history(tmp_path)
     history = gwsnb.open_history(tmp_path)

@@ -96,6 +96,7 @@ def test_a_retry_after_beyond_max_outage_stops_the_run_cleanly(tmp_path: Path) -
     assert resumed.failed == 0 and resumed.remaining == 0
 
 
+@pytest.mark.main_only
 def test_the_breaker_rides_out_ten_seconds_of_failing_calls() -> None:
     """Every call answered HTTP 500 for 10 s (the issue's figure: long enough for several probes): the
     breaker opens, probes, closes when the server is back; no handle failed, none spent a retry on it."""
@@ -112,6 +113,7 @@ def test_the_breaker_rides_out_ten_seconds_of_failing_calls() -> None:
     assert failed and len(failed) < 100, "the breaker stopped sending: a few probes, not the whole list"
 
 
+@pytest.mark.main_only
 def test_a_server_that_keeps_failing_stops_the_run_after_max_outage_and_it_resumes(tmp_path: Path) -> None:
     with Sandbox(chains=CHAINS, seed=35, password=PASSWORD) as sb:
         handles = all_handles(sb)
@@ -128,6 +130,7 @@ def test_a_server_that_keeps_failing_stops_the_run_after_max_outage_and_it_resum
         assert resumed.failed == 0 and resumed.remaining == 0
 
 
+@pytest.mark.main_only
 def test_handles_that_always_time_out_do_not_keep_the_breaker_excusing_them() -> None:
     """Two handles in three never get their DataEnd while the others succeed: their timeouts open the
     breaker, which probes with a handle the server answered and reopens.  The run ends with exactly those

@@ -14,6 +14,7 @@ from .conftest import all_handles, sent_times, target
 
 
 @pytest.mark.slow
+@pytest.mark.main_only
 def test_rate_holds_within_5_percent_over_30_s(client: gwsnb.GwsClient, sb: Sandbox) -> None:
     """Blessed by issue 24 (30 s): 1,500 calls at 50/s, every handle, timed by the sandbox."""
     rate, calls = 50.0, 1500
