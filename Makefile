@@ -70,7 +70,7 @@ pytest: venv peers browser mitmproxy
 # PYTHON313= if given, else pyenv's (`pyenv prefix`, then $(PYENV_ROOT)/versions/X.Y.*), else pythonX.Y on
 # PATH. A version not found is skipped with a message naming it; REQUIRE_PYTHONS=1 makes that an error.
 PYENV_ROOT ?= $(HOME)/.pyenv
-EXTRA_PYTEST ?= -m "not node and not browser and not mitmproxy"
+EXTRA_PYTEST ?= -m "not node and not browser and not mitmproxy and not main_only"
 # $(call find_python,X.Y,candidate): the first of candidate, pyenv's X.Y, pythonX.Y that really is X.Y.
 find_python = $(shell for p in $(2) "$$(pyenv prefix $(1) 2>/dev/null | head -n 1)/bin/python$(1)" \
   $$(ls -d $(PYENV_ROOT)/versions/$(1).*/bin/python$(1) 2>/dev/null | sort -r -V) "$$(command -v python$(1))"; \

@@ -437,8 +437,16 @@ def csrf_step(ev: Evidence) -> Step:
 # ----- cometd ------------------------------------------------------------------------------------------
 
 
+def _only_disconnect(entry: Entry) -> bool:
+    sent = entry.sent_messages()
+    return bool(sent) and all(m.get("channel") == protocol.META_DISCONNECT for m in sent)
+
+
 def cometd_not_found(ev: Evidence) -> Finding | None:
-    missing = [e for e in ev.bayeux if e.status == 404 or (200 <= e.status < 300 and not ev.received_by(e))]
+    # a 2xx answer without Bayeux replies to a /meta/disconnect is a client leaving (the page unloads before
+    # the recorder has the body: seen with Chromium's), not a missing endpoint
+    missing = [e for e in ev.bayeux if e.status == 404 or (200 <= e.status < 300 and not ev.received_by(e)
+                                                           and not _only_disconnect(e))]
     if not missing:
         return None
     return Finding("cometd_not_found", f"{len(missing)} CometD request(s) answered HTTP {missing[0].status} "
@@ -659,20 +667,27 @@ def _first_connect_start(ev: Evidence) -> float:
 
 
 def _connects_after(ev: Evidence, entry: Entry) -> int:
-    """How many held connects started after ``entry`` ended and returned successfully; 0 when no connect of
-    the capture started before it ended: then the connect in flight at that moment, which would carry the
-    call's first notifications, began before the capture did and is not in it (a capture started
-    mid-session), so its silence proves nothing."""
+    """How many held connects started after ``entry`` ended and returned successfully."""
     starts = ev.served_connect_starts
-    if entry.ended_s <= ev.memo(_first_connect_start):
-        return 0
     return len(starts) - bisect.bisect_left(starts, entry.ended_s)
+
+
+def _silence_proves(ev: Evidence, entry: Entry, delivered: bool) -> bool:
+    """Whether no notification for the call acknowledged by ``entry`` is evidence.  A call acknowledged
+    before the capture's first long poll began may have had its notifications carried by the long poll in
+    flight then, which began before the recording (a capture started mid-session) and is not in it: when
+    other calls' notifications do arrive here, that is the likelier story, and the call is not judged."""
+    if _connects_after(ev, entry) == 0:
+        return False
+    return entry.ended_s > ev.memo(_first_connect_start) or not delivered
 
 
 def notifications_missing(ev: Evidence) -> Finding | None:
     """Acknowledged calls with no notification of theirs while connects started after the answer returned."""
     by_reference = ev.memo(_outbound_by_reference)
-    missing = [(e, r) for e, r in ev.memo(_acknowledged) if r not in by_reference and _connects_after(ev, e)]
+    acked = ev.memo(_acknowledged)
+    delivered = any(r in by_reference for _, r in acked)
+    missing = [(e, r) for e, r in acked if r not in by_reference and _silence_proves(ev, e, delivered)]
     if not missing:
         return None
     after = missing[0][0].ended_s
