@@ -53,6 +53,8 @@ YOUNG_SESSION_S = 60.0
 CUT_STATUSES = frozenset({502, 504})
 #: a connect cancelled by its client this long after the advised hold had no answer in time
 GIVE_UP_SLACK_MS = 1000.0
+#: seconds after a connect ended within which the client's disconnect still makes that connect the leaving's
+LEAVE_SLACK_S = 1.0
 #: failures of a request the page itself cancelled (navigation, abort()): not a cut
 _CANCELLED = ("aborted", "cancel")
 _META = protocol.META_PREFIX
@@ -218,9 +220,14 @@ class Evidence:
         return float(max(values)) if values else None
 
     def left_before(self, client_id: str, entry: Entry) -> bool:
-        """The client had sent its disconnect before ``entry``'s answer ended (the reply is the leaving's)."""
+        """The client had sent its disconnect before ``entry``'s answer ended, or within :data:`LEAVE_SLACK_S`
+        after for a connect that lasted under 0.1 s (the reply is the leaving's: a page's CometD client aborts
+        its held connect, then sends ``/meta/disconnect``; seen with Chromium's recorder as a connect ended
+        with status 0 after 0 s; a cut connect was held for seconds)."""
         left = self.disconnects.get(client_id)
-        return left is not None and left <= entry.ended_s
+        if left is None:
+            return False
+        return left <= entry.ended_s or (left <= entry.ended_s + LEAVE_SLACK_S and (entry.total_ms or 0) < 100)
 
 
 def _client_of(ev: Evidence, entry: Entry, reply: dict[str, Any]) -> str | None:

@@ -116,7 +116,7 @@ def test_a_failed_call_covers_nothing(sb: Sandbox, client: gwsnb.GwsClient, chai
                  if len(keys) >= 3)
     first = min(mates)  # called first: the first lane starts at the lowest handle
     setattr(sb.faults, fault, {first})
-    batch, requests = _requests_during(sb, lambda: _run(client, sb, mates, retries=0, timeout=0.5))
+    batch, requests = _requests_during(sb, lambda: _run(client, sb, mates, retries=0, timeout=2.0))
     assert [f.record_handle for f in batch.failures] == [first]  # failed, not covered by a mate's chain
     assert first not in {c.record_handle for c in batch.covered}
     # the failed call covered none of its mates: one of them was called and covered the others
