@@ -78,7 +78,7 @@ class AdaptiveSettings:
     min_samples: int = 8
     max_interval_s: float = 1.0
     alpha: float = 3.0
-    beta: float = 6.0
+    beta: float = 5.0
     max_ratio: float = 2.0
     backoff: float = 0.7
     client_tolerance: float = 1.0

@@ -226,6 +226,12 @@ class Model:
         return min(seen), max(seen)
 
 
+def auto(max_limit: int = 64, seed: int = 1) -> AdaptiveLimit:
+    """The controller as a run makes it, its re-measurement jitter drawn from a seeded source: the model
+    is deterministic only if both its own spread and the controller's jitter are."""
+    return AdaptiveLimit(AdaptiveSettings(max_limit=max_limit), now=0.0, rng=random.Random(seed).random)
+
+
 def fixed(limit: int, capacity: int, service_ms: float, seconds: float) -> Model:
     """The same model at a fixed limit (a controller whose band never moves it)."""
     s = AdaptiveSettings(min_limit=limit, max_limit=limit, probe_limit=limit, remeasure_s=1e9)
@@ -241,7 +247,7 @@ def test_model_fixed_64_queues_about_seven_service_times() -> None:
 
 
 def test_model_capacity_8_keeps_the_wait_under_one_service_time_at_full_throughput() -> None:
-    model = Model(AdaptiveLimit(AdaptiveSettings(max_limit=64), now=0.0), capacity=8, service_ms=5.0)
+    model = Model(auto(), capacity=8, service_ms=5.0)
     model.run(30.0)
     assert model.wait_p95(5.0, 30.0) <= 5.0
     best = max(fixed(n, 8, 5.0, 10.0).done / 10.0 for n in (8, 16, 32))
@@ -253,14 +259,14 @@ def test_model_capacity_8_keeps_the_wait_under_one_service_time_at_full_throughp
 
 def test_model_unlimited_server_costs_at_most_ten_percent_of_fixed_16() -> None:
     """No capacity limit in the server: what is left is the overhead; auto keeps up with a fixed 16."""
-    model = Model(AdaptiveLimit(AdaptiveSettings(max_limit=64), now=0.0), capacity=10_000, service_ms=1.0,
+    model = Model(auto(), capacity=10_000, service_ms=1.0,
                   overhead_ms=2.0)
     model.run(10.0)
     assert model.done / 10.0 >= 0.9 * fixed(16, 10_000, 1.0, 10.0).done / 10.0
 
 
 def test_model_capacity_drop_recovers_within_five_seconds_and_climbs_again() -> None:
-    model = Model(AdaptiveLimit(AdaptiveSettings(max_limit=64), now=0.0), capacity=32, service_ms=5.0)
+    model = Model(auto(), capacity=32, service_ms=5.0)
     model.run(60.0, capacity_at={20.0: 8, 40.0: 32})
     _, high_before = model.limit_range(10.0, 20.0)
     assert high_before > 20
