@@ -31,6 +31,7 @@ time.sleep(0.5)  # one more redraw after the last message
 during = [(at, count, shown) for at, count, shown in watch.render_log if started <= at <= ended + 0.3]
 frame = watch.frame()
 print(json.dumps({{
+    "batch_seconds": ended - started,
     "renders_during_batch": len(during),
     "counts_during_batch": sorted({{count for _, count, _ in during}}),
     "ours": sorted(set(frame.loc[frame["reference"] == "ours", "reference_id"])),
@@ -45,6 +46,11 @@ def test_the_watch_updates_in_a_kernel_while_a_batch_runs(sandbox: Sandbox, tmp_
     monkeypatch.setenv("JUPYTER_PATH", str(_kernelspec(tmp_path)))
     monkeypatch.setenv("GWS_PASSWORD", sandbox.password)
     handles = [int(h) for h in sandbox.calling_list["record_handle"]][:200]
+    # The redraws are at most one per `interval` (0.1 s) while messages arrive, so the batch must last
+    # several intervals: unhindered, 200 calls took about 0.1 s on a quiet machine and the test saw a
+    # single redraw now and then. 20 ms before each notification makes a call of one record 80 ms at least:
+    # the batch (12.5 rounds of 16 calls) lasts a second or more at any machine speed.
+    sandbox.faults.latency_ms = 20
     cells = [
         nbformat.v4.new_code_cell("import json"),
         nbformat.v4.new_code_cell(WATCH_CELL.format(url=sandbox.url, user=sandbox.username)),
@@ -59,7 +65,8 @@ def test_the_watch_updates_in_a_kernel_while_a_batch_runs(sandbox: Sandbox, tmp_
     assert "application/vnd.jupyter.widget-view+json" in shown
     report = json.loads(next(o["text"] for o in nb.cells[2].outputs if o.get("output_type") == "stream"))
     # redrawn while the batch ran, from the loop thread, with more and more messages
-    assert report["renders_during_batch"] >= 2 and len(report["counts_during_batch"]) >= 2
+    assert report["batch_seconds"] >= 0.5, report
+    assert report["renders_during_batch"] >= 2 and len(report["counts_during_batch"]) >= 2, report
     assert report["ours"] == report["batch"]
     # the widget state the kernel sent to the front end holds the last redraw: the batch's last call
     state = nb.metadata.widgets["application/vnd.jupyter.widget-state+json"]["state"]
