@@ -47,10 +47,10 @@ def test_the_watch_updates_in_a_kernel_while_a_batch_runs(sandbox: Sandbox, tmp_
     monkeypatch.setenv("GWS_PASSWORD", sandbox.password)
     handles = [int(h) for h in sandbox.calling_list["record_handle"]][:200]
     # The redraws are at most one per `interval` (0.1 s) while messages arrive, so the batch must last
-    # several intervals: unhindered, 200 calls take about 0.1 s at the ~1,800 calls/s of a quiet machine (the bulk
-    # benchmark's rate) and the test saw a
-    # single redraw now and then. 20 ms before each notification makes a call of one record 80 ms at least:
-    # the batch (12.5 rounds of 16 calls) lasts a second or more at any machine speed.
+    # several intervals: unhindered, 200 calls take about 0.1 s at the ~1,800 calls/s of a quiet machine
+    # (the bulk benchmark's rate), and the test saw a single redraw now and then. 20 ms before each
+    # notification makes a call of one record 80 ms at least: the batch (12.5 rounds of 16 calls) lasts
+    # a second or more at any machine speed.
     sandbox.faults.latency_ms = 20
     cells = [
         nbformat.v4.new_code_cell("import json"),
