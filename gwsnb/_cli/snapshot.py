@@ -133,6 +133,8 @@ def check_schedule(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
             parser.error(f"argument --{name}: needs --every")
     if every is not None and args.out_dir is None:
         parser.error("argument --every: needs --out-dir (the history's folder or a folder template)")
+    if every is not None and getattr(args, "plan", False):
+        parser.error("argument --plan: not with --every (a plan is of one run: plan it without --every)")
     templated = False
     if args.out_dir is not None:
         try:

@@ -97,7 +97,8 @@ def test_an_interrupted_snapshot_is_resumed_not_duplicated(sb: Sandbox, tmp_path
 def test_the_schedule_options_are_checked(sb: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     for extra, message in ((["--until", "2099-01-01T00:00:00Z"], "--until: needs --every"),
                            (["--keep", "3"], "--keep: needs --every"),
-                           (["--every", "0.5"], "between 1 s and 7 days")):
+                           (["--every", "0.5"], "between 1 s and 7 days"),
+                           (["--every", "1h", "--plan"], "--plan: not with --every")):
         with pytest.raises(SystemExit) as info:
             main(_argv(sb, "chained-records", tmp_path / "plain", *extra))
         assert info.value.code == 2 and message in capsys.readouterr().err
