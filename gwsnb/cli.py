@@ -16,7 +16,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from ._cli.args import handles_arg
+from ._cli.args import at_least, handles_arg
 from ._cli.capture import add_capture
 from ._cli.chained_records import add_chained_records
 from ._cli.doctor import add_doctor
@@ -28,14 +28,8 @@ from ._cli.watch import add_watch
 __all__ = ["build_parser", "main"]
 
 
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
-    return value
+_non_negative_float = at_least(float, 0)
+_positive_int = at_least(int, 1)
 
 
 def _add_sandbox(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -72,16 +66,6 @@ def _add_sandbox(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     wrong.add_argument("--variant", metavar="NAME[,NAME...]", default=None,
                        help="healthy differences of a real GWS: no_features_list, no_csrf, balancer_cookie")
     p.set_defaults(func=_run_sandbox)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {text!r}")
-    return value
 
 
 def _add_capacity_flags(p: argparse.ArgumentParser) -> None:

@@ -11,7 +11,7 @@ from ..errors import InvalidParameterError
 from ..handles import HandleList
 from ..params import check_int, check_timeout, parse_handles
 
-__all__ = ["handles_arg", "int_arg", "seconds_arg"]
+__all__ = ["at_least", "handles_arg", "int_arg", "seconds_arg"]
 
 
 def _usage(exc: InvalidParameterError) -> argparse.ArgumentTypeError:
@@ -27,6 +27,23 @@ def int_arg(field: str, low: int, high: int) -> Callable[[str], int]:
             raise _usage(exc) from None
 
     convert.__name__ = field  # argparse names the converter in "invalid <name> value"
+    return convert
+
+
+def at_least(kind: Callable[[str], float], low: float) -> Callable[[str], float]:
+    """A number option (``kind`` is ``int`` or ``float``) of at least ``low``: the sandbox's flags, whose
+    ranges the :class:`~gwsnb.sandbox.Sandbox` itself checks again."""
+    noun = "an integer" if kind is int else "a number"
+
+    def convert(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {noun}, got {text!r}") from None
+        if not value >= low:  # NaN too
+            raise argparse.ArgumentTypeError(f"must be >= {low:g}, got {text!r}")
+        return value
+
     return convert
 
 

@@ -393,11 +393,16 @@ def test_cli_bad_capacity_values(capsys: pytest.CaptureFixture[str]) -> None:
     assert "capacity_schedule" in capsys.readouterr().err
     assert main(["sandbox", "--port", "0", "--chains", "5", "--throttle-429", "0"]) == 2
     assert "throttle_429" in capsys.readouterr().err
-    for flag, value in (("--capacity", "0"), ("--service-ms", "-1"), ("--fail-calls", "slow")):
+    for flag, value, reason in (("--capacity", "0", "must be >= 1, got '0'"),
+                                ("--capacity", "1.5", "expected an integer, got '1.5'"),
+                                ("--service-ms", "-1", "must be >= 0, got '-1'"),
+                                ("--latency-ms", "nan", "must be >= 0, got 'nan'"),
+                                ("--fail-calls", "slow", "invalid choice")):
         with pytest.raises(SystemExit) as exited:
             main(["sandbox", flag, value])
         assert exited.value.code == 2
-        assert flag in capsys.readouterr().err
+        err = capsys.readouterr().err
+        assert flag in err and reason in err
 
 
 @pytest.mark.parametrize(("kwargs", "name"), [
