@@ -706,11 +706,46 @@ def notifications_missing(ev: Evidence) -> Finding | None:
                           "application id): notifications of other calls arriving here tell that GWS delivers")])
 
 
+def _last_delivery_by_reference(ev: Evidence) -> dict[str, float]:
+    """referenceId → when the answer that carried its last outbound notification ended."""
+    last: dict[str, float] = {}
+    for entry, message in ev.received(protocol.CHANNEL_OUTBOUND):
+        data = message.get("data")
+        if isinstance(data, dict) and "referenceId" in data:
+            reference = str(data["referenceId"])
+            last[reference] = max(last.get(reference, entry.ended_s), entry.ended_s)
+    return last
+
+
+_ENDS = (protocol.CHAINED_RECORDS_DATA_END, protocol.ERROR_NOTIFICATION)
+
+
+def data_end_missing(ev: Evidence) -> Finding | None:
+    """Acknowledged calls whose records arrived but not their ChainedRecordsDataEnd (nor an Error), although
+    the server answered a long poll begun after their last notification: it had the chance to send the end
+    and did not (a client waits for that end until its timeout)."""
+    by_reference = ev.memo(_outbound_by_reference)
+    last = ev.memo(_last_delivery_by_reference)
+    starts = ev.served_connect_starts
+    unended = []
+    for entry, reference in ev.memo(_acknowledged):
+        notifications = by_reference.get(reference)
+        if not notifications or any(d.get("notificationType") in _ENDS for d in notifications):
+            continue
+        if len(starts) - bisect.bisect_left(starts, last[reference]) > 0:
+            unended.append(entry)
+    if not unended:
+        return None
+    return Finding("notifications_missing", f"{len(unended)} acknowledged call(s) got their records but no "
+                   "ChainedRecordsDataEnd, although a long poll begun after their last notification was answered",
+                   unended, {"calls": refs(unended, 3)})
+
+
 def round_trip_step(ev: Evidence) -> Step:
     acked = ev.memo(_acknowledged)
     if not acked:
         return _skipped("round-trip", "no acknowledged GetChainedRecord call in this capture")
-    for rule in (ocs_error, notifications_missing):
+    for rule in (ocs_error, notifications_missing, data_end_missing):
         finding = rule(ev)
         if finding is not None:
             return _from_finding("round-trip", finding)
