@@ -152,8 +152,16 @@ def test_sigint_writes_what_finished(sb: Sandbox) -> None:
             "--campaign", sb.campaign_name, "--application-id", str(sb.application_id), "--handles", "1-300",
             "--concurrency", "2", "--format", "csv"]
     before = _calls(sb)  # the sandbox may have served other tests
-    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env, start_new_session=True)
+    # A process started with SIGINT ignored passes that on, and Python then leaves SIGINT ignored (as it
+    # must: that is how nohup and a shell's background jobs work): the run would go on to its end, as it
+    # did in a clean-clone run started in the background. Handled here (not ignored), SIGINT is reset to
+    # its default in the child at exec, whatever the test runner inherited.
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, env=env, start_new_session=True)
+    finally:
+        signal.signal(signal.SIGINT, inherited)
     try:
         # at least 10 calls served, counted by the sandbox as they happen (reading the bar from the pipe
         # lagged behind the process on a loaded machine: the run had ended when the signal was sent)
