@@ -60,6 +60,7 @@ LOGGER = logging.getLogger(__name__)
 _LINGER = 256
 _ORPHANS = 1000
 _KNOWN_KINDS = (protocol.CHAINED_RECORD, protocol.CHAINED_RECORDS_DATA_END, protocol.ERROR_NOTIFICATION)
+_META = protocol.META_PREFIX
 
 Key = tuple[str, str]
 T = TypeVar("T", bound="_Keyed")
@@ -295,14 +296,19 @@ class Correlator:
     def feed(self, events: list[Event]) -> None:
         """Route one received batch, then resolve the calls it finished."""
         counts = self.counts
+        counts["fed"] += len(events)
+        meta = 0
+        route = self._route
         for event in events:
-            counts["fed"] += 1
-            channel = event.channel
-            if channel is not None and channel.startswith(protocol.META_PREFIX):
-                counts["meta"] += 1
+            channel = event.message.get("channel")  # Event.channel, without a property call per message
+            if not isinstance(channel, str):
+                channel = None
+            elif channel.startswith(_META):
+                meta += 1
                 continue
-            self._route(event, channel)
-            counts["unmatched"] = self.unmatched
+            route(event, channel)
+        counts["meta"] += meta
+        counts["unmatched"] = self.unmatched
         pending, self._pending = self._pending, []
         for call in pending:
             try:
