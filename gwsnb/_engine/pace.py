@@ -1,5 +1,8 @@
 """The pace of a bulk run at run time: every call attempt of :mod:`.bulk` passes :meth:`Pacer.admit` before
-it is sent and reports to :meth:`Pacer.done` after (see ``docs/production.md``).
+it is sent and reports to :meth:`Pacer.done` after (see ``docs/production.md``).  :meth:`Pacer.admit_now`
+is its plain-call shortcut for the common case (a fixed concurrency with a free slot, no window, rate or
+pause): the engine tries it first and awaits :meth:`Pacer.admit` only when it says no, so that a run
+without those settings pays a few comparisons per call for them (``benchmarks/bench_hot_path.py``).
 
 :meth:`Pacer.admit` waits, in this order, for the working window (:attr:`gwsnb.Pace.window`), a pause
 (:meth:`Pacer.pause_until`, which server pushback sets), a concurrency slot (:attr:`Pacer.limit`, which can
@@ -151,7 +154,7 @@ class Pacer:
         """The :class:`Ticket` of a call that may be sent at once without waiting for anything, else ``None``
         (then :meth:`admit` decides, waiting if need be).  The per-call cost of a fixed-concurrency run: no
         window, rate or pause applies, a slot is free and the budget allows it; a plain call, not a
-        coroutine (measured: ``benchmarks/bench_pace.py``)."""
+        coroutine (measured: ``benchmarks/bench_hot_path.py``)."""
         if not self._plain or self._paused_until != 0.0:
             return None
         slots = self._slots
