@@ -16,7 +16,8 @@ user runs it; the outage row, last, stops that process and starts a new one on t
    the same calls; each ratio reported as the median and the worst of the rounds' own ratios.  The sandbox
    process's CPU (% of one core) during each run says whether the server is the ceiling.  Targets (issue
    26): throughput >= 0.9x in every round, CPU per call <= 1.2x.  ``--stdlib-json`` has gwsnb decode and
-   encode JSON with the standard library instead of msgspec, to measure what msgspec gains.  ``--profile`` also samples this process with py-spy during
+   encode JSON with the standard library instead of msgspec, to measure what msgspec gains;
+   ``--event-log-bytes 0`` runs gwsnb without its event log, to measure what the log costs.  ``--profile`` also samples this process with py-spy during
    each gwsnb run and prints the functions that took the most samples.
 5. A 5 s outage (the sandbox process killed, a new one on the same port 5 s later: HTTP sessions are gone
    too, so the client logs in again) in a 1,200-handle run at concurrency 4, defaults otherwise: the run's
@@ -273,7 +274,7 @@ def print_profile(label: str, path: str, top: int = 15) -> None:
 
 
 def rows_ratios(sandbox: SandboxProcess, handles: list[int], concurrencies: list[int], rounds: int,
-                profile: bool) -> list[Row]:
+                profile: bool, event_log_bytes: int | None = None) -> list[Row]:
     import gwsnb
 
     server_cpu = psutil.Process(sandbox.pid)
@@ -281,7 +282,8 @@ def rows_ratios(sandbox: SandboxProcess, handles: list[int], concurrencies: list
     raw = RawClient(sandbox.url)
     loop.run_until_complete(raw.open())
     rows: list[Row] = []
-    with gwsnb.connect(sandbox.url, USER, PASSWORD) as client:
+    log = {} if event_log_bytes is None else {"event_log_bytes": event_log_bytes}
+    with gwsnb.connect(sandbox.url, USER, PASSWORD, **log) as client:
         def gws(hs: list[int], concurrency: int) -> int:
             # every_handle: the same calls as the hand-written client (which calls every handle); by default
             # gwsnb calls each chain once, fewer calls for the same records
@@ -397,6 +399,8 @@ def main() -> None:
     parser.add_argument("--stdlib-json", action="store_true",
                         help="gwsnb decodes and encodes JSON with the standard library (msgspec's gain, row 4)")
     parser.add_argument("--rows", default="12345", help="which rows to run (digits)")
+    parser.add_argument("--event-log-bytes", type=int, default=None,
+                        help="row 4: gwsnb's event log budget (0: no log; what the log costs a call)")
     parser.add_argument("--child-rss", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--child-n", type=int, default=3000, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -427,7 +431,8 @@ def main() -> None:
                 for n in (50_000 // scale, 200_000 // scale):
                     rows.append(row_cli_streamed(sandbox.url, files[n], n))
             if "4" in args.rows:
-                rows.extend(rows_ratios(sandbox, handles[:args.handles], args.concurrency, args.rounds, args.profile))
+                rows.extend(rows_ratios(sandbox, handles[:args.handles], args.concurrency, args.rounds, args.profile,
+                                        args.event_log_bytes))
             if "5" in args.rows:
                 rows.append(row_outage(sandbox, handles))
     finally:

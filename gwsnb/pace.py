@@ -283,6 +283,7 @@ def resolve_pace(pace: Any = None, **shortcuts: Any) -> Pace:
 
 #: the kinds of a call attempt's end, as the load log stores them (index = code)
 CALL_KINDS = ("ok", "ocs_error", "timeout", "http_429", "http_503", "transport", "other")
+_KIND_CODES = {kind: code for code, kind in enumerate(CALL_KINDS)}
 #: seconds over which the progress bar's rate and latency are taken
 RECENT_S = 5.0
 
@@ -306,13 +307,16 @@ class Load:
         self.floor_s: float | None = None  # the lowest latency of a successful call so far
 
     def add(self, sent: float, latency_s: float, concurrency: int, in_flight: int, kind: str) -> None:
+        """One call attempt (once per attempt on the loop thread: kept to appends, a lookup and compares)."""
         self.sent.append(sent)
         self.latency.append(latency_s)
-        self.concurrency.append(min(concurrency, 65535))
-        self.in_flight.append(min(in_flight, 65535))
-        self.kind.append(CALL_KINDS.index(kind) if kind in CALL_KINDS else len(CALL_KINDS) - 1)
-        if kind == "ok" and (self.floor_s is None or latency_s < self.floor_s):
-            self.floor_s = latency_s
+        self.concurrency.append(concurrency if concurrency < 65535 else 65535)
+        self.in_flight.append(in_flight if in_flight < 65535 else 65535)
+        self.kind.append(_KIND_CODES.get(kind, len(CALL_KINDS) - 1))  # an unknown kind is "other", the last
+        if kind == "ok":
+            floor = self.floor_s
+            if floor is None or latency_s < floor:
+                self.floor_s = latency_s
 
     def __len__(self) -> int:
         return len(self.sent)

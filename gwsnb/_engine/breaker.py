@@ -101,6 +101,16 @@ class CircuitBreaker(OutageGate):
             self.close(RuntimeError(f"{self._failing} of the last {seen} calls failed "
                                     f"({self._summary()})"))
 
+    def count_ok(self) -> None:
+        """:meth:`count` of an ``"ok"`` attempt, without the bookkeeping it cannot change: while the breaker
+        is closed, the window full and none of it failed, one more success leaves the window as it is."""
+        recent = self._recent
+        if not self._failing and self.since is None and self.error is None and len(recent) == recent.maxlen:
+            if self.failures:
+                self.failures.clear()
+            return
+        self.count("ok")
+
     def excuses(self, trips_before: int) -> bool:
         """Whether a call that failed when :attr:`trips` was ``trips_before`` is the breaker's, not its
         handle's: the breaker is open now, or opened since (the call was one of those that tripped it)."""

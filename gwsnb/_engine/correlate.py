@@ -42,6 +42,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 from collections import OrderedDict
@@ -60,6 +61,7 @@ LOGGER = logging.getLogger(__name__)
 _LINGER = 256
 _ORPHANS = 1000
 _KNOWN_KINDS = (protocol.CHAINED_RECORD, protocol.CHAINED_RECORDS_DATA_END, protocol.ERROR_NOTIFICATION)
+_META = protocol.META_PREFIX
 
 Key = tuple[str, str]
 T = TypeVar("T", bound="_Keyed")
@@ -74,6 +76,12 @@ def _device_id(device_path: str | None) -> str | None:
     if not isinstance(device_path, str):
         return None
     return device_path.rsplit("/", 1)[-1] or None
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_device_id(device_path: str) -> str | None:
+    """:func:`_device_id` of a text path, remembered: every record of a session names the same few devices."""
+    return _device_id(device_path)
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -124,8 +132,13 @@ class _Index(Generic[T]):
         self._buckets: dict[Key, list[T]] = {}
 
     def add(self, item: T) -> None:
+        buckets = self._buckets
         for key in item.keys:
-            self._buckets.setdefault(key, []).append(item)
+            bucket = buckets.get(key)
+            if bucket is None:
+                buckets[key] = [item]
+            else:
+                bucket.append(item)
 
     def remove(self, item: T) -> None:
         for key in item.keys:
@@ -139,12 +152,20 @@ class _Index(Generic[T]):
     def oldest(self, keys: Iterable[Key], device_id: str | None, user_event: str | None) -> T | None:
         """The oldest item under any of ``keys`` compatible with ``device_id`` and ``user_event``."""
         best: T | None = None
+        buckets = self._buckets
         for key in keys:
-            for item in self._buckets.get(key, ()):
-                if item.compatible(device_id, user_event):
-                    if best is None or item.seq < best.seq:
-                        best = item
-                    break  # later items of a bucket are younger
+            bucket = buckets.get(key)
+            if not bucket:
+                continue
+            for item in bucket:
+                # item.compatible(device_id, user_event), inlined: once per message and bucket entry
+                if item.device_id is not None and device_id is not None and device_id != item.device_id:
+                    continue
+                if item.user_event is not None and user_event is not None and user_event != item.user_event:
+                    continue
+                if best is None or item.seq < best.seq:
+                    best = item
+                break  # later items of a bucket are younger
         return best
 
     def any_exact(self, keys: Iterable[Key], device_id: str | None, user_event: str) -> bool:
@@ -192,13 +213,16 @@ def _chain_n(record: dict[str, Any]) -> int | None:
 
 def _well_typed(data: dict[str, Any]) -> bool:
     """referenceId a string or number, notificationType a string, a ChainedRecord's record an object."""
-    ref = data.get("referenceId")
-    kind = data.get("notificationType")
+    return _well_typed_fields(data.get("referenceId"), data.get("notificationType"), data.get("record"))
+
+
+def _well_typed_fields(ref: Any, kind: Any, record: Any) -> bool:
+    """:func:`_well_typed` of a message's referenceId, notificationType and record."""
     if ref is not None and (isinstance(ref, bool) or not isinstance(ref, (str, int, float))):
         return False
     if kind is not None and not isinstance(kind, str):
         return False
-    return kind != protocol.CHAINED_RECORD or isinstance(data.get("record"), dict)
+    return kind != protocol.CHAINED_RECORD or isinstance(record, dict)
 
 
 def _user_event_fields(data: dict[str, Any]) -> tuple[str | None, str | None, tuple[Key, ...]]:
@@ -295,14 +319,19 @@ class Correlator:
     def feed(self, events: list[Event]) -> None:
         """Route one received batch, then resolve the calls it finished."""
         counts = self.counts
+        counts["fed"] += len(events)
+        meta = 0
+        route = self._route
         for event in events:
-            counts["fed"] += 1
-            channel = event.channel
-            if channel is not None and channel.startswith(protocol.META_PREFIX):
-                counts["meta"] += 1
+            channel = event.message.get("channel")  # Event.channel, without a property call per message
+            if not isinstance(channel, str):
+                channel = None
+            elif channel.startswith(_META):
+                meta += 1
                 continue
-            self._route(event, channel)
-            counts["unmatched"] = self.unmatched
+            route(event, channel)
+        counts["meta"] += meta
+        counts["unmatched"] = self.unmatched
         pending, self._pending = self._pending, []
         for call in pending:
             try:
@@ -334,11 +363,13 @@ class Correlator:
         LOGGER.debug("malformed notification (%s) on %s; kept in the event log only", why, event.channel)
 
     def _outbound(self, event: Event, data: dict[str, Any]) -> None:
-        if not _well_typed(data):
+        ref = data.get("referenceId")
+        kind = data.get("notificationType")
+        record = data.get("record")
+        if not _well_typed_fields(ref, kind, record):
             self._malformed(event, "wrong JSON types")
             return
-        ref = data.get("referenceId")
-        call = self._calls.get(str(ref)) if ref is not None else None
+        call = self._calls.get(ref if type(ref) is str else str(ref)) if ref is not None else None
         if call is None:
             ended = self._linger.get(str(ref)) if ref is not None else None
             if ended is not None and ended.done:
@@ -347,8 +378,8 @@ class Correlator:
                 self.reorder_seen = True
             self.unmatched += 1
             return
-        kind = data.get("notificationType")
-        record = _dict(data.get("record"))
+        if not isinstance(record, dict):
+            record = {}
         self._apply(call, event, data, kind, record)
         self._expect(call, kind, record)
 
@@ -403,12 +434,15 @@ class Correlator:
 
     def _expect(self, call: Call, kind: Any, record: dict[str, Any]) -> None:
         """Leave the expectation of the user event this outbound message announces (or pair a held one)."""
-        user_data = _dict(record.get("userData"))
+        user_data = record.get("userData")
+        if not isinstance(user_data, dict):
+            user_data = {}
         handle = record.get("recordHandle", user_data.get("GSW_RECORD_HANDLE"))
         if handle is None and kind != protocol.CHAINED_RECORD:
             handle = call.record_handle
         chain_id = user_data.get("chain_id", user_data.get("GSW_CHAIN_ID"))
-        device_id = _device_id(record.get("devicePath")) or call.device_id
+        path = record.get("devicePath")
+        device_id = (_cached_device_id(path) if type(path) is str else _device_id(path)) or call.device_id
         expectation = _Expectation(next(self._seq), device_id, kind if isinstance(kind, str) else None,
                                    _keys(handle, chain_id), call)
         held = self._held.oldest(expectation.keys, device_id, expectation.user_event) if self._held_order else None
@@ -425,10 +459,17 @@ class Correlator:
         result.user_events.append(held.event)
 
     def _user_event(self, event: Event, data: dict[str, Any]) -> None:
-        if not isinstance(data.get("userData"), dict):
+        user_data = data.get("userData")
+        if not isinstance(user_data, dict):
             self._malformed(event, "userData is not a JSON object")
             return
-        device_id, kind, keys = _user_event_fields(data)
+        # _user_event_fields(data), inlined: once per user event
+        device = data.get("deviceId")
+        device_id = None if device is None else device if type(device) is str else str(device)
+        kind = user_data.get("GSW_USER_EVENT")
+        if not isinstance(kind, str):
+            kind = None
+        keys = _keys(user_data.get("GSW_RECORD_HANDLE"), user_data.get("GSW_CHAIN_ID"))
         expectation = self._expectations.oldest(keys, device_id, kind)
         if expectation is not None:
             self._attach(expectation, event)

@@ -85,9 +85,18 @@ class RunGuard:
         """The breaker's openings so far (an attempt notes it when it is sent: see :meth:`excuses`)."""
         return self.breaker.trips
 
+    @property
+    def passable(self) -> bool:
+        """Whether the breaker lets calls through now (:meth:`passage` would return at once)."""
+        return self.breaker.passable
+
     async def passage(self) -> None:
         """Return when the breaker lets calls through."""
         await self.breaker.passage()
+
+    def count_ok(self) -> None:
+        """:meth:`count` of an attempt that succeeded (the engine's path for most calls)."""
+        self.breaker.count_ok()
 
     def count(self, error: BaseException | None, kind: CallKind) -> None:
         """One attempt ended (``error`` ``None`` when it succeeded): the breaker counts it, unless it is a

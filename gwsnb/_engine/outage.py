@@ -108,6 +108,11 @@ class OutageGate:
         waited = time.monotonic() - self.since
         return f"server unreachable, waiting {waited:.0f} s (max {self.max_outage:.0f} s)"
 
+    @property
+    def passable(self) -> bool:
+        """Whether :meth:`passage` would return at once (the engine then does not await it)."""
+        return self._open.is_set()
+
     async def passage(self) -> None:
         """Return when the gate is open (at once when it is)."""
         while not self._open.is_set():

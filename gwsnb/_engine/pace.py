@@ -1,5 +1,8 @@
 """The pace of a bulk run at run time: every call attempt of :mod:`.bulk` passes :meth:`Pacer.admit` before
-it is sent and reports to :meth:`Pacer.done` after (see ``docs/production.md``).
+it is sent and reports to :meth:`Pacer.done` after (see ``docs/production.md``).  :meth:`Pacer.admit_now`
+is its plain-call shortcut for the common case (a fixed concurrency with a free slot, no window, rate or
+pause): the engine tries it first and awaits :meth:`Pacer.admit` only when it says no, so that a run
+without those settings pays a few comparisons per call for them (``benchmarks/bench_hot_path.py``).
 
 :meth:`Pacer.admit` waits, in this order, for the working window (:attr:`gwsnb.Pace.window`), a pause
 (:meth:`Pacer.pause_until`, which server pushback sets), a concurrency slot (:attr:`Pacer.limit`, which can
@@ -114,6 +117,8 @@ class Pacer:
         self._open_until = 0.0  # monotonic deadline until which the window is known to be open
         self.window_waits = 0  # times the run waited for a window (at the start or in the middle)
         self.load = Load()
+        #: no window and no rate: :meth:`admit_now` may admit a call without a coroutine
+        self._plain = pace.window is None and self._limiter is None
         self._epoch_offset = time.time() - monotonic()  # monotonic -> epoch seconds, for the load log
 
     # --- the settings a controller may change -------------------------------------------------------
@@ -145,10 +150,28 @@ class Pacer:
         return None if self.pace.max_calls is None else max(0, self.pace.max_calls - self.sent)
 
     # --- around every call attempt --------------------------------------------------------------------
+    def admit_now(self) -> Ticket | None:
+        """The :class:`Ticket` of a call that may be sent at once without waiting for anything, else ``None``
+        (then :meth:`admit` decides, waiting if need be).  The per-call cost of a fixed-concurrency run: no
+        window, rate or pause applies, a slot is free and the budget allows it; a plain call, not a
+        coroutine (measured: ``benchmarks/bench_hot_path.py``)."""
+        if not self._plain or self._paused_until != 0.0:
+            return None
+        slots = self._slots
+        if slots.in_flight >= slots.limit or slots._waiters:
+            return None
+        max_calls = self.pace.max_calls
+        if max_calls is not None and self.sent >= max_calls:
+            return None
+        slots.in_flight += 1
+        self.sent += 1
+        self._sending += 1
+        return Ticket(self._monotonic(), slots.limit, self._sending)
+
     async def admit(self) -> Ticket | None:
         """Wait until a call may be sent; its :class:`Ticket`, or ``None`` when the budget is spent (the
         caller then sends nothing and stops taking handles)."""
-        if self.pace.window is None and self._limiter is None and self._paused_until == 0.0:
+        if self._plain and self._paused_until == 0.0:
             return await self._admit_fast()
         while True:
             if self._spent():
@@ -185,7 +208,10 @@ class Pacer:
 
     def done(self, ticket: Ticket, kind: CallKind, latency_s: float, server_ms: float | None = None) -> None:
         """A call admitted with ``ticket`` ended: free its slot and tell the hooks."""
-        self._slots.release()
+        slots = self._slots
+        slots.in_flight -= 1
+        if slots._waiters:
+            slots.wake()
         self._sending -= 1
         self.load.add(ticket.sent + self._epoch_offset, latency_s, ticket.concurrency, ticket.in_flight, kind)
         for hook in self.hooks:
