@@ -339,20 +339,27 @@ class Load:
         (the limit in force: its last value, and its ``concurrency_min``/``concurrency_max``),
         ``in_flight_max``, ``latency_p50_ms``/``latency_p95_ms`` (successful calls) and ``latency_floor_ms``
         (the lowest); empty when no call ended."""
+        import numpy as np
+
         n = len(self.kind)  # appended last: the other arrays hold at least as many
         if not n:
             return {}
-        sent, latency, kinds = self.sent[:n], self.latency[:n], self.kind[:n]
-        seconds = max(max(s + lat for s, lat in zip(sent, latency, strict=True)) - min(sent), 1e-9)
-        ok = sorted(lat for lat, kind in zip(latency, kinds, strict=True) if kind == 0)
+        # numpy over copies of the arrays (a slice of array.array is one memcpy): no Python float per
+        # attempt, and no view on an array the loop thread may be appending to
+        sent = np.frombuffer(self.sent[:n], dtype=np.float64)
+        latency = np.frombuffer(self.latency[:n], dtype=np.float32)
+        seconds = max(float((sent + latency.astype(np.float64)).max()) - float(sent.min()), 1e-9)
+        ok = np.sort(latency[np.frombuffer(self.kind[:n], dtype=np.uint8) == 0])
+        del sent, latency
 
         def pct(p: int) -> float | None:
-            return None if not ok else round(ok[min(len(ok) - 1, int(p / 100 * len(ok)))] * 1000, 1)
+            return None if not len(ok) else round(float(ok[min(len(ok) - 1, int(p / 100 * len(ok)))]) * 1000, 1)
 
-        concurrency = self.concurrency[:n]
+        concurrency = np.frombuffer(self.concurrency[:n], dtype=np.uint16)
         return {"calls": n, "seconds": round(seconds, 2), "rate": round(n / seconds, 1),
-                "concurrency": concurrency[-1], "concurrency_min": min(concurrency),
-                "concurrency_max": max(concurrency), "in_flight_max": max(self.in_flight[:n]),
+                "concurrency": int(concurrency[-1]), "concurrency_min": int(concurrency.min()),
+                "concurrency_max": int(concurrency.max()),
+                "in_flight_max": int(np.frombuffer(self.in_flight[:n], dtype=np.uint16).max()),
                 "latency_p50_ms": pct(50), "latency_p95_ms": pct(95),
                 "latency_floor_ms": None if self.floor_s is None else round(self.floor_s * 1000, 1)}
 

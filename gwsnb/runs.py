@@ -200,17 +200,6 @@ def part_frames(outcomes: Sequence[ChainedRecordResult | HandleFailure | Covered
     return {"records": frames.records_frame(results), "metrics": frames.metrics_frame(results), "calls": calls}
 
 
-def _to_arrow(frame: pd.DataFrame) -> pa.Table:
-    import pyarrow as pa
-
-    frame = frame.copy(deep=False)
-    frame.attrs = {}
-    for name in frame.columns:
-        if frame[name].dtype == object:  # mixed values: kept as text, one Parquet type per column
-            frame[name] = frame[name].map(lambda v: None if v is None else str(v)).astype("string")
-    return pa.Table.from_pandas(frame, preserve_index=False)
-
-
 def _conform(table: pa.Table, schema: pa.Schema, where: str) -> pa.Table:
     """``table`` with exactly ``schema``'s columns and types (missing ones null)."""
     import pyarrow as pa
@@ -388,8 +377,7 @@ class RunWriter:
         load, self.load = self.load, None
         if load is None or not len(load):
             return
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+        from . import _parts
 
         folder = self.root / LOAD_FOLDER
         stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
@@ -397,7 +385,7 @@ class RunWriter:
         tmp = folder / f".{path.name}.tmp"
         try:
             folder.mkdir(exist_ok=True)
-            pq.write_table(pa.Table.from_pandas(load.frame(), preserve_index=False), tmp)
+            _parts.write_load(load, tmp)  # from the log's arrays, a slice at a time: no frame of it
             os.replace(tmp, path)
         except OSError as exc:
             LOGGER.warning("run %s: the load log was not written: %s", self.root, exc)
@@ -431,15 +419,16 @@ class RunWriter:
         """Write one part (each table's file atomically), then commit it in ``_state.json``."""
         import pyarrow.parquet as pq
 
+        from . import _parts
+
         if not packed:
             return
         outcomes = [self.packer.unpack(o) if isinstance(o, PackedResult) else o for o in packed]
         del packed
         name = f"part-{len(self.state['parts']) + 1:06d}"
-        for table, frame in part_frames(outcomes).items():
-            if frame.empty and table != "calls":
+        for table, data in _parts.part_tables(outcomes).items():  # built without pandas (docs/performance.md)
+            if not data.num_rows and table != "calls":
                 continue
-            data = _to_arrow(frame)
             schema = self.schemas.get(table)
             if self.snapshot_time is not None and (schema is None or SNAPSHOT_COLUMN in schema.names):
                 data = _with_snapshot_time(data, self.snapshot_time)  # not into a run begun without it
@@ -572,7 +561,7 @@ class Run:
         import pyarrow.dataset as ds
         import pyarrow.parquet as pq
 
-        from . import frames
+        from . import _parts, frames
 
         files = _part_files(self.path, table, self.state["parts"])
         if not files:
@@ -586,7 +575,7 @@ class Run:
         data = dataset.to_table(columns=list(columns) if columns is not None else None, filter=expression)
         if columns is None and SNAPSHOT_COLUMN in data.column_names:  # the same on every row: a history's
             data = data.drop_columns([SNAPSHOT_COLUMN])
-        frame = data.to_pandas()
+        frame = _parts.to_frame(data)  # the frames' dtypes, for parts written with or without pandas metadata
         if table == "calls" and columns is None:  # a run written before the later columns existed
             import pandas as pd
 
