@@ -42,19 +42,61 @@ def _index_type(categories: int) -> pa.DataType:
     return pa.int32() if categories < 2**31 else pa.int64()
 
 
+# The arrays are built from buffers (pa.Array.from_buffers), not with pa.array(): pa.array() imports
+# pandas whenever pandas is installed (pyarrow asks whether its input is a pandas object), and keeping
+# pandas out of a streamed run is the point of this module (tests/runs/test_no_pandas.py).
+def _validity(mask: np.ndarray | None) -> tuple[pa.Buffer | None, int]:
+    """Arrow's validity bitmap of ``mask`` (True = missing) and the null count; no bitmap when none is missing."""
+    if mask is None:
+        return None, 0
+    nulls = int(np.count_nonzero(mask))
+    if not nulls:
+        return None, 0
+    return pa.py_buffer(np.packbits(~mask, bitorder="little")), nulls
+
+
+def fixed_array(arrow_type: pa.DataType, data: np.ndarray, mask: np.ndarray | None = None) -> pa.Array:
+    """An array of a fixed-width Arrow type over ``data`` (numpy, of that width), null where ``mask``."""
+    validity, nulls = _validity(mask)
+    data = np.ascontiguousarray(data)
+    return pa.Array.from_buffers(arrow_type, len(data), [validity, pa.py_buffer(data)], null_count=nulls)
+
+
+def text_array(values: Sequence[Any]) -> pa.Array:
+    """A large_string array of ``values`` (str, ``None`` for missing)."""
+    n = len(values)
+    mask = np.fromiter((v is None for v in values), dtype=bool, count=n)
+    encoded = [b"" if v is None else v.encode("utf-8") for v in values]
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=n), out=offsets[1:])
+    validity, nulls = _validity(mask)
+    return pa.Array.from_buffers(_TEXT, n, [validity, pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))],
+                                 null_count=nulls)
+
+
+def _bool_array(values: Sequence[Any]) -> pa.Array:
+    n = len(values)
+    mask = np.fromiter((v is None for v in values), dtype=bool, count=n)
+    bits = np.packbits(np.fromiter((v is True for v in values), dtype=bool, count=n), bitorder="little")
+    validity, nulls = _validity(mask)
+    return pa.Array.from_buffers(pa.bool_(), n, [validity, pa.py_buffer(bits)], null_count=nulls)
+
+
+def _float_list(values: Sequence[Any]) -> pa.Array:
+    n = len(values)
+    mask = np.fromiter((v is None for v in values), dtype=bool, count=n)
+    data = np.fromiter((0.0 if v is None else v for v in values), dtype=np.float64, count=n)
+    return fixed_array(pa.float64(), data, mask)
+
+
 def _category(column: Column) -> pa.Array:
     categories = column.categories or []
     codes = np.asarray(column.values)
     index_type = _index_type(len(categories))
-    indices = pa.array(codes.astype(index_type.to_pandas_dtype()), mask=codes < 0, type=index_type)
+    indices = fixed_array(index_type, np.where(codes < 0, 0, codes).astype(index_type.to_pandas_dtype()), codes < 0)
     # no categories at all: pandas' empty Index is typed null, and so was the part's column
-    dictionary = pa.array(categories, type=_TEXT) if categories else pa.array([], type=pa.null())
+    dictionary = text_array(categories) if categories else pa.nulls(0)
     return pa.DictionaryArray.from_arrays(indices, dictionary)
-
-
-def _object_text(values: Any) -> pa.Array:
-    # mixed payload values are kept as text, one Parquet type per column (as the pandas writer did)
-    return pa.array([None if v is None else str(v) for v in values], type=_TEXT)
 
 
 def arrow_array(column: Column) -> pa.Array:
@@ -62,27 +104,27 @@ def arrow_array(column: Column) -> pa.Array:
     instants → timestamp[ns, UTC], windows → duration[ns], labels → dictionary, mixed → text)."""
     kind, values, mask = column.kind, column.values, column.mask
     if kind == _columns.INT:
-        return pa.array(values, mask=mask, type=pa.int64()) if mask is not None else pa.array(values, pa.int64())
+        return fixed_array(pa.int64(), values, mask)
     if kind == _columns.FLOAT:
-        if mask is not None:
-            return pa.array(values, mask=mask, type=pa.float64())
-        return pa.array(values, type=pa.float64(), from_pandas=True)
+        return fixed_array(pa.float64(), values, mask) if mask is not None else _float_list(values)
     if kind == _columns.STR:
-        return pa.array(values, type=_TEXT)
+        return text_array(values)
     if kind == _columns.BOOL:
-        return pa.array(values, type=pa.bool_())
-    if kind == _columns.UTC:
-        return pa.array(values.view("M8[ns]"), mask=values == _NAT, type=_UTC_NS)
-    if kind == _columns.DURATION:
-        return pa.array(values.view("m8[ns]"), mask=values == _NAT, type=pa.duration("ns"))
+        return _bool_array(values)
+    if kind in (_columns.UTC, _columns.DURATION):
+        missing = values == _NAT
+        arrow_type = _UTC_NS if kind == _columns.UTC else pa.duration("ns")
+        return fixed_array(arrow_type, np.where(missing, 0, values), missing)
     if kind == _columns.CATEGORY:
         return _category(column)
-    return _object_text(values)
+    # mixed payload values are kept as text, one Parquet type per column (as the pandas writer did)
+    return text_array([None if v is None else str(v) for v in values])
 
 
 def _table(built: _columns.Built, builder: str) -> pa.Table:
     built.issues.warn(builder, stacklevel=3)
-    return pa.table({name: arrow_array(column) for name, column in built.columns.items()})
+    return pa.Table.from_arrays([arrow_array(column) for column in built.columns.values()],
+                                names=list(built.columns))
 
 
 def part_tables(outcomes: Sequence[ChainedRecordResult | HandleFailure | CoveredHandle]) -> dict[str, pa.Table]:
@@ -141,19 +183,19 @@ def load_batches(load: Load) -> Any:
     :data:`LOAD_ROWS`, each built from a slice of the log's arrays (never the whole log at once)."""
     from .pace import CALL_KINDS
 
-    kinds = pa.array(list(CALL_KINDS), type=_TEXT)
+    kinds = text_array(CALL_KINDS)
     n = len(load.kind)  # appended last: the other arrays hold at least as many
     for start in range(0, n, LOAD_ROWS):
         stop = min(n, start + LOAD_ROWS)
         sent = _columns.seconds_to_ns(_slice(load.sent, start, stop, "float64"))
         latency_ms = _slice(load.latency, start, stop, "float32").astype(np.float64) * 1000.0
         kind = _slice(load.kind, start, stop, "uint8").astype(np.int8)
-        yield pa.record_batch([
-            pa.array(sent.view("M8[ns]"), type=_UTC_NS),
-            pa.array(latency_ms, type=pa.float64()),
-            pa.array(_slice(load.concurrency, start, stop, "uint16").astype(np.int64), type=pa.int64()),
-            pa.array(_slice(load.in_flight, start, stop, "uint16").astype(np.int64), type=pa.int64()),
-            pa.DictionaryArray.from_arrays(pa.array(kind, type=pa.int8()), kinds),
+        yield pa.RecordBatch.from_arrays([
+            fixed_array(_UTC_NS, sent),
+            fixed_array(pa.float64(), latency_ms),
+            fixed_array(pa.int64(), _slice(load.concurrency, start, stop, "uint16").astype(np.int64)),
+            fixed_array(pa.int64(), _slice(load.in_flight, start, stop, "uint16").astype(np.int64)),
+            pa.DictionaryArray.from_arrays(fixed_array(pa.int8(), kind), kinds),
         ], schema=LOAD_SCHEMA)
 
 

@@ -226,9 +226,13 @@ def _conform(table: pa.Table, schema: pa.Schema, where: str) -> pa.Table:
 
 
 def _with_snapshot_time(table: pa.Table, when: _dt.datetime) -> pa.Table:
+    import numpy as np
     import pyarrow as pa
 
-    column = pa.array([when] * len(table), type=pa.timestamp("us", tz="UTC"))
+    from ._parts import fixed_array
+
+    micros = (when - _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)) // _dt.timedelta(microseconds=1)
+    column = fixed_array(pa.timestamp("us", tz="UTC"), np.full(len(table), micros, dtype=np.int64))
     return table.append_column(SNAPSHOT_COLUMN, column)
 
 
