@@ -6,7 +6,8 @@ Why a module of its own: a streamed run writes its parts with pyarrow, and impor
 alone cost about 40 MiB of the run's memory (issue 26, docs/performance.md). Every rule (which source
 fills a column, what counts as a wrong value, the dtype of a custom field, the categories of a code
 column) is written here once; :mod:`gwsnb.frames` documents them (``docs/frames.md``) and keeps the
-public builders. This module imports numpy, never pandas (``tests/runs/test_no_pandas.py``).
+public builders. This module imports numpy and never loads pandas (it borrows pandas' row helper only when
+pandas is loaded already; ``tests/runs/test_arrow_parts.py`` runs a streamed command without it).
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ class Column:
     """One typed column, neutral between pandas and pyarrow.
 
     ``values`` is, by ``kind``: a list with ``None`` for missing (``str``, ``bool``, ``object``, and
-    ``float`` when ``mask`` is ``None``); an int64/float64 array beside the boolean ``mask`` (``int``,
+    ``float`` when ``mask`` is ``None``: finite floats only); an int64/float64 array beside the boolean ``mask`` (``int``,
     ``float``); int64 nanoseconds with ``_NAT`` for missing (``utc``, ``duration``); int64 category
     codes, ``-1`` for missing, into ``categories`` (``category``).
     """
@@ -126,8 +127,9 @@ def _parse_int(value: Any) -> int | None:
 
 def _ints(values: list[Any]) -> Column:
     """An int column from Python ints and ``None`` (``OverflowError`` beyond int64)."""
-    mask = np.fromiter((v is None for v in values), dtype=bool, count=len(values))
-    data = np.fromiter((0 if v is None else v for v in values), dtype=np.int64, count=len(values))
+    objects = np.asarray(values, dtype=object)
+    mask = np.asarray(np.equal(objects, None), dtype=bool)  # no payload value equals None
+    data = np.where(mask, 0, objects).astype(np.int64)
     return Column(INT, data, mask)
 
 
@@ -201,7 +203,7 @@ def _float_values(column: Column) -> np.ndarray:
     """A float column as float64 with NaN where missing."""
     if column.mask is not None:
         return np.where(column.mask, np.nan, column.values)
-    return np.array([np.nan if v is None else v for v in column.values], dtype=np.float64)
+    return np.array(column.values, dtype=np.float64)  # numpy reads None as NaN
 
 
 def _scaled_ns(values: Any, name: str, issues: _Issues, unit_ns: int) -> np.ndarray:

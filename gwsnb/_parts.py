@@ -44,7 +44,7 @@ def _index_type(categories: int) -> pa.DataType:
 
 # The arrays are built from buffers (pa.Array.from_buffers), not with pa.array(): pa.array() imports
 # pandas whenever pandas is installed (pyarrow asks whether its input is a pandas object), and keeping
-# pandas out of a streamed run is the point of this module (tests/runs/test_no_pandas.py).
+# pandas out of a streamed run is the point of this module (tests/runs/test_arrow_parts.py).
 def _validity(mask: np.ndarray | None) -> tuple[pa.Buffer | None, int]:
     """Arrow's validity bitmap of ``mask`` (True = missing) and the null count; no bitmap when none is missing."""
     if mask is None:
@@ -83,10 +83,9 @@ def _bool_array(values: Sequence[Any]) -> pa.Array:
 
 
 def _float_list(values: Sequence[Any]) -> pa.Array:
-    n = len(values)
-    mask = np.fromiter((v is None for v in values), dtype=bool, count=n)
-    data = np.fromiter((0.0 if v is None else v for v in values), dtype=np.float64, count=n)
-    return fixed_array(pa.float64(), data, mask)
+    data = np.array(values, dtype=np.float64)  # None becomes NaN: the column's values are finite
+    mask = np.isnan(data)
+    return fixed_array(pa.float64(), np.where(mask, 0.0, data), mask)
 
 
 def _category(column: Column) -> pa.Array:

@@ -26,7 +26,10 @@ atomically).  So a process killed at any instant leaves committed parts whole; a
 handles are called again: every handle ends up in the dataset exactly once.
 
 The schema of a table is fixed by its first part; later parts are cast to it (a ``userData`` key first
-seen in a later part is left out of the records table, with a warning).  Failed handles are finished
+seen in a later part is left out of the records table, with a warning).  The parts are built straight into
+Arrow, without pandas (``gwsnb/_parts.py``), with the Arrow types the frames' dtypes map to; they carry
+no pandas metadata (parts written before issue 26 do), and :class:`Run` reads both kinds to the frames'
+dtypes.  Failed handles are finished
 (their error is in the calls table) and are not called again on resume.
 
 A run read back answers SQL (:meth:`Run.sql`, DuckDB views over the committed parts) and gives the
