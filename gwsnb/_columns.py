@@ -128,7 +128,7 @@ def _parse_int(value: Any) -> int | None:
 def _ints(values: list[Any]) -> Column:
     """An int column from Python ints and ``None`` (``OverflowError`` beyond int64)."""
     objects = np.asarray(values, dtype=object)
-    mask = np.asarray(np.equal(objects, None), dtype=bool)  # no payload value equals None
+    mask = np.asarray(objects == None, dtype=np.bool_)  # noqa: E711 - elementwise: no payload value equals None
     data = np.where(mask, 0, objects).astype(np.int64)
     return Column(INT, data, mask)
 
