@@ -56,9 +56,14 @@ def _validity(mask: np.ndarray | None) -> tuple[pa.Buffer | None, int]:
 
 
 def fixed_array(arrow_type: pa.DataType, data: np.ndarray, mask: np.ndarray | None = None) -> pa.Array:
-    """An array of a fixed-width Arrow type over ``data`` (numpy, of that width), null where ``mask``."""
-    validity, nulls = _validity(mask)
+    """An array of a fixed-width Arrow type over ``data`` (numpy, of that width), null where ``mask``.
+
+    :raises ValueError: ``data``'s items are not as wide as the type's (the buffer would be misread).
+    """
     data = np.ascontiguousarray(data)
+    if data.dtype.itemsize * 8 != arrow_type.bit_width:
+        raise ValueError(f"{data.dtype} data for Arrow type {arrow_type}")
+    validity, nulls = _validity(mask)
     return pa.Array.from_buffers(arrow_type, len(data), [validity, pa.py_buffer(data)], null_count=nulls)
 
 

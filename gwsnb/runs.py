@@ -234,6 +234,8 @@ def _with_snapshot_time(table: pa.Table, when: _dt.datetime) -> pa.Table:
 
     from ._parts import fixed_array
 
+    if when.tzinfo is None:  # read as UTC, as pyarrow reads a naive datetime into a UTC timestamp
+        when = when.replace(tzinfo=_dt.timezone.utc)
     micros = (when - _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)) // _dt.timedelta(microseconds=1)
     column = fixed_array(pa.timestamp("us", tz="UTC"), np.full(len(table), micros, dtype=np.int64))
     return table.append_column(SNAPSHOT_COLUMN, column)
