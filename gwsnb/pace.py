@@ -285,6 +285,8 @@ def resolve_pace(pace: Any = None, **shortcuts: Any) -> Pace:
 CALL_KINDS = ("ok", "ocs_error", "timeout", "http_429", "http_503", "transport", "other")
 #: seconds over which the progress bar's rate and latency are taken
 RECENT_S = 5.0
+#: attempts :meth:`Load.summary` reads at a time
+_SUMMARY_BLOCK = 65_536
 
 
 class Load:
@@ -344,22 +346,30 @@ class Load:
         n = len(self.kind)  # appended last: the other arrays hold at least as many
         if not n:
             return {}
-        # numpy over copies of the arrays (a slice of array.array is one memcpy): no Python float per
-        # attempt, and no view on an array the loop thread may be appending to
-        sent = np.frombuffer(self.sent[:n], dtype=np.float64)
-        latency = np.frombuffer(self.latency[:n], dtype=np.float32)
-        seconds = max(float((sent + latency.astype(np.float64)).max()) - float(sent.min()), 1e-9)
-        ok = np.sort(latency[np.frombuffer(self.kind[:n], dtype=np.uint8) == 0])
-        del sent, latency
+        # numpy over copies of slices of the arrays, a block at a time: no Python float per attempt, no
+        # view on an array the loop thread may be appending to, and a few hundred KiB at a time however
+        # long the run (a million attempts' copies at once were 12 MiB at the end of a run)
+        end, first = -math.inf, math.inf
+        ok_blocks = []
+        for start in range(0, n, _SUMMARY_BLOCK):
+            stop = min(n, start + _SUMMARY_BLOCK)
+            sent = np.frombuffer(self.sent[start:stop], dtype=np.float64)
+            latency = np.frombuffer(self.latency[start:stop], dtype=np.float32)
+            end = max(end, float((sent + latency).max()))  # float32 widened exactly, summed in float64
+            first = min(first, float(sent.min()))
+            ok_blocks.append(latency[np.frombuffer(self.kind[start:stop], dtype=np.uint8) == 0])
+        ok = np.concatenate(ok_blocks)
+        del ok_blocks
+        ok.sort()
+        seconds = max(end - first, 1e-9)
 
         def pct(p: int) -> float | None:
             return None if not len(ok) else round(float(ok[min(len(ok) - 1, int(p / 100 * len(ok)))]) * 1000, 1)
 
-        concurrency = np.frombuffer(self.concurrency[:n], dtype=np.uint16)
+        concurrency = self.concurrency[:n]  # array('H'): 2 bytes an attempt, min/max in C
         return {"calls": n, "seconds": round(seconds, 2), "rate": round(n / seconds, 1),
-                "concurrency": int(concurrency[-1]), "concurrency_min": int(concurrency.min()),
-                "concurrency_max": int(concurrency.max()),
-                "in_flight_max": int(np.frombuffer(self.in_flight[:n], dtype=np.uint16).max()),
+                "concurrency": concurrency[-1], "concurrency_min": min(concurrency),
+                "concurrency_max": max(concurrency), "in_flight_max": max(self.in_flight[:n]),
                 "latency_p50_ms": pct(50), "latency_p95_ms": pct(95),
                 "latency_floor_ms": None if self.floor_s is None else round(self.floor_s * 1000, 1)}
 

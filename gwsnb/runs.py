@@ -614,6 +614,23 @@ class Run:
         """The failed handles: ``record_handle``, ``error``, ``attempts`` (rows of the calls table)."""
         return self.calls_frame(columns=["record_handle", "error", "attempts"], filters=[("status", "==", "error")])
 
+    def _failure_rows(self, limit: int) -> list[tuple[int, str]]:
+        """The first ``limit`` failed handles with their errors, read part by part with ``ParquetFile``
+        (the command line's report: ``pyarrow.dataset`` and the frames would load pandas for it)."""
+        import pyarrow.parquet as pq
+
+        rows: list[tuple[int, str]] = []
+        for file in _part_files(self.path, "calls", self.state["parts"]):
+            with pq.ParquetFile(file) as part:
+                table = part.read(columns=["record_handle", "status", "error"])
+            for handle, status, error in zip(*(table.column(n).to_pylist() for n in table.column_names),
+                                             strict=True):
+                if status == "error":
+                    rows.append((handle, error))
+                    if len(rows) >= limit:
+                        return rows
+        return rows
+
     def latency_percentiles(self) -> dict[int, float]:
         """p50 / p90 / p99 of the successful calls' ``total_ms`` (POST sent to DataEnd)."""
         frame = self.calls_frame(columns=["total_ms"], filters=[("status", "==", "ok")])

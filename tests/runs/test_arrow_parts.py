@@ -195,18 +195,25 @@ def test_a_run_begun_by_the_pandas_writer_resumes_and_reads_as_one_table(
 
 
 def test_a_streamed_cli_run_does_not_import_pandas(odd_list_sb: Sandbox, tmp_path: Path) -> None:
-    """The command line over a socket, in its own process: its run is written, and pandas never loaded."""
+    """The command line over a socket, in its own process: its run is written, its report lists a failed
+    handle, and pandas never loaded."""
     sb = odd_list_sb
+    failing = int(sb.calling_list.groupby("chain_id")["record_handle"].min().min())  # a chain's head: called
     wrapper = ("import json, sys\nimport gwsnb.cli\ncode = gwsnb.cli.main(sys.argv[1:])\n"
                "print(json.dumps({'code': code, 'pandas': 'pandas' in sys.modules}))\n")
     out = tmp_path / "run"
     args = ["chained-records", "--url", sb.url, "--user", sb.username, "--campaign", sb.campaign_name,
             "--application-id", str(sb.application_id), "--handles", "1-60", "--password-env", "RUN_PW",
             "--out-dir", os.fspath(out), "--no-progress"]
-    proc = subprocess.run([sys.executable, "-c", wrapper, *args], input="", capture_output=True, text=True,
-                          env={**os.environ, "RUN_PW": PASSWORD}, timeout=120, start_new_session=True)
-    assert proc.returncode == 0, proc.stderr
+    sb.faults = Faults(error_handles={failing})
+    try:
+        proc = subprocess.run([sys.executable, "-c", wrapper, *args], input="", capture_output=True, text=True,
+                              env={**os.environ, "RUN_PW": PASSWORD}, timeout=120, start_new_session=True)
+    finally:
+        sb.faults = Faults()
     report = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert report == {"code": 0, "pandas": False}
+    assert report == {"code": 1, "pandas": False}, proc.stderr  # 1: a handle failed
+    assert f"failed handle {failing}: ChainedRecordError" in proc.stderr
     run = gwsnb.open_run(out)
-    assert run.done == 60 and len(run.records_frame()) >= 60 and run.load_frame() is not None
+    assert (run.done, run.failed) == (59, 1) and len(run.records_frame()) >= 59 and run.load_frame() is not None
+    assert list(run.failures()["record_handle"]) == [failing]

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from gwsnb import _parts
+from gwsnb import _parts, pace
 from gwsnb.pace import CALL_KINDS, Load
 from gwsnb.runs import LOAD_FOLDER, Run, RunWriter
 
@@ -49,7 +49,8 @@ def _summary_with_lists(load: Load) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("n", [1, 7, 2_000])
-def test_summary_gives_the_figures_of_the_lists(n: int) -> None:
+def test_summary_gives_the_figures_of_the_lists(n: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pace, "_SUMMARY_BLOCK", 300)  # several blocks
     load = _load(n, seed=n)
     mine, theirs = load.summary(), _summary_with_lists(load)
     assert mine == theirs
