@@ -30,8 +30,11 @@ Accepted encodings: integer columns take JSON integers, integral floats (``3.0``
 (``"3"``, since attached data often travels as strings); string columns take strings and integers.
 
 The columns are built one key at a time over all rows (no per-row DataFrame work) and converted with
-numpy/pandas in bulk: see ``benchmarks/bench_frames.py``.
+numpy/pandas in bulk: see ``benchmarks/bench_frames.py``.  The rules (row gathering, parsing, typed
+columns) live in ``gwsnb/_columns.py``, which does not need pandas: a streamed run writes its parts from
+the same columns straight into Arrow (``gwsnb/_parts.py``); this module turns them into pandas arrays.
 """
+
 from __future__ import annotations
 
 import json
