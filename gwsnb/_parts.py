@@ -207,6 +207,8 @@ def write_load(load: Load, where: Any) -> None:
     """The load log as Parquet at ``where`` (a path or a binary file), one row group per batch."""
     import pyarrow.parquet as pq
 
-    with pq.ParquetWriter(where, LOAD_SCHEMA) as writer:
+    # dictionary encoding for ``kind`` only: on the instants, latencies and counts it found few repeats and
+    # held its hash tables (about 6 MiB more RSS at the end of a 437,000-call run, gone without it)
+    with pq.ParquetWriter(where, LOAD_SCHEMA, use_dictionary=["kind"]) as writer:
         for batch in load_batches(load):
             writer.write_batch(batch)
