@@ -348,7 +348,7 @@ class Load:
             return {}
         # numpy over copies of slices of the arrays, a block at a time: no Python float per attempt, no
         # view on an array the loop thread may be appending to, and a few hundred KiB at a time however
-        # long the run (a million attempts' copies at once were 12 MiB at the end of a run)
+        # long the run (whole-array copies come to about 12 MiB for a million attempts, by their sizes)
         end, first = -math.inf, math.inf
         ok_blocks = []
         for start in range(0, n, _SUMMARY_BLOCK):
