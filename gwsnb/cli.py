@@ -13,6 +13,7 @@ campaign forward (see :mod:`gwsnb._cli.runs`).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -198,6 +199,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``gwsnb`` console script; returns the exit status."""
+    # The command owns its process, so it picks pyarrow's allocator (a library must not): the system's
+    # gives freed memory back, pyarrow's default (mimalloc) keeps it, which a streamed run's RSS showed
+    # (docs/performance.md). Read when pyarrow loads (not loaded yet in the console script); a user's own
+    # setting wins.
+    if "pyarrow" not in sys.modules:
+        os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "func", None) is None:

@@ -26,7 +26,10 @@ atomically).  So a process killed at any instant leaves committed parts whole; a
 handles are called again: every handle ends up in the dataset exactly once.
 
 The schema of a table is fixed by its first part; later parts are cast to it (a ``userData`` key first
-seen in a later part is left out of the records table, with a warning).  Failed handles are finished
+seen in a later part is left out of the records table, with a warning).  The parts are built straight into
+Arrow, without pandas (``gwsnb/_parts.py``), with the Arrow types the frames' dtypes map to; they carry
+no pandas metadata (parts written before issue 26 do), and :class:`Run` reads both kinds to the frames'
+dtypes.  Failed handles are finished
 (their error is in the calls table) and are not called again on resume.
 
 A run read back answers SQL (:meth:`Run.sql`, DuckDB views over the committed parts) and gives the
@@ -200,17 +203,6 @@ def part_frames(outcomes: Sequence[ChainedRecordResult | HandleFailure | Covered
     return {"records": frames.records_frame(results), "metrics": frames.metrics_frame(results), "calls": calls}
 
 
-def _to_arrow(frame: pd.DataFrame) -> pa.Table:
-    import pyarrow as pa
-
-    frame = frame.copy(deep=False)
-    frame.attrs = {}
-    for name in frame.columns:
-        if frame[name].dtype == object:  # mixed values: kept as text, one Parquet type per column
-            frame[name] = frame[name].map(lambda v: None if v is None else str(v)).astype("string")
-    return pa.Table.from_pandas(frame, preserve_index=False)
-
-
 def _conform(table: pa.Table, schema: pa.Schema, where: str) -> pa.Table:
     """``table`` with exactly ``schema``'s columns and types (missing ones null)."""
     import pyarrow as pa
@@ -237,9 +229,15 @@ def _conform(table: pa.Table, schema: pa.Schema, where: str) -> pa.Table:
 
 
 def _with_snapshot_time(table: pa.Table, when: _dt.datetime) -> pa.Table:
+    import numpy as np
     import pyarrow as pa
 
-    column = pa.array([when] * len(table), type=pa.timestamp("us", tz="UTC"))
+    from ._parts import fixed_array
+
+    if when.tzinfo is None:  # read as UTC, as pyarrow reads a naive datetime into a UTC timestamp
+        when = when.replace(tzinfo=_dt.timezone.utc)
+    micros = (when - _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)) // _dt.timedelta(microseconds=1)
+    column = fixed_array(pa.timestamp("us", tz="UTC"), np.full(len(table), micros, dtype=np.int64))
     return table.append_column(SNAPSHOT_COLUMN, column)
 
 
@@ -388,8 +386,7 @@ class RunWriter:
         load, self.load = self.load, None
         if load is None or not len(load):
             return
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+        from . import _parts
 
         folder = self.root / LOAD_FOLDER
         stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
@@ -397,7 +394,7 @@ class RunWriter:
         tmp = folder / f".{path.name}.tmp"
         try:
             folder.mkdir(exist_ok=True)
-            pq.write_table(pa.Table.from_pandas(load.frame(), preserve_index=False), tmp)
+            _parts.write_load(load, tmp)  # from the log's arrays, a slice at a time: no frame of it
             os.replace(tmp, path)
         except OSError as exc:
             LOGGER.warning("run %s: the load log was not written: %s", self.root, exc)
@@ -431,15 +428,16 @@ class RunWriter:
         """Write one part (each table's file atomically), then commit it in ``_state.json``."""
         import pyarrow.parquet as pq
 
+        from . import _parts
+
         if not packed:
             return
         outcomes = [self.packer.unpack(o) if isinstance(o, PackedResult) else o for o in packed]
         del packed
         name = f"part-{len(self.state['parts']) + 1:06d}"
-        for table, frame in part_frames(outcomes).items():
-            if frame.empty and table != "calls":
+        for table, data in _parts.part_tables(outcomes).items():  # built without pandas (docs/performance.md)
+            if not data.num_rows and table != "calls":
                 continue
-            data = _to_arrow(frame)
             schema = self.schemas.get(table)
             if self.snapshot_time is not None and (schema is None or SNAPSHOT_COLUMN in schema.names):
                 data = _with_snapshot_time(data, self.snapshot_time)  # not into a run begun without it
@@ -572,7 +570,7 @@ class Run:
         import pyarrow.dataset as ds
         import pyarrow.parquet as pq
 
-        from . import frames
+        from . import _parts, frames
 
         files = _part_files(self.path, table, self.state["parts"])
         if not files:
@@ -586,7 +584,7 @@ class Run:
         data = dataset.to_table(columns=list(columns) if columns is not None else None, filter=expression)
         if columns is None and SNAPSHOT_COLUMN in data.column_names:  # the same on every row: a history's
             data = data.drop_columns([SNAPSHOT_COLUMN])
-        frame = data.to_pandas()
+        frame = _parts.to_frame(data)  # the frames' dtypes, for parts written with or without pandas metadata
         if table == "calls" and columns is None:  # a run written before the later columns existed
             import pandas as pd
 
@@ -615,6 +613,23 @@ class Run:
     def failures(self) -> pd.DataFrame:
         """The failed handles: ``record_handle``, ``error``, ``attempts`` (rows of the calls table)."""
         return self.calls_frame(columns=["record_handle", "error", "attempts"], filters=[("status", "==", "error")])
+
+    def _failure_rows(self, limit: int) -> list[tuple[int, str]]:
+        """The first ``limit`` failed handles with their errors, read part by part with ``ParquetFile``
+        (the command line's report: ``pyarrow.dataset`` and the frames would load pandas for it)."""
+        import pyarrow.parquet as pq
+
+        rows: list[tuple[int, str]] = []
+        for file in _part_files(self.path, "calls", self.state["parts"]):
+            with pq.ParquetFile(file) as part:
+                table = part.read(columns=["record_handle", "status", "error"])
+            for handle, status, error in zip(*(table.column(n).to_pylist() for n in table.column_names),
+                                             strict=True):
+                if status == "error":
+                    rows.append((handle, error))
+                    if len(rows) >= limit:
+                        return rows
+        return rows
 
     def latency_percentiles(self) -> dict[int, float]:
         """p50 / p90 / p99 of the successful calls' ``total_ms`` (POST sent to DataEnd)."""

@@ -355,11 +355,9 @@ def _report_run(run: Any, stream: IO[str]) -> None:
     if run.load is not None and len(run.load):
         print(f"  load: {run.load.text()}", file=stream)
     if run.failed:
-        failures = run.failures()
-        for handle, error in zip(failures["record_handle"][:_FAILURES_LISTED],
-                                 failures["error"][:_FAILURES_LISTED], strict=True):
+        for handle, error in run._failure_rows(_FAILURES_LISTED):  # pyarrow alone: no pandas for the report
             print(f"  failed handle {handle}: {error}", file=stream)
-        if len(failures) > _FAILURES_LISTED:
-            print(f"  ... and {len(failures) - _FAILURES_LISTED} more", file=stream)
+        if run.failed > _FAILURES_LISTED:
+            print(f"  ... and {run.failed - _FAILURES_LISTED} more", file=stream)
     if run.remaining:
         print(f"  not run: {run.remaining} handle(s); run again with --resume to finish", file=stream)

@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from gwsnb import frames, labels
+from gwsnb import _columns, frames, labels
 from gwsnb.results import CoveredHandle, Event
 
 from ._messages import DEVICE, chained_message, internal_event, record, result, sample
@@ -437,7 +437,7 @@ def test_portable_column_path_gives_the_same_frame(monkeypatch: pytest.MonkeyPat
     msgs[3]["data"]["record"]["userData"]["attempt"] = float("nan")  # a payload NaN is a wrong value, not absence
     with pytest.warns(frames.FrameWarning):
         fast = frames.records_frame(msgs)
-    monkeypatch.setattr(frames, "_use_pandas_table", False)
+    monkeypatch.setattr(_columns, "_use_pandas_table", False)
     with pytest.warns(frames.FrameWarning):
         portable = frames.records_frame(msgs)
     pd.testing.assert_frame_equal(fast, portable)
@@ -456,9 +456,9 @@ def test_private_pandas_helper_matches_the_portable_columns() -> None:
         {"f": "only f", "a": True, "b": 0},
     ]
     keys = ["a", "b", "c", "d", "e", "f"]
-    table = frames._pandas_dicts_table(rows, keys)
+    table = _columns._pandas_dicts_table(rows, keys)
     assert table is not None, "pandas' dicts_to_array is gone or changed: frames use the slower portable path"
-    portable = {key: frames._column(rows, key) for key in keys}
+    portable = {key: _columns._column(rows, key) for key in keys}
     for j, key in enumerate(keys):
         got, want = table[:, j].tolist(), portable[key]
         assert len(got) == len(want)
@@ -468,7 +468,7 @@ def test_private_pandas_helper_matches_the_portable_columns() -> None:
             else:
                 assert value is expected or value == expected, (key, value, expected)
                 assert type(value) is type(expected), (key, value, expected)
-    assert frames._columns(rows, keys)["c"][0] == [1, 2]  # a list stays one value
+    assert _columns._columns(rows, keys)["c"][0] == [1, 2]  # a list stays one value
 
 
 def test_the_data_model_does_not_import_its_views() -> None:
