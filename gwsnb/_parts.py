@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pyarrow as pa
 
 from . import _columns
 from ._columns import Column
@@ -25,16 +24,31 @@ if TYPE_CHECKING:
     from array import array
 
     import pandas as pd
+    import pyarrow as pa
 
     from .pace import Load
 
-_TEXT = pa.large_string()  # what pandas' string dtype (pyarrow storage) becomes
-_UTC_NS = pa.timestamp("ns", tz="UTC")
+# pyarrow is imported in each function, not here: every module of gwsnb imports without the parquet extra
+# (the wheel check imports them all); the functions run only in streamed runs, which need it.
 _NAT = _columns._NAT
+
+
+def _text_type() -> pa.DataType:
+    import pyarrow as pa
+
+    return pa.large_string()  # what pandas' string dtype (pyarrow storage) becomes
+
+
+def _utc_ns() -> pa.DataType:
+    import pyarrow as pa
+
+    return pa.timestamp("ns", tz="UTC")
 
 
 def _index_type(categories: int) -> pa.DataType:
     """The dictionary index type pandas gives a Categorical of ``categories`` (its codes' dtype)."""
+    import pyarrow as pa
+
     if categories < 2**7:
         return pa.int8()
     if categories < 2**15:
@@ -47,6 +61,8 @@ def _index_type(categories: int) -> pa.DataType:
 # pandas out of a streamed run is the point of this module (tests/runs/test_arrow_parts.py).
 def _validity(mask: np.ndarray | None) -> tuple[pa.Buffer | None, int]:
     """Arrow's validity bitmap of ``mask`` (True = missing) and the null count; no bitmap when none is missing."""
+    import pyarrow as pa
+
     if mask is None:
         return None, 0
     nulls = int(np.count_nonzero(mask))
@@ -60,6 +76,8 @@ def fixed_array(arrow_type: pa.DataType, data: np.ndarray, mask: np.ndarray | No
 
     :raises ValueError: ``data``'s items are not as wide as the type's (the buffer would be misread).
     """
+    import pyarrow as pa
+
     data = np.ascontiguousarray(data)
     if data.dtype.itemsize * 8 != arrow_type.bit_width:
         raise ValueError(f"{data.dtype} data for Arrow type {arrow_type}")
@@ -69,17 +87,21 @@ def fixed_array(arrow_type: pa.DataType, data: np.ndarray, mask: np.ndarray | No
 
 def text_array(values: Sequence[Any]) -> pa.Array:
     """A large_string array of ``values`` (str, ``None`` for missing)."""
+    import pyarrow as pa
+
     n = len(values)
     mask = np.fromiter((v is None for v in values), dtype=bool, count=n)
     encoded = [b"" if v is None else v.encode("utf-8") for v in values]
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=n), out=offsets[1:])
     validity, nulls = _validity(mask)
-    return pa.Array.from_buffers(_TEXT, n, [validity, pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))],
+    return pa.Array.from_buffers(_text_type(), n, [validity, pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))],
                                  null_count=nulls)
 
 
 def _bool_array(values: Sequence[Any]) -> pa.Array:
+    import pyarrow as pa
+
     n = len(values)
     mask = np.fromiter((v is None for v in values), dtype=bool, count=n)
     bits = np.packbits(np.fromiter((v is True for v in values), dtype=bool, count=n), bitorder="little")
@@ -88,12 +110,16 @@ def _bool_array(values: Sequence[Any]) -> pa.Array:
 
 
 def _float_list(values: Sequence[Any]) -> pa.Array:
+    import pyarrow as pa
+
     data = np.array(values, dtype=np.float64)  # None becomes NaN: the column's values are finite
     mask = np.isnan(data)
     return fixed_array(pa.float64(), np.where(mask, 0.0, data), mask)
 
 
 def _category(column: Column) -> pa.Array:
+    import pyarrow as pa
+
     categories = column.categories or []
     codes = np.asarray(column.values)
     index_type = _index_type(len(categories))
@@ -106,6 +132,8 @@ def _category(column: Column) -> pa.Array:
 def arrow_array(column: Column) -> pa.Array:
     """The Arrow array of one typed column (Int64 → int64, Float64 → double, text → large_string,
     instants → timestamp[ns, UTC], windows → duration[ns], labels → dictionary, mixed → text)."""
+    import pyarrow as pa
+
     kind, values, mask = column.kind, column.values, column.mask
     if kind == _columns.INT:
         return fixed_array(pa.int64(), values, mask)
@@ -117,7 +145,7 @@ def arrow_array(column: Column) -> pa.Array:
         return _bool_array(values)
     if kind in (_columns.UTC, _columns.DURATION):
         missing = values == _NAT
-        arrow_type = _UTC_NS if kind == _columns.UTC else pa.duration("ns")
+        arrow_type = _utc_ns() if kind == _columns.UTC else pa.duration("ns")
         return fixed_array(arrow_type, np.where(missing, 0, values), missing)
     if kind == _columns.CATEGORY:
         return _category(column)
@@ -126,6 +154,8 @@ def arrow_array(column: Column) -> pa.Array:
 
 
 def _table(built: _columns.Built, builder: str) -> pa.Table:
+    import pyarrow as pa
+
     built.issues.warn(builder, stacklevel=3)
     return pa.Table.from_arrays([arrow_array(column) for column in built.columns.values()],
                                 names=list(built.columns))
@@ -152,6 +182,7 @@ def pandas_types(arrow_type: pa.DataType) -> Any:
     carry none: the reader applies it to both, so they read the same (and a run mixing both, one table).
     """
     import pandas as pd
+    import pyarrow as pa
 
     if pa.types.is_int64(arrow_type):
         return pd.Int64Dtype()
@@ -173,8 +204,12 @@ def to_frame(table: pa.Table) -> pd.DataFrame:
 #: rows of the load log per Parquet row group (and per batch built from the arrays: memory stays flat)
 LOAD_ROWS = 65_536
 
-LOAD_SCHEMA = pa.schema([("sent", _UTC_NS), ("latency_ms", pa.float64()), ("concurrency", pa.int64()),
-                         ("in_flight", pa.int64()), ("kind", pa.dictionary(pa.int8(), _TEXT))])
+def load_schema() -> pa.Schema:
+    """The load log's Parquet schema."""
+    import pyarrow as pa
+
+    return pa.schema([("sent", _utc_ns()), ("latency_ms", pa.float64()), ("concurrency", pa.int64()),
+                      ("in_flight", pa.int64()), ("kind", pa.dictionary(pa.int8(), _text_type()))])
 
 
 def _slice(values: array[Any], start: int, stop: int, dtype: str) -> np.ndarray:
@@ -185,9 +220,12 @@ def _slice(values: array[Any], start: int, stop: int, dtype: str) -> np.ndarray:
 def load_batches(load: Load) -> Any:
     """The load log's rows (the columns of :meth:`gwsnb.pace.Load.frame`) as Arrow record batches of
     :data:`LOAD_ROWS`, each built from a slice of the log's arrays (never the whole log at once)."""
+    import pyarrow as pa
+
     from .pace import CALL_KINDS
 
     kinds = text_array(CALL_KINDS)
+    schema = load_schema()
     n = len(load.kind)  # appended last: the other arrays hold at least as many
     for start in range(0, n, LOAD_ROWS):
         stop = min(n, start + LOAD_ROWS)
@@ -195,12 +233,12 @@ def load_batches(load: Load) -> Any:
         latency_ms = _slice(load.latency, start, stop, "float32").astype(np.float64) * 1000.0
         kind = _slice(load.kind, start, stop, "uint8").astype(np.int8)
         yield pa.RecordBatch.from_arrays([
-            fixed_array(_UTC_NS, sent),
+            fixed_array(_utc_ns(), sent),
             fixed_array(pa.float64(), latency_ms),
             fixed_array(pa.int64(), _slice(load.concurrency, start, stop, "uint16").astype(np.int64)),
             fixed_array(pa.int64(), _slice(load.in_flight, start, stop, "uint16").astype(np.int64)),
             pa.DictionaryArray.from_arrays(fixed_array(pa.int8(), kind), kinds),
-        ], schema=LOAD_SCHEMA)
+        ], schema=schema)
 
 
 def write_load(load: Load, where: Any) -> None:
@@ -209,6 +247,6 @@ def write_load(load: Load, where: Any) -> None:
 
     # dictionary encoding for ``kind`` only: on the instants, latencies and counts it found few repeats and
     # held its hash tables (about 6 MiB more RSS at the end of a 437,000-call run, gone without it)
-    with pq.ParquetWriter(where, LOAD_SCHEMA, use_dictionary=["kind"]) as writer:
+    with pq.ParquetWriter(where, load_schema(), use_dictionary=["kind"]) as writer:
         for batch in load_batches(load):
             writer.write_batch(batch)
