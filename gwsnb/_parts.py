@@ -123,7 +123,8 @@ def _category(column: Column) -> pa.Array:
     categories = column.categories or []
     codes = np.asarray(column.values)
     index_type = _index_type(len(categories))
-    indices = fixed_array(index_type, np.where(codes < 0, 0, codes).astype(index_type.to_pandas_dtype()), codes < 0)
+    # the codes' numpy type from the index type's width: DataType.to_pandas_dtype() imports pandas (pyarrow 25)
+    indices = fixed_array(index_type, np.where(codes < 0, 0, codes).astype(f"int{index_type.bit_width}"), codes < 0)
     # no categories at all: pandas' empty Index is typed null, and so was the part's column
     dictionary = text_array(categories) if categories else pa.nulls(0)
     return pa.DictionaryArray.from_arrays(indices, dictionary)

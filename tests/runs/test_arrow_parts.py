@@ -82,7 +82,21 @@ def _pandas_written(frame: pd.DataFrame) -> pa.Table:
     for name in frame.columns:
         if frame[name].dtype == object:
             frame[name] = frame[name].map(lambda v: None if v is None else str(v)).astype("string")
-    return pa.Table.from_pandas(frame, preserve_index=False)
+    return _text_widened(pa.Table.from_pandas(frame, preserve_index=False))
+
+
+def _text_widened(table: pa.Table) -> pa.Table:
+    """``table`` with its text as ``large_string``: pandas 3 turns its string dtype into that, pandas 2 (the
+    Python 3.10 suite: pandas 3 needs 3.11) into ``string``; the parts hold ``large_string`` either way, and
+    a run begun with ``string`` parts keeps their type (the writer conforms new parts to the first)."""
+    def wide(t: pa.DataType) -> pa.DataType:
+        if pa.types.is_string(t):
+            return pa.large_string()
+        if pa.types.is_dictionary(t) and pa.types.is_string(t.value_type):
+            return pa.dictionary(t.index_type, pa.large_string(), t.ordered)
+        return t
+
+    return table.cast(pa.schema([f.with_type(wide(f.type)) for f in table.schema], metadata=table.schema.metadata))
 
 
 def _write(path: Path, batch: gwsnb.ChainedRecordBatch, outcomes: list[Any], part_handles: int) -> None:
