@@ -66,7 +66,10 @@ def test_500_handles_with_errors_and_lost_data_end(client: gwsnb.GwsClient, sb: 
     lost_handles = {h for h in handles[7::97] if h not in error_handles}
     sb.faults = Faults(error_handles=error_handles, drop_data_end_handles=lost_handles)
     progress = Recorder()
-    batch = run(client, sb, handles, timeout=1.0, retries=1, concurrency=32, progress=progress)
+    # the timeout bounds every call, the healthy ones too: 1 s was too short once, when two suites shared the
+    # 2 cores (26 healthy calls timed out together, the circuit breaker opened and rightly sent a lost handle a
+    # third time); 3 s keeps a lost handle's two waits short and a loaded machine's healthy calls inside it
+    batch = run(client, sb, handles, timeout=3.0, retries=1, concurrency=32, progress=progress)
 
     assert not batch.interrupted and not batch.skipped
     assert len(batch) == 500 and progress.count == 500
@@ -96,20 +99,16 @@ def test_500_handles_with_errors_and_lost_data_end(client: gwsnb.GwsClient, sb: 
         "NotificationTimeout": [h for h in handles if h in lost_handles],
     }
     assert progress.postfix["failed"] == len(error_handles | lost_handles)
-    # each lost handle was really sent twice: two distinct referenceIds answered for it
-    lost_refs = {h: {e.data["referenceId"] for e in client.event_log
-                     if e.channel == "/v2/me/outbound" and e.data.get("notificationType") == "ChainedRecord"
-                     and e.data["record"]["recordHandle"] == h and _requested(e, client, h)}
+    # each lost handle was really sent twice: two distinct referenceIds answered for it.  ChainedRecord
+    # notifications of *another* call may carry this handle too (same chain): only calls the server sent no
+    # DataEnd for, i.e. the lost handles' own calls, are counted
+    outbound = [e.data for e in client.event_log if e.channel == "/v2/me/outbound"]
+    ended = {d["referenceId"] for d in outbound if d.get("notificationType") == "ChainedRecordsDataEnd"}
+    lost_refs = {h: {d["referenceId"] for d in outbound
+                     if d.get("notificationType") == "ChainedRecord" and d["record"]["recordHandle"] == h
+                     and d["referenceId"] not in ended}
                  for h in lost_handles}
     assert all(len(refs) == 2 for refs in lost_refs.values()), lost_refs
-
-
-def _requested(event: Any, client: gwsnb.GwsClient, handle: int) -> bool:
-    # ChainedRecord notifications of *another* call may carry this handle too (same chain): keep those of
-    # calls for which the server sent no DataEnd, i.e. the lost handle's own calls
-    ref = event.data["referenceId"]
-    return not any(e.data.get("referenceId") == ref and e.data.get("notificationType") == "ChainedRecordsDataEnd"
-                   for e in client.event_log if e.channel == "/v2/me/outbound")
 
 
 def test_handle_string_order_and_duplicates(client: gwsnb.GwsClient, sb: Sandbox, chains: ChainIndex) -> None:
