@@ -61,8 +61,8 @@ class Column:
     """One typed column, neutral between pandas and pyarrow.
 
     ``values`` is, by ``kind``: a list with ``None`` for missing (``str``, ``bool``, ``object``, and
-    ``float`` when ``mask`` is ``None``: finite floats only); an int64/float64 array beside the boolean ``mask`` (``int``,
-    ``float``); int64 nanoseconds with ``_NAT`` for missing (``utc``, ``duration``); int64 category
+    ``float`` when ``mask`` is ``None``: NaN became ``None``, ±inf kept); an int64/float64 array beside
+    the boolean ``mask`` (``int``, ``float``); int64 nanoseconds with ``_NAT`` for missing (``utc``, ``duration``); int64 category
     codes, ``-1`` for missing, into ``categories`` (``category``).
     """
 

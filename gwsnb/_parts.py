@@ -46,14 +46,15 @@ def _utc_ns() -> pa.DataType:
 
 
 def _index_type(categories: int) -> pa.DataType:
-    """The dictionary index type pandas gives a Categorical of ``categories`` (its codes' dtype)."""
+    """The dictionary index type pandas gives a Categorical of ``categories`` (its codes' dtype: pandas'
+    ``coerce_indexer_dtype`` takes int8 below 127 categories, not 128, and so on up)."""
     import pyarrow as pa
 
-    if categories < 2**7:
+    if categories < 2**7 - 1:
         return pa.int8()
-    if categories < 2**15:
+    if categories < 2**15 - 1:
         return pa.int16()
-    return pa.int32() if categories < 2**31 else pa.int64()
+    return pa.int32() if categories < 2**31 - 1 else pa.int64()
 
 
 # The arrays are built from buffers (pa.Array.from_buffers), not with pa.array(): pa.array() imports

@@ -616,7 +616,8 @@ class Run:
 
     def _failure_rows(self, limit: int) -> list[tuple[int, str]]:
         """The first ``limit`` failed handles with their errors, read part by part with ``ParquetFile``
-        (the command line's report: ``pyarrow.dataset`` and the frames would load pandas for it)."""
+        (the command line's report: ``pyarrow.dataset`` and the frames would load pandas for it).  The rows
+        are filtered in Python: pyarrow's compute filter, its scalars and ``to_numpy`` import pandas too."""
         import pyarrow.parquet as pq
 
         rows: list[tuple[int, str]] = []

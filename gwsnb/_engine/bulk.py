@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import logging
 import random
 import time
@@ -100,6 +101,11 @@ def retry_delay(attempt: int) -> float:
     return ceiling / 2 + random.uniform(0.0, ceiling / 2)
 
 
+#: ChainedRecordParams' fields after ``record_handle`` (its first), in order: :meth:`BatchRun._params_for`
+_OTHER_PARAMS = tuple(f.name for f in dataclasses.fields(ChainedRecordParams) if f.name != "record_handle")
+assert dataclasses.fields(ChainedRecordParams)[0].name == "record_handle"
+
+
 def progress_bar(progress: Any, total: int) -> tuple[Any, bool]:
     """``(bar, owned)``: a new ``tqdm.auto`` bar for ``True``, none for ``False``/``None``, else the caller's.
 
@@ -159,6 +165,7 @@ class BatchRun:
                  pace: Pace | None = None) -> None:
         self.handles = handles
         self.params = params
+        self._other_params = tuple(getattr(params, name) for name in _OTHER_PARAMS)  # _params_for
         self.device_path = device_path
         self.pacer = Pacer(pace if pace is not None else Pace(concurrency=concurrency))
         self.concurrency = self.pacer.pace.workers  # workers started; the pacer's slots bound the calls in flight
@@ -363,10 +370,8 @@ class BatchRun:
 
     def _params_for(self, handle: int) -> ChainedRecordParams:
         """The run's parameters for ``handle`` (what ``dataclasses.replace`` makes, in a third of its time:
-        it is made once per handle)."""
-        p = self.params
-        return ChainedRecordParams(handle, p.campaign_name, p.application_id, p.device_path, p.reference_id,
-                                   p.timeout)
+        it is made once per handle); the other fields are read by name, so a field added later is kept."""
+        return ChainedRecordParams(handle, *self._other_params)
 
     async def _paced_call(self, params: ChainedRecordParams) -> ChainedRecordResult | _BudgetSpent:
         """One attempt, through the pacer: admitted (or refused by the budget), sent, reported."""

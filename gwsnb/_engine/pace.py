@@ -253,6 +253,7 @@ class Pacer:
         while (left := self._paused_until - self._monotonic()) > 0:
             await asyncio.sleep(left)
         self._pause_reason = None
+        self._paused_until = 0.0  # over: the fast paths (admit_now, _admit_fast) apply again
 
     async def _window_open(self) -> None:
         if self.pace.window is None:

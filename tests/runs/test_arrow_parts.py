@@ -157,6 +157,14 @@ def test_part_tables_match_the_pandas_writer_on_odd_payloads() -> None:
         assert mine[table].equals(theirs[table].replace_schema_metadata(None)), table
 
 
+@pytest.mark.parametrize("categories", [1, 126, 127, 128, 32_766, 32_767, 32_768])
+def test_dictionary_index_type_is_the_codes_dtype_pandas_gives(categories: int) -> None:
+    """At the int8 and int16 edges too (pandas takes int8 below 127 categories, not 128): the parts of one
+    run must agree with the pandas writer's, or a later part's cast to the first one's types fails."""
+    codes = pd.Categorical([f"c{i}" for i in range(categories)]).codes
+    assert _parts._index_type(categories) == pa.from_numpy_dtype(codes.dtype)
+
+
 def test_a_run_reads_back_as_the_frames_of_the_same_calls(batch: gwsnb.ChainedRecordBatch, tmp_path: Path) -> None:
     outcomes = _outcomes(batch)
     _write(tmp_path / "one", batch, outcomes, part_handles=10**6)  # one part: every column equal
