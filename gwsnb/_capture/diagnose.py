@@ -51,6 +51,9 @@ RECORDER_SLACK_MS = 1000.0
 YOUNG_SESSION_S = 60.0
 #: answers a proxy or balancer gives when it gives up on a held request
 CUT_STATUSES = frozenset({502, 504})
+#: how long after a call's last notification its ChainedRecordsDataEnd may still come: a long poll answered
+#: sooner (another call's messages) may have left before the end was queued, and the capture may stop there
+DATA_END_GRACE_S = 0.5
 #: a connect cancelled by its client this long after the advised hold had no answer in time
 GIVE_UP_SLACK_MS = 1000.0
 #: seconds after a connect ended within which the client's disconnect still makes that connect the leaving's
@@ -722,17 +725,19 @@ _ENDS = (protocol.CHAINED_RECORDS_DATA_END, protocol.ERROR_NOTIFICATION)
 
 def data_end_missing(ev: Evidence) -> Finding | None:
     """Acknowledged calls whose records arrived but not their ChainedRecordsDataEnd (nor an Error), although
-    the server answered a long poll begun after their last notification: it had the chance to send the end
-    and did not (a client waits for that end until its timeout)."""
+    the server answered a long poll begun after their last notification and answered at least
+    :data:`DATA_END_GRACE_S` after it: it had the chance to send the end and did not (a client waits for
+    that end until its timeout).  A capture that stops just after a call's records names nothing."""
     by_reference = ev.memo(_outbound_by_reference)
     last = ev.memo(_last_delivery_by_reference)
-    starts = ev.served_connect_starts
+    served = [(e.started_s, e.ended_s) for e, _ in ev.connects if e.status == 200]
     unended = []
     for entry, reference in ev.memo(_acknowledged):
         notifications = by_reference.get(reference)
         if not notifications or any(d.get("notificationType") in _ENDS for d in notifications):
             continue
-        if len(starts) - bisect.bisect_left(starts, last[reference]) > 0:
+        delivered = last[reference]
+        if any(start >= delivered and end >= delivered + DATA_END_GRACE_S for start, end in served):
             unended.append(entry)
     if not unended:
         return None
