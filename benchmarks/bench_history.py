@@ -36,7 +36,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .bench_progress import APPLICATION_ID, CAMPAIGN, DEVICE, PART_HANDLES, START, _records, a_day_later
+from .bench_progress import (
+    APPLICATION_ID,
+    CAMPAIGN,
+    DEVICE,
+    PART_HANDLES,
+    START,
+    _records,
+    a_day_later,
+    part_table,
+)
 
 MIB = 2**20
 
@@ -79,7 +88,7 @@ def write_snapshot(root: Path, frame: pd.DataFrame, sent: pd.Timestamp) -> None:
         last = min(first + PART_HANDLES, len(calls))
         row_end = chain_start[last] if last < len(chain_start) else len(records)
         for table, data in (("records", records.iloc[chain_start[first]:row_end]), ("calls", calls.iloc[first:last])):
-            arrow = runs._with_snapshot_time(runs._to_arrow(data), when)
+            arrow = runs._with_snapshot_time(part_table(data), when)
             pq.write_table(arrow, root / table / f"{name}.parquet", compression="zstd")
         parts.append(name)
     meta = {"format": runs.FORMAT, "version": runs.VERSION, "campaign_name": CAMPAIGN,

@@ -98,6 +98,19 @@ def _calls(records: pd.DataFrame, sent: pd.Timestamp) -> pd.DataFrame:
     return calls[list(empty.columns)]
 
 
+def part_table(frame: pd.DataFrame) -> Any:
+    """A part's table from a frame of the part's columns, as gwsnb's writer made it before issue 26 (the
+    frame through ``Table.from_pandas``, mixed columns as text); runs read both kinds of part the same."""
+    import pyarrow as pa
+
+    frame = frame.copy(deep=False)
+    frame.attrs = {}
+    for name in frame.columns:
+        if frame[name].dtype == object:
+            frame[name] = frame[name].map(lambda v: None if v is None else str(v)).astype("string")
+    return pa.Table.from_pandas(frame, preserve_index=False)
+
+
 def write_run(root: Path, frame: pd.DataFrame, sent: pd.Timestamp) -> None:
     """``frame`` (a calling list) as a finished streamed run at ``root``, parts of PART_HANDLES chains."""
     import pyarrow.parquet as pq
@@ -116,7 +129,7 @@ def write_run(root: Path, frame: pd.DataFrame, sent: pd.Timestamp) -> None:
         last = min(first + PART_HANDLES, len(calls))
         row_end = chain_start[last] if last < len(chain_start) else len(records)
         for table, data in (("records", records.iloc[chain_start[first]:row_end]), ("calls", calls.iloc[first:last])):
-            pq.write_table(runs._to_arrow(data), root / table / f"{name}.parquet", compression="zstd")
+            pq.write_table(part_table(data), root / table / f"{name}.parquet", compression="zstd")
         parts.append(name)
     meta = {"format": runs.FORMAT, "version": runs.VERSION, "campaign_name": CAMPAIGN,
             "application_id": APPLICATION_ID, "device_path": DEVICE, "handle_count": len(handles),
