@@ -65,7 +65,9 @@ def _records(frame: pd.DataFrame, list_name: str) -> pd.DataFrame:
         out[field] = pd.Categorical(names, categories=empty[field].cat.categories)
         out[f"{field}_code"] = codes
     for name in ("dial_sched_time", "call_time"):
-        out[name] = pd.to_datetime(frame[name].astype("float64"), unit="s", utc=True)
+        # from the nullable integers, not float64: pandas 2.3 turns a float NaN into an arbitrary int64 on the
+        # way and then raises FloatingPointError (overflow) in about half the runs; ns, as gwsnb writes them
+        out[name] = pd.to_datetime(frame[name], unit="s", utc=True).astype("datetime64[ns, UTC]")
     for name in ("daily_from", "daily_till"):
         out[name] = pd.to_timedelta(frame[name], unit="s")
     out["tz_name"] = "EST"
