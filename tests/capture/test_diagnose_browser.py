@@ -59,6 +59,12 @@ def other_warnings(d: Diagnosis) -> list[str]:
     return [w for w in d.warnings if w != "slow_server"]
 
 
+def statuses(d: Diagnosis) -> dict[str, str]:
+    """Each step's status, a ``slow_server`` warning read as ok (see :func:`other_warnings`: a clean-clone run
+    alone on the machine also saw Chromium's first GET /me of a capture answered in 1.8 s)."""
+    return {s.name: "ok" if s.status == "warn" and s.cause == "slow_server" else s.status for s in d.steps}
+
+
 def assert_only(d: Diagnosis, cause: str, seen: object = None) -> None:
     """``cause`` is the verdict, named by its registered step with its registered fix; no other step fails
     or warns."""
@@ -126,8 +132,8 @@ def test_the_healthy_capture_has_no_finding(chromium_captures: dict[str, Produce
     capture = read(produced.path)
     d = capture.diagnose()
     assert d.ok and d.cause is None and not other_warnings(d), d.text()
-    assert {s.name: s.status for s in d.steps} == dict.fromkeys(STEPS, "ok"), d.text()
-    assert "No problem found." in d.text()
+    assert statuses(d) == dict.fromkeys(STEPS, "ok"), d.text()
+    assert "No problem found" in d.text()
     assert d.username == "agent" and d.clock_offset_ms is not None
     # (when the page's disconnect ends a held connect, the sandbox answers it 402::Unknown client: a client
     # leaving, which the all-ok above shows is not read as a rerouting)
@@ -162,7 +168,7 @@ def test_sanitized_captures_still_name_the_cause(name: str, sanitized_captures: 
 def test_sanitized_healthy_capture_raises_no_false_alarm(sanitized_captures: dict[str, Path]) -> None:
     d = diagnose(sanitized_captures["healthy"])
     assert d.ok and not other_warnings(d), d.text()
-    assert all(s.status == "ok" for s in d.steps), d.text()
+    assert set(statuses(d).values()) == {"ok"}, d.text()
     assert "cookies are not in this capture" in d.step("session").summary
     assert "not in this capture" in d.step("auth").summary
 
@@ -207,7 +213,7 @@ def test_mid_session_capture_still_shows_missing_notifications(chromium_captures
 def test_cli_exit_codes_and_json(chromium_captures: dict[str, Produced], tmp_path: Path,
                                  capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["capture", "diagnose", str(chromium_captures["healthy"].path)]) == 0
-    assert "No problem found." in capsys.readouterr().out
+    assert "No problem found" in capsys.readouterr().out  # "." or " (warnings: slow_server)." (other_warnings)
     assert main(["capture", "diagnose", str(chromium_captures["csrf_rejected"].path), "--json"]) == 1
     out, err = capsys.readouterr()
     data = json.loads(out)
