@@ -557,6 +557,10 @@ class GwsClient(RecordOperations):
         except asyncio.TimeoutError:
             raise self._timeout_error(result, handle, timeout, answered) from None
         except GwsError as exc:
+            if not answered and isinstance(exc, TransportError) and loop.time() >= deadline:
+                # the HTTP timer (the client's timeout) came due in the same loop iteration as the call's
+                # deadline (a starved loop): aiohttp's, the inner one, wins though the call's came first
+                raise self._timeout_error(result, handle, timeout, answered) from None
             exc.result, exc.record_handle = result, handle
             raise
         finally:

@@ -275,6 +275,12 @@ class RecordOperations:
         """The one REST POST of the record operations (sent once; see the module doc)."""
         return await self._rest.post(path, body)
 
+    @staticmethod
+    def _no_http_answer(params: OperationParams, timeout: float) -> NotificationTimeout:
+        return NotificationTimeout(
+            f"{params.operation_name}: no HTTP answer within {timeout:.1f} s; the operation may have been "
+            "applied (gwsnb never resends it)", record_handle=params.record_handle)
+
     def _log_sent(self, path: str, body: dict[str, Any]) -> None:
         self.event_log.append(Event(time.time(), {"channel": SENT_CHANNEL,
                                                   "gwsnb.sent": {"method": "POST", "path": path},
@@ -316,13 +322,16 @@ class RecordOperations:
 
     async def _send_once(self, params: OperationParams, body: dict[str, Any], timeout: float,
                          result: OperationResult) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
         try:
             await asyncio.wait_for(self._post_operation(params.path, body), timeout)
         except asyncio.TimeoutError:
-            raise NotificationTimeout(
-                f"{params.operation_name}: no HTTP answer within {timeout:.1f} s; the operation may have been "
-                "applied (gwsnb never resends it)", record_handle=params.record_handle) from None
+            raise self._no_http_answer(params, timeout) from None
         except GwsError as exc:
+            if isinstance(exc, TransportError) and loop.time() >= deadline:
+                # the HTTP timer came due with this deadline (a starved loop) and, the inner one, won
+                raise self._no_http_answer(params, timeout) from None
             exc.record_handle = params.record_handle
             raise
         result.timings.http_answered = time.time()

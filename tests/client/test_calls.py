@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -12,6 +14,7 @@ import gwsnb
 from gwsnb import errors
 from gwsnb.sandbox import Sandbox
 from tests.chains import ChainIndex
+from tests.stalls import hold_loop
 
 
 def call(client: gwsnb.GwsClient, sb: Sandbox, handle: int, **kwargs: Any) -> gwsnb.ChainedRecordResult:
@@ -134,6 +137,21 @@ def test_error_fault_gives_chained_record_error(client: gwsnb.GwsClient, sb: San
         call(client, sb, handle, timeout=5.0)
     assert info.value.error_code == 104
     assert info.value.result is not None and info.value.result.reference_id
+
+
+def test_a_post_unanswered_past_the_calls_timeout_ends_with_the_calls_timeout() -> None:
+    """The client's HTTP timeout and the call's are the same 2 s (a call's default is the client's).  The server
+    stops answering before the POST comes, and the client's loop is held past both: the two timers come due in
+    one loop iteration.  The call ends with its own NotificationTimeout ("no HTTP answer"), not with the HTTP
+    timer's TransportError (which the innermost timer used to win: docs/testing.md, clean-clone run 18)."""
+    with Sandbox(chains=5, seed=3) as sb, gwsnb.connect(sb.url, sb.username, sb.password, timeout=2.0) as client:
+        hold_loop(sb._loop.loop, 4.0)  # type: ignore[union-attr]
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pending = pool.submit(call, client, sb, sb.record_handles[0])
+            time.sleep(0.3)  # the POST is sent: the client's loop waits for its answer
+            hold_loop(client._loop.loop, 2.5)  # type: ignore[union-attr]
+            with pytest.raises(errors.NotificationTimeout, match="no HTTP answer within 2.0 s"):
+                pending.result(timeout=30)
 
 
 def test_lost_data_end_times_out_with_partial_result(client: gwsnb.GwsClient, sb: Sandbox) -> None:

@@ -4,6 +4,8 @@ prevent (a device that is not the user's)."""
 
 from __future__ import annotations
 
+import concurrent.futures
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -12,6 +14,7 @@ import pytest
 import gwsnb
 from gwsnb.sandbox import Sandbox
 
+from ..stalls import hold_loop
 from .conftest import APPLICATION, CAMPAIGN, KW, LIST, preview, row
 from .test_wire import sent
 
@@ -157,3 +160,17 @@ def test_complete_record_accepts_any_label_spelling(client: gwsnb.GwsClient, sb:
     result = client.complete_record(1, calling_list=LIST, call_result="answering-machine detected", **KW)
     assert sent(sb, result)[1]["callResult"] == "answering-machine detected"
     assert row(client, 1)["call_result"] == 9
+
+
+def test_a_post_unanswered_past_the_operations_timeout_ends_with_its_timeout(sb: Sandbox) -> None:
+    """As for GetChainedRecord (tests/client/test_calls.py): the HTTP timer and the operation's deadline come due
+    in one loop iteration; the operation ends with its NotificationTimeout ("no HTTP answer", it may have been
+    applied), not with the HTTP timer's TransportError."""
+    with gwsnb.connect(sb.url, sb.username, sb.password, timeout=2.0, allow_writes=True) as client:
+        hold_loop(sb._loop.loop, 4.0)  # type: ignore[union-attr]
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pending = pool.submit(client.start_preview_session, **KW)
+            time.sleep(0.3)  # the POST is sent: the client's loop waits for its answer
+            hold_loop(client._loop.loop, 2.5)  # type: ignore[union-attr]
+            with pytest.raises(gwsnb.NotificationTimeout, match="no HTTP answer within 2.0 s; the operation may"):
+                pending.result(timeout=30)
