@@ -3,11 +3,21 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 
 import pytest
 
 from gwsnb.sandbox import Faults, Sandbox
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """What the imports and the collection made lives for the whole session: it is moved out of the cyclic
+    collector's reach (``gc.freeze``), so that a full collection during the tests scans only what the tests
+    made.  Such a collection stops every thread of the process at once, the sandboxes' and the clients'
+    loops included: 0.2 to 0.7 s on this suite's heap on a quiet machine, longer under load (docs/testing.md)."""
+    gc.collect()
+    gc.freeze()
 
 
 @pytest.fixture()

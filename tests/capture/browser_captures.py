@@ -5,6 +5,7 @@ copies beside them."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from pathlib import Path
 
@@ -21,6 +22,9 @@ def chromium_captures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Pro
         pytest.fail(f"Chromium not found at {CHROMIUM}: `make browser` installs Debian's chromium")
     out = tmp_path_factory.mktemp("chromium-captures")
     started = time.monotonic()
+    # the heap's next full collection now, not in the middle of the captures: it would stop the sandboxes'
+    # threads (they run in this process) and the healthy capture's GET /me would look slow (docs/testing.md)
+    gc.collect()
     made = asyncio.run(produce_all(CHROMIUM, out))
     print(f"\n{len(made)} Chromium captures in {time.monotonic() - started:.1f} s")
     for produced in made.values():
