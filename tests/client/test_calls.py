@@ -14,7 +14,7 @@ import gwsnb
 from gwsnb import errors
 from gwsnb.sandbox import Sandbox
 from tests.chains import ChainIndex
-from tests.stalls import hold_loop
+from tests.stalls import held_loop, wait_until
 
 
 def call(client: gwsnb.GwsClient, sb: Sandbox, handle: int, **kwargs: Any) -> gwsnb.ChainedRecordResult:
@@ -144,14 +144,15 @@ def test_a_post_unanswered_past_the_calls_timeout_ends_with_the_calls_timeout() 
     stops answering before the POST comes, and the client's loop is held past both: the two timers come due in
     one loop iteration.  The call ends with its own NotificationTimeout ("no HTTP answer"), not with the HTTP
     timer's TransportError (which the innermost timer used to win: docs/testing.md, clean-clone run 18)."""
-    with Sandbox(chains=5, seed=3) as sb, gwsnb.connect(sb.url, sb.username, sb.password, timeout=2.0) as client:
-        hold_loop(sb._loop.loop, 4.0)  # type: ignore[union-attr]
-        with concurrent.futures.ThreadPoolExecutor(1) as pool:
-            pending = pool.submit(call, client, sb, sb.record_handles[0])
-            time.sleep(0.3)  # the POST is sent: the client's loop waits for its answer
-            hold_loop(client._loop.loop, 2.5)  # type: ignore[union-attr]
-            with pytest.raises(errors.NotificationTimeout, match="no HTTP answer within 2.0 s"):
-                pending.result(timeout=30)
+    with Sandbox(chains=5, seed=3) as sb, gwsnb.connect(sb.url, sb.username, sb.password, timeout=2.0) as client, \
+            concurrent.futures.ThreadPoolExecutor(1) as pool, held_loop(sb._loop.loop):  # type: ignore[union-attr]
+        pending = pool.submit(call, client, sb, sb.record_handles[0])
+        wait_until(lambda: len(client._correlator) == 1, what="the call registered, its POST on its way")
+        time.sleep(0.2)  # the POST is sent: the client's loop waits for its answer
+        with held_loop(client._loop.loop):  # type: ignore[union-attr]
+            time.sleep(2.5)  # past the call's deadline and the HTTP timer
+        with pytest.raises(errors.NotificationTimeout, match="no HTTP answer within 2.0 s"):
+            pending.result(timeout=30)
 
 
 def test_lost_data_end_times_out_with_partial_result(client: gwsnb.GwsClient, sb: Sandbox) -> None:

@@ -14,7 +14,7 @@ import pytest
 import gwsnb
 from gwsnb.sandbox import Sandbox
 
-from ..stalls import hold_loop
+from ..stalls import held_loop, wait_until
 from .conftest import APPLICATION, CAMPAIGN, KW, LIST, preview, row
 from .test_wire import sent
 
@@ -166,11 +166,15 @@ def test_a_post_unanswered_past_the_operations_timeout_ends_with_its_timeout(sb:
     """As for GetChainedRecord (tests/client/test_calls.py): the HTTP timer and the operation's deadline come due
     in one loop iteration; the operation ends with its NotificationTimeout ("no HTTP answer", it may have been
     applied), not with the HTTP timer's TransportError."""
-    with gwsnb.connect(sb.url, sb.username, sb.password, timeout=2.0, allow_writes=True) as client:
-        hold_loop(sb._loop.loop, 4.0)  # type: ignore[union-attr]
-        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+    with gwsnb.connect(sb.url, sb.username, sb.password, timeout=2.0, allow_writes=True) as client, \
+            concurrent.futures.ThreadPoolExecutor(1) as pool:
+        waiters = client._correlator.operations
+        assert waiters is not None
+        with held_loop(sb._loop.loop):  # type: ignore[union-attr]
             pending = pool.submit(client.start_preview_session, **KW)
-            time.sleep(0.3)  # the POST is sent: the client's loop waits for its answer
-            hold_loop(client._loop.loop, 2.5)  # type: ignore[union-attr]
-            with pytest.raises(gwsnb.NotificationTimeout, match="no HTTP answer within 2.0 s; the operation may"):
+            wait_until(lambda: len(waiters) == 1, what="the operation registered, its POST on its way")
+            time.sleep(0.2)  # the POST is sent: the client's loop waits for its answer
+            with held_loop(client._loop.loop):  # type: ignore[union-attr]
+                time.sleep(2.5)  # past the operation's deadline and the HTTP timer
+            with pytest.raises(gwsnb.NotificationTimeout, match=r"no HTTP answer within [\d.]+ s; the operation may"):
                 pending.result(timeout=30)
