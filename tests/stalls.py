@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 
@@ -23,9 +22,3 @@ def held_loop(loop: asyncio.AbstractEventLoop, limit: float = 60.0) -> Iterator[
     finally:
         released.set()
 
-
-def wait_until(condition: Callable[[], bool], timeout: float = 30.0, what: str = "the condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"{what}: not within {timeout} s"
-        time.sleep(0.01)

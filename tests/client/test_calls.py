@@ -14,7 +14,8 @@ import gwsnb
 from gwsnb import errors
 from gwsnb.sandbox import Sandbox
 from tests.chains import ChainIndex
-from tests.stalls import held_loop, wait_until
+from tests.reliability.conftest import wait_for
+from tests.stalls import held_loop
 
 
 def call(client: gwsnb.GwsClient, sb: Sandbox, handle: int, **kwargs: Any) -> gwsnb.ChainedRecordResult:
@@ -147,7 +148,7 @@ def test_a_post_unanswered_past_the_calls_timeout_ends_with_the_calls_timeout() 
     with Sandbox(chains=5, seed=3) as sb, gwsnb.connect(sb.url, sb.username, sb.password, timeout=2.0) as client, \
             concurrent.futures.ThreadPoolExecutor(1) as pool, held_loop(sb._loop.loop):  # type: ignore[union-attr]
         pending = pool.submit(call, client, sb, sb.record_handles[0])
-        wait_until(lambda: len(client._correlator) == 1, what="the call registered, its POST on its way")
+        wait_for(lambda: len(client._correlator) == 1, what="the call registered, its POST on its way")
         time.sleep(0.2)  # the POST is sent: the client's loop waits for its answer
         with held_loop(client._loop.loop):  # type: ignore[union-attr]
             time.sleep(2.5)  # past the call's deadline and the HTTP timer

@@ -14,7 +14,8 @@ import pytest
 import gwsnb
 from gwsnb.sandbox import Sandbox
 
-from ..stalls import held_loop, wait_until
+from ..reliability.conftest import wait_for
+from ..stalls import held_loop
 from .conftest import APPLICATION, CAMPAIGN, KW, LIST, preview, row
 from .test_wire import sent
 
@@ -172,7 +173,7 @@ def test_a_post_unanswered_past_the_operations_timeout_ends_with_its_timeout(sb:
         assert waiters is not None
         with held_loop(sb._loop.loop):  # type: ignore[union-attr]
             pending = pool.submit(client.start_preview_session, **KW)
-            wait_until(lambda: len(waiters) == 1, what="the operation registered, its POST on its way")
+            wait_for(lambda: len(waiters) == 1, what="the operation registered, its POST on its way")
             time.sleep(0.2)  # the POST is sent: the client's loop waits for its answer
             with held_loop(client._loop.loop):  # type: ignore[union-attr]
                 time.sleep(2.5)  # past the operation's deadline and the HTTP timer
